@@ -1,0 +1,198 @@
+package topics
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SchemaVersion is the version of the command and event bodies; it is carried in
+// every body ("v") and in the ce_dataschema header. Additive changes keep it;
+// anything else raises it.
+const SchemaVersion = 1
+
+// CommandType names what a command asks the processor to do.
+type CommandType string
+
+const (
+	// CmdConfigureZone creates a zone or changes its capacity, TTL or limits.
+	CmdConfigureZone CommandType = "zone.configure"
+	// CmdPlaceHold reserves tickets in a zone until the hold's TTL runs out.
+	CmdPlaceHold CommandType = "hold.place"
+	// CmdConfirmHold turns an active hold into an order.
+	CmdConfirmHold CommandType = "hold.confirm"
+	// CmdReleaseHold gives a hold's tickets back before its TTL runs out.
+	CmdReleaseHold CommandType = "hold.release"
+)
+
+// Command is one request to the processor, as the API publishes it on the commands
+// topic, keyed by ZoneID. Exactly one of the payload fields matches Type.
+type Command struct {
+	Version        int         `json:"v"`
+	Type           CommandType `json:"type"`
+	RequestID      uuid.UUID   `json:"request_id"`
+	EventID        uuid.UUID   `json:"event_id"`
+	ZoneID         uuid.UUID   `json:"zone_id"`
+	IdempotencyKey string      `json:"idempotency_key,omitempty"`
+	SubmittedAt    time.Time   `json:"submitted_at"`
+
+	Configure *ConfigureZone `json:"configure,omitempty"`
+	Place     *PlaceHold     `json:"place,omitempty"`
+	Confirm   *ConfirmHold   `json:"confirm,omitempty"`
+	Release   *ReleaseHold   `json:"release,omitempty"`
+}
+
+// ConfigureZone creates a zone (Capacity, EventName and ZoneName required) or changes
+// the fields that are set. A nil field keeps the zone's current value (or the
+// default, on creation).
+type ConfigureZone struct {
+	EventName       string `json:"event_name,omitempty"`
+	ZoneName        string `json:"zone_name,omitempty"`
+	Capacity        *int64 `json:"capacity,omitempty"`
+	HoldTTLSeconds  *int64 `json:"hold_ttl_seconds,omitempty"`
+	HoldQuantityMax *int64 `json:"hold_quantity_max,omitempty"`
+	// CustomerLimit caps one customer's active holds plus orders in the zone, in
+	// tickets; 0 means no limit.
+	CustomerLimit *int64 `json:"customer_limit,omitempty"`
+}
+
+// PlaceHold asks for Quantity tickets. CustomerID is optional; with it, the zone's
+// per-customer limit applies.
+type PlaceHold struct {
+	Quantity   int64  `json:"quantity"`
+	CustomerID string `json:"customer_id,omitempty"`
+}
+
+// ConfirmHold turns the hold into an order.
+type ConfirmHold struct {
+	HoldID uuid.UUID `json:"hold_id"`
+}
+
+// ReleaseHold gives the hold's tickets back.
+type ReleaseHold struct {
+	HoldID uuid.UUID `json:"hold_id"`
+}
+
+// EventType names a fact the processor decided. Downstream consumers must skip
+// types they do not know: new types may be added without a version change.
+type EventType string
+
+const (
+	EvZoneConfigured  EventType = "zone.configured"
+	EvHoldPlaced      EventType = "hold.placed"
+	EvHoldConfirmed   EventType = "hold.confirmed"
+	EvHoldReleased    EventType = "hold.released"
+	EvHoldExpired     EventType = "hold.expired"
+	EvRequestRejected EventType = "request.rejected"
+	// EvRequestReplayed answers a retry with an idempotency key already decided:
+	// it repeats the first answer and changes nothing.
+	EvRequestReplayed EventType = "request.replayed"
+)
+
+// Event is one fact on the events topic, keyed by ZoneID. Every event that answers a
+// request carries its RequestID; expirations carry none. Zone is the zone's inventory
+// right after the event.
+type Event struct {
+	Version        int       `json:"v"`
+	Type           EventType `json:"type"`
+	Time           time.Time `json:"time"`
+	EventID        uuid.UUID `json:"event_id"`
+	ZoneID         uuid.UUID `json:"zone_id"`
+	RequestID      uuid.UUID `json:"request_id,omitzero"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Zone           Inventory `json:"zone"`
+
+	Config    *ZoneConfig `json:"config,omitempty"`
+	Hold      *Hold       `json:"hold,omitempty"`
+	Order     *Order      `json:"order,omitempty"`
+	Rejection *Rejection  `json:"rejection,omitempty"`
+	Replay    *Replay     `json:"replay,omitempty"`
+}
+
+// Inventory is a zone's tickets: Available + Held + Sold == Capacity.
+type Inventory struct {
+	Capacity  int64 `json:"capacity"`
+	Available int64 `json:"available"`
+	Held      int64 `json:"held"`
+	Sold      int64 `json:"sold"`
+}
+
+// ZoneConfig is a zone's configuration after a zone.configured event.
+type ZoneConfig struct {
+	EventName       string `json:"event_name"`
+	ZoneName        string `json:"zone_name"`
+	Capacity        int64  `json:"capacity"`
+	HoldTTLSeconds  int64  `json:"hold_ttl_seconds"`
+	HoldQuantityMax int64  `json:"hold_quantity_max"`
+	CustomerLimit   int64  `json:"customer_limit"`
+	Created         bool   `json:"created"`
+}
+
+// HoldStatus is where a hold is in its life: active, then exactly one of confirmed,
+// released or expired.
+type HoldStatus string
+
+const (
+	HoldActive    HoldStatus = "active"
+	HoldConfirmed HoldStatus = "confirmed"
+	HoldReleased  HoldStatus = "released"
+	HoldExpired   HoldStatus = "expired"
+)
+
+// Hold is a hold after the event. Its id is the request id of the command that placed
+// it.
+type Hold struct {
+	ID         uuid.UUID  `json:"id"`
+	Status     HoldStatus `json:"status"`
+	Quantity   int64      `json:"quantity"`
+	CustomerID string     `json:"customer_id,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+}
+
+// Order is the order a confirm created. Its id is the request id of the confirm that
+// created it.
+type Order struct {
+	ID         uuid.UUID `json:"id"`
+	HoldID     uuid.UUID `json:"hold_id"`
+	Quantity   int64     `json:"quantity"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Reason says why a request was rejected.
+type Reason string
+
+const (
+	ReasonInvalidCommand        Reason = "invalid_command"
+	ReasonZoneNotFound          Reason = "zone_not_found"
+	ReasonCapacityBelowTaken    Reason = "capacity_below_taken"
+	ReasonInvalidTTL            Reason = "invalid_ttl"
+	ReasonInsufficientCapacity  Reason = "insufficient_capacity"
+	ReasonQuantityOverLimit     Reason = "quantity_over_limit"
+	ReasonCustomerLimitExceeded Reason = "customer_limit_exceeded"
+	ReasonIdempotencyConflict   Reason = "idempotency_conflict"
+	ReasonHoldNotFound          Reason = "hold_not_found"
+	ReasonHoldExpired           Reason = "hold_expired"
+	ReasonHoldAlreadyConfirmed  Reason = "hold_already_confirmed"
+	ReasonHoldAlreadyReleased   Reason = "hold_already_released"
+	ReasonPartitionFull         Reason = "partition_full"
+)
+
+// Rejection says why a request changed nothing. Available is the zone's available
+// tickets when the reason is insufficient_capacity.
+type Rejection struct {
+	Reason    Reason `json:"reason"`
+	Message   string `json:"message"`
+	Available int64  `json:"available,omitempty"`
+}
+
+// Replay repeats the first answer to an idempotency key: the request that decided it,
+// the type of the event that answered it, and the hold, order or rejection it named.
+type Replay struct {
+	OriginalRequestID uuid.UUID  `json:"original_request_id"`
+	OriginalType      EventType  `json:"original_type"`
+	HoldID            uuid.UUID  `json:"hold_id,omitzero"`
+	OrderID           uuid.UUID  `json:"order_id,omitzero"`
+	Rejection         *Rejection `json:"rejection,omitempty"`
+}
