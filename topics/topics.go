@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -127,15 +128,33 @@ func Ensure(ctx context.Context, adm *kadm.Client, t Topology, n Names) error {
 			continue
 		}
 		resp, err := adm.CreateTopic(ctx, s.Partitions, t.ReplicationFactor, s.Configs, s.Name)
-		if err != nil {
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("topics: create %s: %w", s.Name, err)
 		}
-		if resp.Err != nil && !isTopicExists(resp.Err) {
-			return fmt.Errorf("topics: create %s: %w", s.Name, resp.Err)
+	}
+	// New topics reach every broker's metadata a moment after creation.
+	var err2 error
+	for range metadataRetriesMax {
+		if err2 = Check(ctx, adm, t, n); err2 == nil || errors.Is(err2, ErrNotCoPartitioned) {
+			return err2
+		}
+		select {
+		case <-ctx.Done():
+			return err2
+		case <-time.After(metadataRetryWait):
 		}
 	}
-	return Check(ctx, adm, t, n)
+	return err2
 }
+
+// Bounds on waiting for created topics to show in metadata: 50 × 200 ms = 10 s.
+const (
+	metadataRetriesMax = 50
+	metadataRetryWait  = 200 * time.Millisecond
+)
 
 // Check verifies that every declared topic exists and that the co-partitioned topics
 // have the declared partition count.
@@ -161,5 +180,3 @@ func Check(ctx context.Context, adm *kadm.Client, t Topology, n Names) error {
 	}
 	return nil
 }
-
-func isTopicExists(err error) bool { return errors.Is(err, kerr.TopicAlreadyExists) }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Initialises a cluster on first start from POSTGRES_USER, POSTGRES_PASSWORD and
 # POSTGRES_DB (as the official image does), then runs the server in the foreground.
-# Extra server settings come as arguments: -c name=value.
+# Arguments are the official image's: "postgres -c name=value ...".
 set -euo pipefail
+if [ "${1:-}" = postgres ]; then shift; fi
 bin=/usr/lib/postgresql/15/bin
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}

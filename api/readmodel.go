@@ -1,0 +1,117 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// Publisher sends a command to the processor. It returns once the command is
+// durably accepted (package ingest produces to Kafka with acks=all).
+type Publisher interface {
+	Publish(ctx context.Context, cmd *topics.Command) error
+}
+
+// ReadModel answers the API's reads from the read model the sink writes. A row that
+// does not exist is ErrNotFound; any other error means the read model is unreachable.
+// *Store implements it on Postgres.
+type ReadModel interface {
+	// Zone returns one zone with its configuration and inventory.
+	Zone(ctx context.Context, id uuid.UUID) (Zone, error)
+	// Event returns an event with all its zones.
+	Event(ctx context.Context, id uuid.UUID) (Event, error)
+	Hold(ctx context.Context, id uuid.UUID) (Hold, error)
+	Order(ctx context.Context, id uuid.UUID) (Order, error)
+	// RequestResults returns the decided requests among ids, in any order, with
+	// the current state of the hold and order they name. Undecided ids are
+	// missing from the result; that is not an error.
+	RequestResults(ctx context.Context, ids []uuid.UUID) ([]RequestResult, error)
+}
+
+// Zone is a row of zones: configuration and inventory as of AsOf, the processor's
+// clock at the newest event the sink applied.
+type Zone struct {
+	ID              uuid.UUID
+	EventID         uuid.UUID
+	Name            string
+	Capacity        int64
+	Available       int64
+	Held            int64
+	Sold            int64
+	HoldTTLSeconds  int64
+	HoldQuantityMax int64
+	CustomerLimit   int64
+	AsOf            time.Time
+}
+
+// Event is a row of events with its zones, ordered by name.
+type Event struct {
+	ID        uuid.UUID
+	Name      string
+	CreatedAt time.Time
+	Zones     []Zone
+}
+
+// Hold is a row of holds. ResolvedAt is nil and OrderID is uuid.Nil until they
+// apply.
+type Hold struct {
+	ID             uuid.UUID
+	EventID        uuid.UUID
+	ZoneID         uuid.UUID
+	Quantity       int64
+	CustomerID     string
+	Status         topics.HoldStatus
+	IdempotencyKey string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	ResolvedAt     *time.Time
+	OrderID        uuid.UUID
+}
+
+// Order is a row of orders.
+type Order struct {
+	ID         uuid.UUID
+	HoldID     uuid.UUID
+	EventID    uuid.UUID
+	ZoneID     uuid.UUID
+	Quantity   int64
+	CustomerID string
+	CreatedAt  time.Time
+}
+
+// RequestStatus is a decided request's outcome.
+type RequestStatus string
+
+const (
+	RequestSucceeded RequestStatus = "succeeded"
+	RequestRejected  RequestStatus = "rejected"
+	// RequestPending is never stored: it is what the API answers for a request
+	// the sink has not recorded yet.
+	RequestPending RequestStatus = "pending"
+)
+
+// RequestResult is a row of requests joined with the current state of the hold and
+// the order it names (nil when it names none or the row is missing).
+type RequestResult struct {
+	ID        uuid.UUID
+	Type      topics.CommandType
+	EventID   uuid.UUID
+	ZoneID    uuid.UUID
+	Status    RequestStatus
+	EventType topics.EventType
+	HoldID    uuid.UUID
+	OrderID   uuid.UUID
+	Reason    topics.Reason
+	Message   string
+	Available *int64
+	// Replayed is true when the request repeated an idempotency key already
+	// decided, and this result repeats the first answer.
+	Replayed  bool
+	DecidedAt time.Time
+
+	Hold  *Hold
+	Order *Order
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Makes a machine ready to run and test ultimate-ticket: Docker installed and running,
+# and the Kafka and Postgres images present. Official images are used when they are
+# present or can be pulled; otherwise local equivalents are built from Debian packages
+# and Maven Central (deploy/images/). Writes the image names to .cache/images.env for
+# the Makefile. Every step says what it does and how long it took; a second run on a
+# warm machine takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .cache
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+official_kafka=apache/kafka:$KAFKA_VERSION
+official_postgres=postgres:15
+# Local images are tagged with a hash of their build files, so a change rebuilds them.
+content_hash() { cat "$@" | sha256sum | cut -c1-10; }
+local_kafka=ultimate-ticket/kafka:$KAFKA_VERSION-$(content_hash deploy/images/kafka/{Dockerfile,run,log4j2.yaml,pom.xml} deploy/images/base/build.sh)
+local_postgres=ultimate-ticket/postgres:15-$(content_hash deploy/images/postgres/{Dockerfile,entrypoint.sh} deploy/images/base/build.sh)
+
+step() { step_start=$(date +%s%N); printf '==> %s\n' "$1"; }
+done_step() { local ms=$(( ($(date +%s%N) - step_start) / 1000000 )); printf '    done in %d.%03ds\n' $((ms / 1000)) $((ms % 1000)); }
+
+step "docker: installed?"
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "    installing docker.io from Debian"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
+fi
+done_step
+
+step "docker: daemon running?"
+if ! docker info >/dev/null 2>&1; then
+  echo "    starting dockerd (log: /var/log/dockerd.log)"
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/dockerd.log" >&2; exit 1; }
+fi
+done_step
+
+# have IMAGE: present locally, or pulled within a short time.
+have() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  [ "${DEPS_PULL:-1}" = 1 ] || return 1
+  timeout "${DEPS_PULL_TIMEOUT:-60}" docker pull -q "$1" >/dev/null 2>&1
+}
+
+build_image() {
+  DOCKER_BUILDKIT=0 docker build -t "$1" "$2" >.cache/build.log 2>&1 || { tail -30 .cache/build.log; exit 1; }
+}
+
+build_base() {
+  bash deploy/images/base/build.sh
+}
+
+step "image: kafka"
+kafka_image=${KAFKA_IMAGE:-}
+if [ -z "$kafka_image" ]; then
+  if docker image inspect "$local_kafka" >/dev/null 2>&1; then kafka_image=$local_kafka
+  elif have "$official_kafka"; then kafka_image=$official_kafka
+  else
+    echo "    $official_kafka cannot be pulled: building $local_kafka"
+    build_base
+    if [ ! -d deploy/images/kafka/libs ] || [ -z "$(ls deploy/images/kafka/libs)" ]; then
+      command -v mvn >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven >/dev/null; }
+      echo "    fetching Kafka $KAFKA_VERSION jars from Maven Central"
+      (cd deploy/images/kafka && mvn -q -B -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory=libs)
+    fi
+    build_image "$local_kafka" deploy/images/kafka
+    kafka_image=$local_kafka
+  fi
+fi
+echo "    $kafka_image"
+done_step
+
+step "image: postgres"
+postgres_image=${POSTGRES_IMAGE:-}
+if [ -z "$postgres_image" ]; then
+  if docker image inspect "$local_postgres" >/dev/null 2>&1; then postgres_image=$local_postgres
+  elif have "$official_postgres"; then postgres_image=$official_postgres
+  else
+    echo "    $official_postgres cannot be pulled: building $local_postgres"
+    build_base
+    build_image "$local_postgres" deploy/images/postgres
+    postgres_image=$local_postgres
+  fi
+fi
+echo "    $postgres_image"
+done_step
+
+cat > .cache/images.env <<ENV
+KAFKA_IMAGE=$kafka_image
+POSTGRES_IMAGE=$postgres_image
+ENV

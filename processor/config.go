@@ -1,0 +1,100 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits that are not worth a config field. Each bounds an input the API already
+// validates; the processor checks again so a bad record cannot grow its state.
+const (
+	// ZoneCapacityMax bounds a zone's capacity in tickets, and with it the zone's
+	// per-customer map (one entry per customer holding or owning a ticket).
+	ZoneCapacityMax = 1_000_000_000
+	// IdempotencyKeyLenMax bounds an idempotency key, in bytes.
+	IdempotencyKeyLenMax = 256
+	// CustomerIDLenMax bounds a customer id, in bytes.
+	CustomerIDLenMax = 256
+	// NameLenMax bounds an event or zone name, in bytes.
+	NameLenMax = 512
+)
+
+// Config bounds one partition's state. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// HoldTTLDefault is a new zone's hold TTL unless its configure command sets one.
+	// Default 10m.
+	HoldTTLDefault time.Duration
+	// HoldTTLMin and HoldTTLMax bound a zone's hold TTL (ReasonInvalidTTL outside).
+	// Default 10s and 1h.
+	HoldTTLMin, HoldTTLMax time.Duration
+	// HoldQuantityMaxDefault is a new zone's limit of tickets per hold unless its
+	// configure command sets one. Default 10.
+	HoldQuantityMaxDefault int64
+	// IdempotencyRetention is how long an idempotency key, and a resolved hold, is
+	// remembered after it was decided: it is forgotten once the clock reaches
+	// decided+IdempotencyRetention. Default 24h.
+	IdempotencyRetention time.Duration
+	// KeysMax bounds the idempotency keys remembered per partition. When it is
+	// reached, the oldest key is forgotten early (Stats.KeysEvictedEarly). Default
+	// 2,000,000.
+	KeysMax int
+	// HoldsMax bounds the active holds per partition; a hold beyond it is rejected
+	// with ReasonPartitionFull. Default 2,000,000.
+	HoldsMax int
+	// ResolvedHoldsMax bounds the confirmed, released and expired holds remembered
+	// per partition; when it is reached the oldest resolved hold is forgotten early
+	// (Stats.ResolvedEvictedEarly). Default 2,000,000.
+	ResolvedHoldsMax int
+	// ZonesMax bounds the zones per partition; creating one more is rejected with
+	// ReasonPartitionFull. Default 100,000.
+	ZonesMax int
+}
+
+// DefaultConfig returns the defaults stated on Config's fields.
+func DefaultConfig() Config {
+	return Config{
+		HoldTTLDefault:         10 * time.Minute,
+		HoldTTLMin:             10 * time.Second,
+		HoldTTLMax:             time.Hour,
+		HoldQuantityMaxDefault: 10,
+		IdempotencyRetention:   24 * time.Hour,
+		KeysMax:                2_000_000,
+		HoldsMax:               2_000_000,
+		ResolvedHoldsMax:       2_000_000,
+		ZonesMax:               100_000,
+	}
+}
+
+// Validate rejects a config whose values contradict each other or are out of range.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HoldTTLMin <= 0 {
+		errs = append(errs, fmt.Errorf("HoldTTLMin %v must be > 0", c.HoldTTLMin))
+	}
+	if c.HoldTTLMax < c.HoldTTLMin {
+		errs = append(errs, fmt.Errorf("HoldTTLMax %v must be >= HoldTTLMin %v", c.HoldTTLMax, c.HoldTTLMin))
+	}
+	if c.HoldTTLDefault < c.HoldTTLMin || c.HoldTTLDefault > c.HoldTTLMax {
+		errs = append(errs, fmt.Errorf("HoldTTLDefault %v must lie within [%v, %v]", c.HoldTTLDefault, c.HoldTTLMin, c.HoldTTLMax))
+	}
+	if c.HoldQuantityMaxDefault < 1 {
+		errs = append(errs, fmt.Errorf("HoldQuantityMaxDefault %d must be >= 1", c.HoldQuantityMaxDefault))
+	}
+	if c.IdempotencyRetention <= 0 {
+		errs = append(errs, fmt.Errorf("IdempotencyRetention %v must be > 0", c.IdempotencyRetention))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"KeysMax", c.KeysMax}, {"HoldsMax", c.HoldsMax}, {"ResolvedHoldsMax", c.ResolvedHoldsMax}, {"ZonesMax", c.ZonesMax}} {
+		if f.v < 1 {
+			errs = append(errs, fmt.Errorf("%s %d must be >= 1", f.name, f.v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("processor config: %w", err)
+	}
+	return nil
+}
