@@ -1,0 +1,98 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// Input limits, in bytes.
+const (
+	idempotencyKeyBytesMax = 200
+	customerIDBytesMax     = 200
+	nameBytesMax           = 200
+)
+
+// decodeJSON reads the request body into dst: it must be application/json, at most
+// Config.BodyBytesMax bytes, exactly one JSON value, and name no field dst lacks.
+func (s *server) decodeJSON(c *gin.Context, dst any) *Error {
+	mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mediaType != "application/json" {
+		return newError(KindUnsupportedType, "unsupported_media_type", "the body must be application/json")
+	}
+	if c.Request.ContentLength > s.cfg.BodyBytesMax {
+		return bodyTooLarge(s.cfg.BodyBytesMax)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyBytesMax))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyTooLarge(s.cfg.BodyBytesMax)
+		}
+		return invalid("invalid_body", "reading the body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return invalid("invalid_json", "the body must hold one JSON object")
+	}
+	return nil
+}
+
+func bodyTooLarge(limit int64) *Error {
+	return newError(KindTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes", limit))
+}
+
+func jsonError(err error) *Error {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return invalid("invalid_json", "the body is empty")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid("unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	case errors.As(err, &typeErr):
+		return invalid("invalid_field", "field %q must be a JSON %s", typeErr.Field, typeErr.Type)
+	default:
+		return invalid("invalid_json", "the body is not valid JSON: %v", err)
+	}
+}
+
+// parseID parses a UUID; what names it in the error ("event_id", "hold id").
+func parseID(s, what string) (uuid.UUID, *Error) {
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil || len(s) != 36 {
+		return uuid.Nil, invalid("invalid_id", "%s must be a UUID in its 36-character form", what)
+	}
+	return id, nil
+}
+
+// requiredID parses a required UUID field of a body.
+func requiredID(s *string, field string) (uuid.UUID, *Error) {
+	if s == nil {
+		return uuid.Nil, missing(field)
+	}
+	return parseID(*s, field)
+}
+
+func missing(field string) *Error {
+	return invalid("missing_field", "field %q is required", field)
+}
+
+// checkText checks a string's length in bytes: 1 to limit.
+func checkText(s, field string, limit int) *Error {
+	if s == "" || len(s) > limit {
+		return invalid("invalid_field", "field %q must be 1 to %d bytes", field, limit)
+	}
+	return nil
+}

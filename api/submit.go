@@ -1,0 +1,229 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// placeHoldBody is POST /holds. Pointers tell a missing field from a zero one.
+type placeHoldBody struct {
+	EventID        *string `json:"event_id"`
+	ZoneID         *string `json:"zone_id"`
+	Quantity       *int64  `json:"quantity"`
+	IdempotencyKey *string `json:"idempotency_key"`
+	CustomerID     *string `json:"customer_id"`
+}
+
+// pendingJSON is the 202 answer to a submit.
+type pendingJSON struct {
+	RequestID uuid.UUID     `json:"request_id"`
+	Status    RequestStatus `json:"status"`
+}
+
+func (s *server) placeHold(c *gin.Context) {
+	cmd, err := s.placeHoldCommand(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.submit(c, cmd)
+}
+
+func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *Error) {
+	var b placeHoldBody
+	if err := s.decodeJSON(c, &b); err != nil {
+		return nil, err
+	}
+	eventID, err := requiredID(b.EventID, "event_id")
+	if err != nil {
+		return nil, err
+	}
+	zoneID, err := requiredID(b.ZoneID, "zone_id")
+	if err != nil {
+		return nil, err
+	}
+	if b.Quantity == nil {
+		return nil, missing("quantity")
+	}
+	if *b.Quantity <= 0 {
+		return nil, invalid("invalid_quantity", "quantity must be at least 1")
+	}
+	if b.IdempotencyKey == nil {
+		return nil, missing("idempotency_key")
+	}
+	if err := checkText(*b.IdempotencyKey, "idempotency_key", idempotencyKeyBytesMax); err != nil {
+		return nil, err
+	}
+	place := &topics.PlaceHold{Quantity: *b.Quantity}
+	if b.CustomerID != nil {
+		if err := checkText(*b.CustomerID, "customer_id", customerIDBytesMax); err != nil {
+			return nil, err
+		}
+		place.CustomerID = *b.CustomerID
+	}
+	zone, err := s.zoneOfEvent(c, eventID, zoneID)
+	if err != nil {
+		return nil, err
+	}
+	// The processor checks this too; checking here keeps hopeless requests off Kafka.
+	if zone.HoldQuantityMax > 0 && place.Quantity > zone.HoldQuantityMax {
+		return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
+			fmt.Sprintf("quantity is over the zone's limit of %d per hold", zone.HoldQuantityMax))
+	}
+	cmd := s.newCommand(topics.CmdPlaceHold, eventID, zoneID, *b.IdempotencyKey)
+	cmd.Place = place
+	return cmd, nil
+}
+
+// zoneOfEvent reads a zone and checks that it belongs to the event; an unknown
+// event and an unknown zone are told apart only on this error path.
+func (s *server) zoneOfEvent(c *gin.Context, eventID, zoneID uuid.UUID) (Zone, *Error) {
+	ctx, cancel := s.queryCtx(c)
+	defer cancel()
+	zone, err := s.deps.Reads.Zone(ctx, zoneID)
+	if err == nil && zone.EventID == eventID {
+		return zone, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Zone{}, readError(err, nil)
+	}
+	if _, err := s.deps.Reads.Event(ctx, eventID); err != nil {
+		return Zone{}, readError(err, notFound("event_not_found", "event not found"))
+	}
+	return Zone{}, notFound(string(topics.ReasonZoneNotFound), "zone not found in this event")
+}
+
+func (s *server) confirmHold(c *gin.Context) {
+	holdID, err := parseID(c.Param("id"), "hold id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		s.fail(c, invalid("missing_idempotency_key", "the Idempotency-Key header is required"))
+		return
+	}
+	s.resolveHold(c, holdID, key, topics.CmdConfirmHold)
+}
+
+// releaseKeyPrefix makes the default idempotency key of a release: releasing a hold
+// twice is the same request.
+const releaseKeyPrefix = "release:"
+
+func (s *server) releaseHold(c *gin.Context) {
+	holdID, err := parseID(c.Param("id"), "hold id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		key = releaseKeyPrefix + holdID.String()
+	}
+	s.resolveHold(c, holdID, key, topics.CmdReleaseHold)
+}
+
+// resolveHold submits a confirm or release of a hold, routed to the hold's zone as
+// the read model knows it.
+func (s *server) resolveHold(c *gin.Context, holdID uuid.UUID, key string, typ topics.CommandType) {
+	if err := checkText(key, "Idempotency-Key", idempotencyKeyBytesMax); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx, cancel := s.queryCtx(c)
+	hold, err := s.deps.Reads.Hold(ctx, holdID)
+	cancel()
+	if err != nil {
+		s.fail(c, readError(err, notFound(string(topics.ReasonHoldNotFound), "hold not found")))
+		return
+	}
+	cmd := s.newCommand(typ, hold.EventID, hold.ZoneID, key)
+	if typ == topics.CmdConfirmHold {
+		cmd.Confirm = &topics.ConfirmHold{HoldID: holdID}
+	} else {
+		cmd.Release = &topics.ReleaseHold{HoldID: holdID}
+	}
+	s.submit(c, cmd)
+}
+
+func (s *server) newCommand(typ topics.CommandType, eventID, zoneID uuid.UUID, key string) *topics.Command {
+	return &topics.Command{Version: topics.SchemaVersion, Type: typ, RequestID: uuid.Must(uuid.NewV7()),
+		EventID: eventID, ZoneID: zoneID, IdempotencyKey: key, SubmittedAt: s.now().UTC()}
+}
+
+// submit publishes one command and answers 202, or, when the client prefers to wait
+// and the result comes in time, the result itself.
+func (s *server) submit(c *gin.Context, cmd *topics.Command) {
+	if err := s.publish(c, cmd); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if results, ok := s.awaitResults(c, cmd.RequestID); ok {
+		o := decide(&results[0])
+		c.JSON(o.code, waitedBody(&results[0], o))
+		return
+	}
+	s.accepted(c, "/requests/"+cmd.RequestID.String(), pendingJSON{RequestID: cmd.RequestID, Status: RequestPending})
+}
+
+// publish sends cmd. A client hanging up does not cancel it midway: the command is
+// either sent or failed within PublishTimeout.
+func (s *server) publish(c *gin.Context, cmd *topics.Command) *Error {
+	if err := cmd.Check(); err != nil {
+		panic(fmt.Sprintf("api: built an invalid command: %v", err))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.deps.Publisher.Publish(ctx, cmd); err != nil {
+		s.metrics.publishFailures.WithLabelValues(string(cmd.Type)).Inc()
+		return unavailable("publish_failed",
+			"the request could not be queued; retry it (with the same idempotency key)", err)
+	}
+	s.metrics.published.WithLabelValues(string(cmd.Type)).Inc()
+	return nil
+}
+
+// awaitResults waits for the results of ids under one deadline when the client asked
+// with `Prefer: wait=N`; ok is true when all were decided in time.
+//
+// Convention: Preference-Applied: wait=N (N the granted wait in seconds, capped at
+// Config.WaitMax, rounded up) is sent whenever the server waited, whether the result
+// came (201/200/4xx) or the wait ran out (202). It is absent when the server did not
+// wait: no usable preference, or WaitersMax submits already waiting.
+func (s *server) awaitResults(c *gin.Context, ids ...uuid.UUID) ([]RequestResult, bool) {
+	d, asked := preferWait(c.Request.Header)
+	if !asked {
+		return nil, false
+	}
+	d = min(d, s.cfg.WaitMax)
+	deadline := time.Now().Add(d)
+	results := make([]RequestResult, 0, len(ids))
+	for i, id := range ids {
+		r, decided, full := s.waiters.wait(c.Request.Context(), id, deadline)
+		if full && i == 0 {
+			return nil, false
+		}
+		if !decided {
+			c.Header("Preference-Applied", preferenceApplied(d))
+			return nil, false
+		}
+		results = append(results, r)
+	}
+	c.Header("Preference-Applied", preferenceApplied(d))
+	return results, true
+}
+
+func (s *server) accepted(c *gin.Context, location string, body any) {
+	c.Header("Location", location)
+	c.Header("Retry-After", "1")
+	c.JSON(http.StatusAccepted, body)
+}
