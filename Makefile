@@ -34,7 +34,7 @@ test-short:
 bench: deps
 	@$(IMAGES) bash deploy/bench.sh
 
-run: deps
+run: deps build
 	@$(IMAGES) $(GO) run ./cmd/devstack
 
 fmt:

@@ -32,11 +32,16 @@ const Source = "ultimate-ticket/processor"
 // eventIDSpace is the namespace of deterministic event ids.
 var eventIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
 
-// EventRecordID is an event's ce_id: the same for the same position in the commands
-// log, so a redelivered event (after an aborted transaction, say) has the same id.
-func EventRecordID(partition int32, sourceOffset int64, index int, typ EventType) uuid.UUID {
-	return uuid.NewSHA1(eventIDSpace, []byte(string(typ)+"/"+strconv.Itoa(int(partition))+"/"+
-		strconv.FormatInt(sourceOffset, 10)+"/"+strconv.Itoa(index)))
+// EventRecordID is an event's ce_id, derived from what it is about: the request it
+// answers, or for an expiry the hold. The same fact always gets the same id, so a
+// consumer can drop duplicates (none are expected with read_committed, but a
+// read_uncommitted consumer sees aborted ones) by ce_id.
+func EventRecordID(e *Event) uuid.UUID {
+	about := e.RequestID
+	if about == uuid.Nil && e.Hold != nil {
+		about = e.Hold.ID
+	}
+	return uuid.NewSHA1(eventIDSpace, append([]byte(e.Type), about[:]...))
 }
 
 // EncodeCommand makes the record the API produces for a command, for the default

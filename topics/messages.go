@@ -100,7 +100,12 @@ type Event struct {
 	ZoneID         uuid.UUID `json:"zone_id"`
 	RequestID      uuid.UUID `json:"request_id,omitzero"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
-	Zone           Inventory `json:"zone"`
+	// CommandType is the type of the command this event answers, on every event
+	// that carries a RequestID. request.rejected and request.replayed need it: their
+	// own type does not say what was asked. Empty on expirations (and on events
+	// written before the field existed; readers infer what they can).
+	CommandType CommandType `json:"command,omitempty"`
+	Zone        Inventory   `json:"zone"`
 
 	Config    *ZoneConfig `json:"config,omitempty"`
 	Hold      *Hold       `json:"hold,omitempty"`

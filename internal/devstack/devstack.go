@@ -34,7 +34,9 @@ type Kafka struct {
 }
 
 // Stop removes the container.
-func (k *Kafka) Stop(ctx context.Context) error { return testcontainers.TerminateContainer(k.container) }
+func (k *Kafka) Stop(ctx context.Context) error {
+	return testcontainers.TerminateContainer(k.container)
+}
 
 // Container is the running container (for chaos tests: stop, pause, restart).
 func (k *Kafka) Container() testcontainers.Container { return k.container }
@@ -112,7 +114,9 @@ type Postgres struct {
 }
 
 // Stop removes the container.
-func (p *Postgres) Stop(ctx context.Context) error { return testcontainers.TerminateContainer(p.container) }
+func (p *Postgres) Stop(ctx context.Context) error {
+	return testcontainers.TerminateContainer(p.container)
+}
 
 // Container is the running container.
 func (p *Postgres) Container() testcontainers.Container { return p.container }

@@ -1,0 +1,235 @@
+// Package app wires the components into the commands of ticketd: configuration,
+// start-up order and shutdown. cmd/ticketd is only its front door; tests run the
+// same wiring in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ultimate-ticket/ultimate-ticket/api"
+	"github.com/ultimate-ticket/ultimate-ticket/ingest"
+	"github.com/ultimate-ticket/ultimate-ticket/migrations"
+	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/sink"
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// shutdownTimeout bounds a graceful stop.
+const shutdownTimeout = 15 * time.Second
+
+func (c Config) names() topics.Names { return topics.NamesWithPrefix(c.TopicPrefix) }
+
+func (c Config) topology() topics.Topology {
+	return topics.Topology{Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor)}
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := migrations.Up(ctx, pool)
+	if err != nil {
+		return err
+	}
+	v, _, _ := migrations.Version(ctx, pool)
+	log.Info("migrations applied", "applied", n, "version", v)
+	return nil
+}
+
+func ensureTopics(ctx context.Context, cfg Config, log *slog.Logger) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := topics.Ensure(ctx, kadm.NewClient(cl), cfg.topology(), cfg.names()); err != nil {
+		return err
+	}
+	log.Info("topics ready", "partitions", cfg.Partitions, "prefix", cfg.TopicPrefix)
+	return nil
+}
+
+// runAPI serves HTTP until ctx is done. With reg nil it serves its own metrics
+// registry; in `all` the components share one.
+func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) error {
+	if reg == nil {
+		reg = newRegistry()
+	}
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	prod, err := ingest.New(ingest.Config{Brokers: cfg.brokers(), Topics: cfg.names()}, reg)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	handler, err := api.New(api.Config{
+		AdminTokens: cfg.adminTokens(),
+		RateLimit:   cfg.RateLimit,
+		RateBurst:   cfg.RateBurst,
+	}, api.Deps{
+		Publisher: prod,
+		Reads:     api.NewStore(pool),
+		Ready: func(ctx context.Context) error {
+			if err := prod.Ping(ctx); err != nil {
+				return fmt.Errorf("kafka: %w", err)
+			}
+			if err := pool.Ping(ctx); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			return nil
+		},
+		Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("api listening", "addr", cfg.HTTPAddr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) error {
+	serveMetrics := reg == nil
+	if reg == nil {
+		reg = newRegistry()
+	}
+	st := processor.DefaultConfig()
+	st.HoldTTLDefault = cfg.HoldTTLDefault
+	p, err := processor.New(processor.LoopConfig{
+		Brokers:         cfg.brokers(),
+		Topics:          cfg.names(),
+		Partitions:      int32(cfg.Partitions),
+		TransactionalID: "ticket-processor-" + cfg.Instance,
+		State:           st,
+		Logger:          log,
+	}, reg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if serveMetrics {
+		go serveMetricsOnly(ctx, cfg.HTTPAddr, reg, log)
+	}
+	return p.Run(ctx)
+}
+
+func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) error {
+	serveMetrics := reg == nil
+	if reg == nil {
+		reg = newRegistry()
+	}
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names()}, pool, reg)
+	if err != nil {
+		return err
+	}
+	if serveMetrics {
+		go serveMetricsOnly(ctx, cfg.HTTPAddr, reg, log)
+	}
+	return s.Run(ctx)
+}
+
+// runAll migrates, creates the topics, and runs the three components in one process
+// with one metrics registry. If one stops with an error, the others are stopped.
+func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := migrate(ctx, cfg, log); err != nil {
+		return err
+	}
+	if err := ensureTopics(ctx, cfg, log); err != nil {
+		return err
+	}
+	reg := newRegistry()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runProcessor(gctx, cfg, log, reg) })
+	g.Go(func() error { return runSink(gctx, cfg, log, reg) })
+	g.Go(func() error { return runAPI(gctx, cfg, log, reg) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// serveMetricsOnly serves /metrics and /health for a component without the API.
+func serveMetricsOnly(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("metrics server stopped", "err", err)
+	}
+}
+
+// ErrUnknownCommand is returned by Run for a command it does not know.
+var ErrUnknownCommand = errors.New("unknown command")
+
+// Run runs one ticketd command until ctx is done (or, for migrate and topics, until
+// it is finished).
+func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
+	switch cmd {
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "topics":
+		return ensureTopics(ctx, cfg, log)
+	case "api":
+		return runAPI(ctx, cfg, log, nil)
+	case "processor":
+		return runProcessor(ctx, cfg, log, nil)
+	case "sink":
+		return runSink(ctx, cfg, log, nil)
+	case "all":
+		return runAll(ctx, cfg, log)
+	default:
+		return fmt.Errorf("%w %q", ErrUnknownCommand, cmd)
+	}
+}

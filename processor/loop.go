@@ -1,0 +1,383 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// LoopConfig configures the consume-transform-produce loop around the state machine.
+type LoopConfig struct {
+	Brokers []string
+	Topics  topics.Names
+	// Partitions the co-partitioned topics must have (default 6); checked at start.
+	Partitions int32
+	// Group is the consumer group of all processor instances (default
+	// "ticket-processor").
+	Group string
+	// TransactionalID must be unique per running instance and stable across its
+	// restarts, so that a restarted instance fences its own unfinished transaction
+	// at once (default "ticket-processor-" + hostname).
+	TransactionalID string
+	// PollRecordsMax bounds the commands applied in one transaction (default 5,000).
+	PollRecordsMax int
+	// TickInterval is how often the clock advances when no command arrives, so holds
+	// expire on time in a quiet zone (default 100 ms).
+	TickInterval time.Duration
+	// HousekeepingInterval is how often an idle partition forgets idempotency keys and
+	// resolved holds past their retention (default 1 min).
+	HousekeepingInterval time.Duration
+	// TransactionTimeout is Kafka's transaction.timeout.ms for this producer (default
+	// 10 s): how long a crashed instance's open transaction can hold back readers.
+	TransactionTimeout time.Duration
+	// RestoreTimeout bounds restoring one partition's state (default 2 min).
+	RestoreTimeout time.Duration
+	// State configures the state machine (default DefaultConfig()).
+	State Config
+	// Now is the wall clock (default time.Now); the single writer stamps it.
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *LoopConfig) defaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("processor: KAFKA_BROKERS is empty")
+	}
+	if c.Topics.Commands == "" {
+		c.Topics = topics.DefaultNames
+	}
+	if c.Partitions == 0 {
+		c.Partitions = topics.DefaultTopology.Partitions
+	}
+	if c.Group == "" {
+		c.Group = "ticket-processor"
+	}
+	if c.TransactionalID == "" {
+		host, _ := os.Hostname()
+		c.TransactionalID = "ticket-processor-" + host
+	}
+	if c.PollRecordsMax == 0 {
+		c.PollRecordsMax = 5_000
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.HousekeepingInterval == 0 {
+		c.HousekeepingInterval = time.Minute
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 10 * time.Second
+	}
+	if c.RestoreTimeout == 0 {
+		c.RestoreTimeout = 2 * time.Minute
+	}
+	if c.State == (Config{}) {
+		c.State = DefaultConfig()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.PollRecordsMax < 1 || c.TickInterval <= 0 || c.TransactionTimeout < time.Second {
+		return fmt.Errorf("processor: PollRecordsMax %d, TickInterval %s, TransactionTimeout %s out of range",
+			c.PollRecordsMax, c.TickInterval, c.TransactionTimeout)
+	}
+	return c.State.Validate()
+}
+
+// Processor is one instance of the single-writer processor: a member of the
+// processor group that owns some partitions of the commands topic, one State each.
+type Processor struct {
+	cfg  LoopConfig
+	log  *slog.Logger
+	sess *kgo.GroupTransactSession
+	adm  *kadm.Client
+	m    *metrics
+
+	mu    sync.Mutex
+	owned map[int32]bool // partitions assigned by the group, updated by callbacks
+
+	parts map[int32]*partition // restored states, touched only by Run's goroutine
+}
+
+// partition is one owned partition: its state machine and scratch space. Its phase
+// goes recovering (restoring from the changelog) -> running -> gone (revoked, lost,
+// or dropped after an aborted transaction and restored again when next needed).
+type partition struct {
+	id          int32
+	state       *State
+	events      []topics.Event
+	lastHousekp time.Time
+	applied     int
+}
+
+// New validates the configuration and connects to Kafka; Run does the work.
+func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), owned: map[int32]bool{}, parts: map[int32]*partition{}}
+	p.m = newMetrics(reg)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.TransactionalID(cfg.TransactionalID),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics.Commands),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequireStableFetchOffsets(),
+		// Events and state records go to the partition the command came from: the
+		// topics are co-partitioned, so this equals murmur2(zone_id) for events.
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.SessionTimeout(10 * time.Second),
+		kgo.RebalanceTimeout(30 * time.Second),
+		kgo.FetchMaxWait(cfg.TickInterval),
+		kgo.OnPartitionsAssigned(p.assigned),
+		kgo.OnPartitionsRevoked(p.revoked),
+		kgo.OnPartitionsLost(p.revoked),
+	}
+	if reg != nil {
+		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	p.sess = sess
+	p.adm = kadm.NewClient(sess.Client())
+	return p, nil
+}
+
+func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range a[p.cfg.Topics.Commands] {
+		p.owned[part] = true
+	}
+	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Commands])
+}
+
+func (p *Processor) revoked(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range r[p.cfg.Topics.Commands] {
+		delete(p.owned, part)
+	}
+	p.log.Info("partitions revoked", "partitions", r[p.cfg.Topics.Commands])
+}
+
+// Owned lists the partitions this instance holds a restored state for.
+func (p *Processor) ownedNow() map[int32]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int32]bool, len(p.owned))
+	for k := range p.owned {
+		out[k] = true
+	}
+	return out
+}
+
+// Close leaves the group and disconnects. Call it after Run returns.
+func (p *Processor) Close() { p.sess.Close() }
+
+// Run checks the topics, then consumes, applies and produces until ctx is done.
+// An error is fatal for this instance: its transactional producer is in a state
+// that only a restart clears; the group hands its partitions to the others.
+func (p *Processor) Run(ctx context.Context) error {
+	if err := topics.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if err := p.step(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// step is one turn of the loop: poll, restore what is newly owned, apply, and commit
+// the events, state changes and consumed offsets in one transaction.
+func (p *Processor) step(ctx context.Context) error {
+	pollCtx, cancel := context.WithTimeout(ctx, p.cfg.TickInterval)
+	fetches := p.sess.PollRecords(pollCtx, p.cfg.PollRecordsMax)
+	cancel()
+	if fetches.IsClientClosed() {
+		return errors.New("processor: client closed")
+	}
+	fetches.EachError(func(t string, part int32, err error) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		}
+	})
+	if err := p.reconcile(ctx); err != nil {
+		return err
+	}
+	now := p.cfg.Now()
+	work := map[int32][]*kgo.Record{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if _, ok := p.parts[fp.Partition]; ok && len(fp.Records) > 0 {
+			work[fp.Partition] = fp.Records
+		}
+	})
+	for id, part := range p.parts {
+		if _, ok := work[id]; ok {
+			continue
+		}
+		if at, ok := part.state.NextExpiry(); (ok && !now.Before(at)) || now.Sub(part.lastHousekp) >= p.cfg.HousekeepingInterval {
+			work[id] = nil
+		}
+	}
+	if len(work) == 0 {
+		return nil
+	}
+	return p.transact(ctx, work, now)
+}
+
+// reconcile drops the states of partitions no longer owned and restores the newly
+// owned ones, before any of their commands is applied.
+func (p *Processor) reconcile(ctx context.Context) error {
+	owned := p.ownedNow()
+	for id := range p.parts {
+		if !owned[id] {
+			delete(p.parts, id)
+		}
+	}
+	p.m.partitions.Set(float64(len(owned)))
+	for id := range owned {
+		if _, ok := p.parts[id]; ok {
+			continue
+		}
+		start := time.Now()
+		st, n, err := p.restore(ctx, id)
+		if err != nil {
+			return fmt.Errorf("processor: restore partition %d: %w", id, err)
+		}
+		p.m.restoreSeconds.Observe(time.Since(start).Seconds())
+		p.log.Info("partition restored", "partition", id, "records", n, "took", time.Since(start).Round(time.Millisecond), "stats", st.Stats())
+		p.parts[id] = &partition{id: id, state: st, lastHousekp: p.cfg.Now()}
+	}
+	return nil
+}
+
+// transact applies the work of every partition concurrently (each partition's state
+// is touched by one goroutine only) and ends the transaction. If it does not commit,
+// the in-memory states are ahead of Kafka: they are dropped and restored from the
+// changelog, and the consumer is back at the committed offsets.
+func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, now time.Time) error {
+	start := time.Now()
+	if err := p.sess.Begin(); err != nil {
+		return fmt.Errorf("processor: begin: %w", err)
+	}
+	var (
+		errMu      sync.Mutex
+		produceErr error
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			errMu.Lock()
+			if produceErr == nil {
+				produceErr = err
+			}
+			errMu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	records := 0
+	for id, recs := range work {
+		part := p.parts[id]
+		records += len(recs)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.applyPartition(ctx, part, recs, now, promise)
+		}()
+	}
+	wg.Wait()
+	try := kgo.TryCommit
+	if produceErr != nil {
+		p.log.Warn("produce failed; aborting", "err", produceErr)
+		try = kgo.TryAbort
+	}
+	committed, err := p.sess.End(ctx, try)
+	p.m.txnSeconds.Observe(time.Since(start).Seconds())
+	if err != nil || !committed {
+		p.m.aborts.Inc()
+		clear(p.parts) // restored from the changelog on the next step
+		if err != nil {
+			return fmt.Errorf("processor: end transaction: %w", err)
+		}
+		p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
+		return nil
+	}
+	p.m.commands.Add(float64(records))
+	p.m.txns.Inc()
+	return nil
+}
+
+// applyPartition runs one partition's commands through its state machine and
+// produces the events, dead letters and changelog records.
+func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, now time.Time, promise func(*kgo.Record, error)) {
+	names := p.cfg.Topics
+	ev := part.events[:0]
+	produce := func(events []topics.Event) {
+		for i := range events {
+			e := &events[i]
+			r, err := topics.EncodeEvent(e, topics.EventRecordID(e))
+			if err != nil {
+				promise(nil, err)
+				continue
+			}
+			r.Topic, r.Partition = names.Events, part.id
+			p.m.events.WithLabelValues(string(e.Type)).Inc()
+			p.sess.Produce(ctx, r, promise)
+		}
+	}
+	if len(recs) == 0 {
+		ev = part.state.Advance(ev, now)
+		part.lastHousekp = now
+		produce(ev)
+	}
+	for _, rec := range recs {
+		cmd, err := topics.DecodeCommand(rec)
+		if err != nil {
+			p.m.deadLetters.Inc()
+			dl := topics.DeadLetter(names.DeadLetters, rec, err.Error())
+			dl.Partition = 0
+			p.sess.Produce(ctx, dl, promise)
+			continue
+		}
+		ev = part.state.Apply(ev[:0], &cmd, now)
+		produce(ev)
+	}
+	part.events = ev[:0]
+	part.state.DrainChanges(func(k, v []byte) {
+		r := &kgo.Record{Topic: names.State, Partition: part.id, Key: clone(k)}
+		if v != nil {
+			r.Value = clone(v)
+		}
+		p.sess.Produce(ctx, r, promise)
+	})
+	part.applied += len(recs)
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
