@@ -1,0 +1,561 @@
+package processor
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// The changelog is a compacted topic of key/value records, one key per entity, value
+// nil for a deleted entity. Every value starts with changelogVersion; numbers are
+// varints (encoding/binary), times fixed 8-byte little-endian unix ns, strings
+// uvarint-length-prefixed. Keys:
+//
+//	'c'                          the clock, the seq counter and eviction counters
+//	'z' zoneID                   a zone's config and inventory
+//	'h' holdID                   a hold, active or resolved
+//	'k' zoneID idempotencyKey    a remembered answer
+//	'u' zoneID customerID        a customer's ordered tickets in a zone
+//
+// Active-hold counts per customer, the expiry queues and the retention queues are
+// derived, and rebuilt by FinishRestore.
+const changelogVersion = 1
+
+const (
+	recClock    = 'c'
+	recZone     = 'z'
+	recHold     = 'h'
+	recKey      = 'k'
+	recCustomer = 'u'
+)
+
+// changes lists the entities changed since the last drain. Entries may repeat or
+// name entities since forgotten: DrainChanges looks each up and emits its latest
+// value or a tombstone. The lists grow by a few entries per command and are emptied
+// by every drain, which the loop does once per transaction.
+type changes struct {
+	zones     []*zone
+	customers []customerRef
+	holds     []uuid.UUID
+	keys      []keyID
+	drained   clockRecord // the 'c' record last emitted
+
+	key, value []byte // reused encoding buffers
+}
+
+// clockRecord is the value of the 'c' record: the clock, the seq counter (so that a
+// restored state orders new holds and keys after the restored ones) and the
+// eviction counters.
+type clockRecord struct {
+	clock, seq                   int64
+	keysEvicted, resolvedEvicted int64
+}
+
+type customerRef struct {
+	zone     *zone
+	customer string
+}
+
+// DrainChanges emits the records of the entities changed since the last drain, as
+// key/value pairs for the changelog (value nil = tombstone), and forgets the
+// changes. key and value are reused after emit returns: the caller copies them.
+func (s *State) DrainChanges(emit func(key, value []byte)) {
+	c := &s.changes
+	for i, z := range c.zones {
+		z.dirty = false
+		c.key = append(append(c.key[:0], recZone), z.id[:]...)
+		emit(c.key, encodeZone(c.value[:0], z))
+		c.zones[i] = nil
+	}
+	for i, ref := range c.customers {
+		ct, ok := ref.zone.customers[ref.customer]
+		if !ok || !ct.dirty {
+			panic("processor: changed customer without orders")
+		}
+		ct.dirty = false
+		ref.zone.customers[ref.customer] = ct
+		c.key = append(append(append(c.key[:0], recCustomer), ref.zone.id[:]...), ref.customer...)
+		c.value = binary.AppendVarint(append(c.value[:0], changelogVersion), ct.ordered)
+		emit(c.key, c.value)
+		c.customers[i] = customerRef{}
+	}
+	for _, id := range c.holds {
+		h := s.holds[id]
+		if h != nil && !h.dirty {
+			continue // emitted already in this drain
+		}
+		c.key = append(append(c.key[:0], recHold), id[:]...)
+		if h == nil {
+			emit(c.key, nil)
+			continue
+		}
+		h.dirty = false
+		emit(c.key, encodeHold(c.value[:0], h))
+	}
+	for i, id := range c.keys {
+		k := s.keys[id]
+		c.keys[i] = keyID{}
+		if k != nil && !k.dirty {
+			continue
+		}
+		c.key = append(append(append(c.key[:0], recKey), id.zone[:]...), id.key...)
+		if k == nil {
+			emit(c.key, nil)
+			continue
+		}
+		k.dirty = false
+		emit(c.key, encodeKey(c.value[:0], k))
+	}
+	if cr := (clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}); cr != c.drained {
+		c.drained = cr
+		v := binary.LittleEndian.AppendUint64(append(c.value[:0], changelogVersion), uint64(s.clock))
+		v = binary.AppendUvarint(v, s.seq)
+		v = binary.AppendUvarint(v, uint64(s.keysEvictedEarly))
+		v = binary.AppendUvarint(v, uint64(s.resolvedEvictedEarly))
+		c.key = append(c.key[:0], recClock)
+		emit(c.key, v)
+		c.value = v
+	}
+	c.zones, c.customers, c.holds, c.keys = c.zones[:0], c.customers[:0], c.holds[:0], c.keys[:0]
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendTime(b []byte, ns int64) []byte { return binary.LittleEndian.AppendUint64(b, uint64(ns)) }
+
+func encodeZone(b []byte, z *zone) []byte {
+	b = append(b, changelogVersion)
+	b = append(b, z.eventID[:]...)
+	for _, v := range [...]int64{z.capacity, z.held, z.sold, int64(z.ttl), z.holdQuantityMax, z.customerLimit} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = appendString(b, z.eventName)
+	return appendString(b, z.zoneName)
+}
+
+func encodeHold(b []byte, h *hold) []byte {
+	b = append(b, changelogVersion)
+	b = append(b, h.zoneID[:]...)
+	b = append(b, byte(h.status))
+	b = binary.AppendVarint(b, h.qty)
+	b = appendTime(b, h.createdAt)
+	b = appendTime(b, h.expiresAt)
+	b = binary.AppendUvarint(b, h.seq)
+	b = appendString(b, h.customer)
+	if h.status != statusActive {
+		b = appendTime(b, h.resolvedAt)
+		b = binary.AppendUvarint(b, h.resolveSeq)
+	}
+	if h.status == statusConfirmed {
+		b = append(b, h.orderID[:]...)
+	}
+	return b
+}
+
+// Event types, reasons and command types as bytes in the changelog. Append only.
+var (
+	eventTypeCodes = []topics.EventType{"", topics.EvZoneConfigured, topics.EvHoldPlaced, topics.EvHoldConfirmed,
+		topics.EvHoldReleased, topics.EvHoldExpired, topics.EvRequestRejected, topics.EvRequestReplayed}
+	reasonCodes = []topics.Reason{"", topics.ReasonInvalidCommand, topics.ReasonZoneNotFound,
+		topics.ReasonCapacityBelowTaken, topics.ReasonInvalidTTL, topics.ReasonInsufficientCapacity,
+		topics.ReasonQuantityOverLimit, topics.ReasonCustomerLimitExceeded, topics.ReasonIdempotencyConflict,
+		topics.ReasonHoldNotFound, topics.ReasonHoldExpired, topics.ReasonHoldAlreadyConfirmed,
+		topics.ReasonHoldAlreadyReleased, topics.ReasonPartitionFull}
+	commandTypeCodes = []topics.CommandType{"", topics.CmdConfigureZone, topics.CmdPlaceHold,
+		topics.CmdConfirmHold, topics.CmdReleaseHold}
+)
+
+func code[T comparable](codes []T, v T) byte {
+	i := slices.Index(codes, v)
+	if i < 0 {
+		panic(fmt.Sprintf("processor: no changelog code for %v", v))
+	}
+	return byte(i)
+}
+
+func encodeKey(b []byte, k *keyEntry) []byte {
+	b = append(b, changelogVersion)
+	b = appendTime(b, k.decidedAt)
+	b = binary.AppendUvarint(b, k.seq)
+	b = append(b, k.requestID[:]...)
+	b = append(b, code(eventTypeCodes, k.evType))
+	b = append(b, k.holdID[:]...)
+	b = append(b, k.orderID[:]...)
+	b = append(b, code(reasonCodes, k.reason))
+	b = binary.AppendVarint(b, k.available)
+	b = appendString(b, k.message)
+	fp := &k.fp
+	b = append(b, code(commandTypeCodes, fp.typ))
+	b = append(b, fp.holdID[:]...)
+	b = binary.AppendVarint(b, fp.qty)
+	b = appendString(b, fp.customer)
+	if fp.cfg == nil {
+		return append(b, 0)
+	}
+	c := fp.cfg
+	b = append(b, 1, c.set)
+	b = appendString(b, c.eventName)
+	b = appendString(b, c.zoneName)
+	for _, v := range [...]int64{c.capacity, c.ttlSeconds, c.holdQtyMax, c.customerLim} {
+		b = binary.AppendVarint(b, v)
+	}
+	return b
+}
+
+// decoder reads a record; the first error sticks.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) fail() { d.bad, d.b = true, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uuid() (u uuid.UUID) {
+	if len(d.b) < 16 {
+		d.fail()
+		return u
+	}
+	copy(u[:], d.b)
+	d.b = d.b[16:]
+	return u
+}
+
+func (d *decoder) time() int64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return int64(v)
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) code(n int) int {
+	c := int(d.byte())
+	if c == 0 || c >= n {
+		d.fail()
+	}
+	return c
+}
+
+// end reports whether the record was read completely and correctly.
+func (d *decoder) end() bool { return !d.bad && len(d.b) == 0 }
+
+// restoreState holds what Restore read that FinishRestore links.
+type restoreState struct {
+	customers map[keyID]int64 // ordered tickets per (zone, customer)
+}
+
+var errRestoreDone = errors.New("processor: Restore after FinishRestore or Apply")
+
+// Restore applies one changelog record: the newest per key wins, a nil value deletes.
+// Call it for every record of the compacted topic in offset order, before any Apply,
+// then FinishRestore.
+func (s *State) Restore(key, value []byte) error {
+	if s.finished {
+		return errRestoreDone
+	}
+	if s.restore == nil {
+		if s.clock != 0 || len(s.zones) != 0 || len(s.holds) != 0 || len(s.keys) != 0 {
+			return errRestoreDone
+		}
+		s.restore = &restoreState{customers: make(map[keyID]int64)}
+	}
+	if len(key) == 0 {
+		return errors.New("processor: restore: empty key")
+	}
+	if value != nil && (len(value) == 0 || value[0] != changelogVersion) {
+		return fmt.Errorf("processor: restore: key %q: unknown record version", key)
+	}
+	var err error
+	switch rest := key[1:]; key[0] {
+	case recClock:
+		err = s.restoreClock(rest, value)
+	case recZone:
+		err = s.restoreZone(rest, value)
+	case recHold:
+		err = s.restoreHold(rest, value)
+	case recKey:
+		err = s.restoreKey(rest, value)
+	case recCustomer:
+		err = s.restoreCustomer(rest, value)
+	default:
+		err = errors.New("unknown record kind")
+	}
+	if err != nil {
+		return fmt.Errorf("processor: restore: key %q: %w", key, err)
+	}
+	return nil
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+func (s *State) restoreClock(rest, value []byte) error {
+	if len(rest) != 0 {
+		return errCorrupt
+	}
+	if value == nil {
+		s.clock, s.seq, s.keysEvictedEarly, s.resolvedEvictedEarly = 0, 0, 0, 0
+		s.changes.drained = clockRecord{}
+		return nil
+	}
+	d := decoder{b: value[1:]}
+	s.clock = d.time()
+	s.seq = d.uvarint()
+	s.keysEvictedEarly = int64(d.uvarint())
+	s.resolvedEvictedEarly = int64(d.uvarint())
+	if !d.end() {
+		return errCorrupt
+	}
+	s.changes.drained = clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}
+	return nil
+}
+
+func (s *State) restoreZone(rest, value []byte) error {
+	if len(rest) != 16 {
+		return errCorrupt
+	}
+	id := uuid.UUID(rest)
+	if value == nil {
+		delete(s.zones, id)
+		return nil
+	}
+	d := decoder{b: value[1:]}
+	z := &zone{id: id, eventID: d.uuid(), customers: make(map[string]customerTickets)}
+	z.capacity, z.restoredHeld, z.sold = d.varint(), d.varint(), d.varint()
+	z.ttl = durationOf(d.varint())
+	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
+	z.eventName, z.zoneName = d.string(), d.string()
+	if !d.end() {
+		return errCorrupt
+	}
+	s.zones[id] = z
+	return nil
+}
+
+func (s *State) restoreHold(rest, value []byte) error {
+	if len(rest) != 16 {
+		return errCorrupt
+	}
+	id := uuid.UUID(rest)
+	old := s.holds[id]
+	if value == nil {
+		if old != nil {
+			delete(s.holds, id)
+			s.holdSlab.put(old)
+		}
+		return nil
+	}
+	h := old
+	if h == nil {
+		h = s.holdSlab.get()
+	}
+	d := decoder{b: value[1:]}
+	*h = hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
+	h.createdAt, h.expiresAt, h.seq = d.time(), d.time(), d.uvarint()
+	h.customer = d.string()
+	if h.status < statusActive || h.status > statusExpired {
+		d.fail()
+	}
+	if h.status != statusActive {
+		h.resolvedAt, h.resolveSeq = d.time(), d.uvarint()
+	}
+	if h.status == statusConfirmed {
+		h.orderID = d.uuid()
+	}
+	if !d.end() {
+		if old == nil {
+			s.holdSlab.put(h)
+		}
+		return errCorrupt
+	}
+	s.holds[id] = h
+	return nil
+}
+
+func (s *State) restoreKey(rest, value []byte) error {
+	if len(rest) < 16 {
+		return errCorrupt
+	}
+	id := keyID{zone: uuid.UUID(rest[:16]), key: string(rest[16:])}
+	old := s.keys[id]
+	if value == nil {
+		if old != nil {
+			delete(s.keys, id)
+			s.keySlab.put(old)
+		}
+		return nil
+	}
+	d := decoder{b: value[1:]}
+	k := keyEntry{id: id, decidedAt: d.time(), seq: d.uvarint(), requestID: d.uuid()}
+	k.evType = eventTypeCodes[d.code(len(eventTypeCodes))]
+	k.holdID, k.orderID = d.uuid(), d.uuid()
+	if r := int(d.byte()); r < len(reasonCodes) {
+		k.reason = reasonCodes[r]
+	} else {
+		d.fail()
+	}
+	k.available = d.varint()
+	k.message = d.string()
+	fp := &k.fp
+	fp.typ = commandTypeCodes[d.code(len(commandTypeCodes))]
+	fp.holdID, fp.qty, fp.customer = d.uuid(), d.varint(), d.string()
+	if d.byte() == 1 {
+		c := &configPrint{set: d.byte(), eventName: d.string(), zoneName: d.string()}
+		c.capacity, c.ttlSeconds, c.holdQtyMax, c.customerLim = d.varint(), d.varint(), d.varint(), d.varint()
+		fp.cfg = c
+	}
+	if !d.end() {
+		return errCorrupt
+	}
+	if old == nil {
+		old = s.keySlab.get()
+	}
+	*old = k
+	s.keys[id] = old
+	return nil
+}
+
+func (s *State) restoreCustomer(rest, value []byte) error {
+	if len(rest) < 16 {
+		return errCorrupt
+	}
+	id := keyID{zone: uuid.UUID(rest[:16]), key: string(rest[16:])}
+	if value == nil {
+		delete(s.restore.customers, id)
+		return nil
+	}
+	d := decoder{b: value[1:]}
+	n := d.varint()
+	if !d.end() || n <= 0 {
+		return errCorrupt
+	}
+	s.restore.customers[id] = n
+	return nil
+}
+
+func durationOf(ns int64) time.Duration { return time.Duration(ns) }
+
+// FinishRestore links what Restore read and rebuilds the derived indexes: zones of
+// holds, per-customer counts, expiry queues, retention queues. It then checks the
+// invariants: an error means the changelog is inconsistent.
+func (s *State) FinishRestore() error {
+	r := s.restore
+	if r == nil {
+		if s.finished || s.clock != 0 || len(s.zones) != 0 || len(s.holds) != 0 || len(s.keys) != 0 {
+			return errRestoreDone
+		}
+		r = &restoreState{}
+	}
+	s.restore, s.finished = nil, true
+	for id, n := range r.customers {
+		z := s.zones[id.zone]
+		if z == nil {
+			return fmt.Errorf("processor: restore: customer %q of unknown zone %s", id.key, id.zone)
+		}
+		z.customers[id.key] = customerTickets{ordered: n}
+	}
+	active := make([]*hold, 0, len(s.holds))
+	resolved := make([]*hold, 0)
+	for _, h := range s.holds {
+		z := s.zones[h.zoneID]
+		if z == nil {
+			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
+		}
+		h.zone = z
+		if h.status != statusActive {
+			resolved = append(resolved, h)
+			continue
+		}
+		active = append(active, h)
+		z.held += h.qty
+		if h.customer != "" {
+			ct := z.customers[h.customer]
+			ct.active += h.qty
+			z.customers[h.customer] = ct
+		}
+	}
+	for _, z := range s.zones {
+		if z.held != z.restoredHeld {
+			return fmt.Errorf("processor: restore: zone %s: active holds sum to %d tickets, zone record says %d",
+				z.id, z.held, z.restoredHeld)
+		}
+	}
+	slices.SortFunc(active, func(a, b *hold) int { return cmp.Compare(a.seq, b.seq) })
+	for _, h := range active {
+		s.enqueueExpiry(h)
+	}
+	s.active = len(active)
+	slices.SortFunc(resolved, func(a, b *hold) int { return cmp.Compare(a.resolveSeq, b.resolveSeq) })
+	for _, h := range resolved {
+		s.resolvedFIFO.push(h)
+	}
+	keys := make([]*keyEntry, 0, len(s.keys))
+	for _, k := range s.keys {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b *keyEntry) int { return cmp.Compare(a.seq, b.seq) })
+	for _, k := range keys {
+		s.keyFIFO.push(k)
+	}
+	// A config lowered since the changelog was written: forget the oldest early.
+	for s.keyFIFO.len() > s.cfg.KeysMax {
+		s.forgetKey(*s.keyFIFO.front())
+		s.keysEvictedEarly++
+	}
+	for s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
+		s.forgetHold(*s.resolvedFIFO.front())
+		s.resolvedEvictedEarly++
+	}
+	return s.Check()
+}

@@ -1,0 +1,212 @@
+package processor
+
+import (
+	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// Idempotency keys are scoped to a zone. A key remembers the fingerprint of the
+// command that decided it and the answer, so a retry with the same payload gets the
+// same answer (request.replayed) and one with another payload an
+// idempotency_conflict, which is not remembered.
+
+type keyID struct {
+	zone uuid.UUID
+	key  string
+}
+
+type keyEntry struct {
+	id        keyID
+	fp        fingerprint
+	decidedAt int64 // unix ns
+	seq       uint64
+	requestID uuid.UUID
+	evType    topics.EventType
+	holdID    uuid.UUID
+	orderID   uuid.UUID
+	reason    topics.Reason
+	message   string
+	available int64
+	dirty     bool
+}
+
+// fingerprint is a command's type and payload, compared field by field (no hash, so
+// no collisions). Configure payloads are rare and live behind a pointer to keep the
+// common entry small.
+type fingerprint struct {
+	typ      topics.CommandType
+	holdID   uuid.UUID // confirm, release
+	qty      int64     // place
+	customer string    // place
+	cfg      *configPrint
+}
+
+// configPrint is a configure payload; a nil pointer field is -1 with its bit clear.
+type configPrint struct {
+	set                                           uint8 // bit per pointer field present
+	eventName, zoneName                           string
+	capacity, ttlSeconds, holdQtyMax, customerLim int64
+}
+
+const (
+	setCapacity = 1 << iota
+	setTTL
+	setHoldQtyMax
+	setCustomerLimit
+)
+
+func fingerprintOf(cmd *topics.Command) fingerprint {
+	fp := fingerprint{typ: cmd.Type}
+	switch cmd.Type {
+	case topics.CmdPlaceHold:
+		fp.qty, fp.customer = cmd.Place.Quantity, cmd.Place.CustomerID
+	case topics.CmdConfirmHold:
+		fp.holdID = cmd.Confirm.HoldID
+	case topics.CmdReleaseHold:
+		fp.holdID = cmd.Release.HoldID
+	case topics.CmdConfigureZone:
+		c := cmd.Configure
+		cp := &configPrint{eventName: c.EventName, zoneName: c.ZoneName}
+		opt := func(p *int64, bit uint8) int64 {
+			if p == nil {
+				return -1
+			}
+			cp.set |= bit
+			return *p
+		}
+		cp.capacity = opt(c.Capacity, setCapacity)
+		cp.ttlSeconds = opt(c.HoldTTLSeconds, setTTL)
+		cp.holdQtyMax = opt(c.HoldQuantityMax, setHoldQtyMax)
+		cp.customerLim = opt(c.CustomerLimit, setCustomerLimit)
+		fp.cfg = cp
+	}
+	return fp
+}
+
+func (a *fingerprint) equal(b *fingerprint) bool {
+	if a.typ != b.typ || a.holdID != b.holdID || a.qty != b.qty || a.customer != b.customer {
+		return false
+	}
+	if a.cfg == nil || b.cfg == nil {
+		return a.cfg == b.cfg
+	}
+	return *a.cfg == *b.cfg
+}
+
+// remember records the answer to a keyed command. When KeysMax keys are remembered
+// the oldest is forgotten early.
+func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
+	if s.keyFIFO.len() >= s.cfg.KeysMax {
+		s.forgetKey(*s.keyFIFO.front())
+		s.keysEvictedEarly++
+	}
+	k := s.keySlab.get()
+	s.seq++
+	*k = keyEntry{
+		id:        keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey},
+		fp:        *fp,
+		decidedAt: s.clock,
+		seq:       s.seq,
+		requestID: cmd.RequestID,
+		evType:    o.typ,
+		reason:    o.reason,
+		message:   o.message,
+		available: o.available,
+	}
+	if o.hold != nil {
+		k.holdID = o.hold.id
+		if o.typ == topics.EvHoldConfirmed {
+			k.orderID = o.hold.orderID
+		}
+	}
+	s.keys[k.id] = k
+	s.keyFIFO.push(k)
+	s.markKey(k)
+}
+
+// forgetKey forgets the oldest key.
+func (s *State) forgetKey(k *keyEntry) {
+	if *s.keyFIFO.front() != k {
+		panic("processor: forgetting a key out of decision order")
+	}
+	s.keyFIFO.pop()
+	delete(s.keys, k.id)
+	s.changes.keys = append(s.changes.keys, k.id)
+	s.keySlab.put(k)
+}
+
+func (s *State) markKey(k *keyEntry) {
+	if !k.dirty {
+		k.dirty = true
+		s.changes.keys = append(s.changes.keys, k.id)
+	}
+}
+
+// header fills the fields every answering event carries.
+func (s *State) header(cmd *topics.Command, typ topics.EventType, z *zone) topics.Event {
+	ev := topics.Event{
+		Version:        topics.SchemaVersion,
+		Type:           typ,
+		Time:           unixTime(s.clock),
+		EventID:        cmd.EventID,
+		ZoneID:         cmd.ZoneID,
+		RequestID:      cmd.RequestID,
+		IdempotencyKey: cmd.IdempotencyKey,
+		CommandType:    cmd.Type,
+	}
+	if z != nil {
+		ev.EventID = z.eventID
+		ev.Zone = z.inventory()
+	}
+	return ev
+}
+
+func (s *State) rejectEvent(cmd *topics.Command, z *zone, reason topics.Reason, msg string, available int64) topics.Event {
+	ev := s.header(cmd, topics.EvRequestRejected, z)
+	ev.Rejection = s.evRejections.new(topics.Rejection{Reason: reason, Message: msg, Available: available})
+	return ev
+}
+
+func (s *State) replayEvent(cmd *topics.Command, k *keyEntry) topics.Event {
+	ev := s.header(cmd, topics.EvRequestReplayed, s.zones[cmd.ZoneID])
+	r := topics.Replay{OriginalRequestID: k.requestID, OriginalType: k.evType, HoldID: k.holdID, OrderID: k.orderID}
+	if k.evType == topics.EvRequestRejected {
+		r.Rejection = s.evRejections.new(topics.Rejection{
+			Reason: k.reason, Message: k.message, Available: k.available,
+		})
+	}
+	ev.Replay = s.evReplays.new(r)
+	return ev
+}
+
+func (s *State) outcomeEvent(cmd *topics.Command, o *outcome) topics.Event {
+	ev := s.header(cmd, o.typ, o.zone)
+	switch o.typ {
+	case topics.EvRequestRejected:
+		ev.Rejection = s.evRejections.new(topics.Rejection{Reason: o.reason, Message: o.message, Available: o.available})
+	case topics.EvZoneConfigured:
+		z := o.zone
+		ev.Config = &topics.ZoneConfig{
+			EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
+			HoldTTLSeconds: int64(z.ttl / 1e9), HoldQuantityMax: z.holdQuantityMax,
+			CustomerLimit: z.customerLimit, Created: o.created,
+		}
+	case topics.EvHoldPlaced, topics.EvHoldReleased:
+		ev.Hold = s.holdView(o.hold)
+	case topics.EvHoldConfirmed:
+		h := o.hold
+		ev.Hold = s.holdView(h)
+		ev.Order = s.evOrders.new(topics.Order{
+			ID: h.orderID, HoldID: h.id, Quantity: h.qty, CustomerID: h.customer, CreatedAt: unixTime(h.resolvedAt),
+		})
+	}
+	return ev
+}
+
+func (s *State) holdView(h *hold) *topics.Hold {
+	return s.evHolds.new(topics.Hold{
+		ID: h.id, Status: holdStatusNames[h.status], Quantity: h.qty, CustomerID: h.customer,
+		CreatedAt: unixTime(h.createdAt), ExpiresAt: unixTime(h.expiresAt),
+	})
+}

@@ -1,0 +1,504 @@
+package processor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+type holdStatus uint8
+
+const (
+	statusActive holdStatus = iota + 1
+	statusConfirmed
+	statusReleased
+	statusExpired
+)
+
+var holdStatusNames = [...]topics.HoldStatus{
+	statusActive:    topics.HoldActive,
+	statusConfirmed: topics.HoldConfirmed,
+	statusReleased:  topics.HoldReleased,
+	statusExpired:   topics.HoldExpired,
+}
+
+// zone is one zone's configuration and inventory. available is derived:
+// capacity - held - sold.
+type zone struct {
+	id, eventID     uuid.UUID
+	eventName       string
+	zoneName        string
+	capacity        int64
+	held, sold      int64
+	ttl             time.Duration
+	holdQuantityMax int64
+	customerLimit   int64 // 0 = no limit
+	customers       map[string]customerTickets
+	dirty           bool
+	restoredHeld    int64 // held as restored, checked against the holds in FinishRestore
+}
+
+// customerTickets counts one customer's tickets in a zone. An entry exists while
+// either count is positive, so the map has at most held+sold <= capacity entries.
+type customerTickets struct {
+	active  int64 // in active holds
+	ordered int64 // in orders
+	dirty   bool  // ordered changed since the last drain
+}
+
+func (z *zone) available() int64 { return z.capacity - z.held - z.sold }
+
+func (z *zone) inventory() topics.Inventory {
+	return topics.Inventory{Capacity: z.capacity, Available: z.available(), Held: z.held, Sold: z.sold}
+}
+
+// hold is a hold, active or resolved. Resolved holds are remembered for
+// IdempotencyRetention (bounded by ResolvedHoldsMax) so that a late confirm gets the
+// precise "already" reason rather than hold_not_found.
+type hold struct {
+	id         uuid.UUID
+	zoneID     uuid.UUID
+	orderID    uuid.UUID // the confirm's request id, once confirmed
+	zone       *zone
+	customer   string
+	qty        int64
+	createdAt  int64 // unix ns
+	expiresAt  int64 // unix ns
+	resolvedAt int64 // unix ns, once resolved
+	seq        uint64
+	resolveSeq uint64
+	status     holdStatus
+	dirty      bool
+	queue      *expiryQueue // while active
+}
+
+// State is one partition's state: zones, holds, idempotency keys, expiry order and
+// the partition clock. It is not safe for concurrent use: one goroutine owns it.
+type State struct {
+	cfg   Config
+	clock int64  // unix ns; never decreases
+	seq   uint64 // orders placements, resolutions and decisions
+
+	zones  map[uuid.UUID]*zone
+	holds  map[uuid.UUID]*hold // active and remembered resolved holds
+	active int                 // active holds
+
+	keys    map[keyID]*keyEntry
+	keyFIFO ring[*keyEntry] // in decision order
+
+	resolvedFIFO ring[*hold] // in resolution order
+
+	queues map[time.Duration]*expiryQueue
+	heap   expiryHeap
+
+	holdSlab slab[hold]
+	keySlab  slab[keyEntry]
+
+	evHolds      arena[topics.Hold]
+	evOrders     arena[topics.Order]
+	evRejections arena[topics.Rejection]
+	evReplays    arena[topics.Replay]
+
+	keysEvictedEarly     int64
+	resolvedEvictedEarly int64
+
+	changes  changes
+	restore  *restoreState // while restoring
+	finished bool          // FinishRestore ran
+}
+
+// NewState returns an empty state. It panics if cfg is invalid: callers validate
+// their config at startup.
+func NewState(cfg Config) *State {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	return &State{
+		cfg:    cfg,
+		zones:  make(map[uuid.UUID]*zone),
+		holds:  make(map[uuid.UUID]*hold),
+		keys:   make(map[keyID]*keyEntry),
+		queues: make(map[time.Duration]*expiryQueue),
+	}
+}
+
+// Clock returns the partition clock: the latest now seen.
+func (s *State) Clock() time.Time { return unixTime(s.clock) }
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// NextExpiry returns the earliest expires_at of an active hold. (It drops stale
+// entries of the expiry queues on the way, which changes nothing observable.)
+func (s *State) NextExpiry() (time.Time, bool) {
+	if e := s.topExpiry(); e != nil {
+		return unixTime(e.expiresAt), true
+	}
+	return time.Time{}, false
+}
+
+// Advance moves the clock to now (never backwards), expires the holds due, in
+// expires_at order (ties by placement order), appending their hold.expired events to
+// dst, and forgets the keys and resolved holds past retention.
+func (s *State) Advance(dst []topics.Event, now time.Time) []topics.Event {
+	if ns := now.UnixNano(); ns > s.clock {
+		s.clock = ns
+	}
+	for {
+		e := s.topExpiry()
+		if e == nil || e.expiresAt > s.clock {
+			break
+		}
+		h := e.h
+		s.resolve(h, statusExpired)
+		dst = append(dst, topics.Event{
+			Version: topics.SchemaVersion,
+			Type:    topics.EvHoldExpired,
+			Time:    unixTime(s.clock),
+			EventID: h.zone.eventID,
+			ZoneID:  h.zone.id,
+			Zone:    h.zone.inventory(),
+			Hold:    s.holdView(h),
+		})
+	}
+	s.forgetRetained()
+	return dst
+}
+
+// forgetRetained forgets keys and resolved holds decided IdempotencyRetention ago.
+func (s *State) forgetRetained() {
+	horizon := s.clock - int64(s.cfg.IdempotencyRetention)
+	for s.keyFIFO.len() > 0 {
+		k := *s.keyFIFO.front()
+		if k.decidedAt > horizon {
+			break
+		}
+		s.forgetKey(k)
+	}
+	for s.resolvedFIFO.len() > 0 {
+		h := *s.resolvedFIFO.front()
+		if h.resolvedAt > horizon {
+			break
+		}
+		s.forgetHold(h)
+	}
+}
+
+// Apply first expires every hold due at now, then decides cmd and appends exactly
+// one answering event carrying cmd.RequestID: hold.placed, hold.confirmed,
+// hold.released, zone.configured, request.rejected or request.replayed. now is
+// clamped so the clock never goes backwards.
+func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []topics.Event {
+	dst = s.Advance(dst, now)
+	if msg := malformed(cmd); msg != "" {
+		// Not remembered: a malformed command has no payload to fingerprint.
+		return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonInvalidCommand, msg, 0))
+	}
+	var fp fingerprint
+	if cmd.IdempotencyKey != "" {
+		fp = fingerprintOf(cmd)
+		if k := s.keys[keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey}]; k != nil {
+			if !k.fp.equal(&fp) {
+				return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
+					"idempotency key already used with another request", 0))
+			}
+			return append(dst, s.replayEvent(cmd, k))
+		}
+	}
+	var o outcome
+	switch cmd.Type {
+	case topics.CmdConfigureZone:
+		o = s.configure(cmd)
+	case topics.CmdPlaceHold:
+		o = s.place(cmd)
+	case topics.CmdConfirmHold:
+		o = s.confirm(cmd)
+	case topics.CmdReleaseHold:
+		o = s.release(cmd)
+	}
+	if cmd.IdempotencyKey != "" {
+		s.remember(cmd, &fp, &o)
+	}
+	return append(dst, s.outcomeEvent(cmd, &o))
+}
+
+// outcome is a decision: the answering event's type and what it names.
+type outcome struct {
+	typ       topics.EventType
+	zone      *zone
+	hold      *hold // placed, confirmed or released
+	created   bool  // zone.configured created the zone
+	reason    topics.Reason
+	message   string
+	available int64
+}
+
+func rejected(z *zone, reason topics.Reason, msg string) outcome {
+	return outcome{typ: topics.EvRequestRejected, zone: z, reason: reason, message: msg}
+}
+
+// malformed returns why cmd cannot be decided at all, or "". The commands topic is
+// validated by topics.Command.Check before Apply; this guards the state machine.
+func malformed(cmd *topics.Command) string {
+	if cmd.RequestID == uuid.Nil {
+		return "request_id is required"
+	}
+	if len(cmd.IdempotencyKey) > IdempotencyKeyLenMax {
+		return "idempotency key too long"
+	}
+	ok := false
+	switch cmd.Type {
+	case topics.CmdConfigureZone:
+		ok = cmd.Configure != nil
+	case topics.CmdPlaceHold:
+		ok = cmd.Place != nil
+	case topics.CmdConfirmHold:
+		if cmd.Confirm != nil && cmd.IdempotencyKey == "" {
+			return "confirm needs an idempotency key"
+		}
+		ok = cmd.Confirm != nil
+	case topics.CmdReleaseHold:
+		ok = cmd.Release != nil
+	default:
+		return fmt.Sprintf("unknown command type %q", cmd.Type)
+	}
+	if !ok {
+		return "payload does not match the command type"
+	}
+	return ""
+}
+
+// configure creates a zone or changes the fields that are set. An unknown zone with
+// none of the creation fields (event name, zone name, capacity) is zone_not_found:
+// it is an update of a zone that does not exist. An unknown zone with some but not
+// all of them is invalid_command.
+func (s *State) configure(cmd *topics.Command) outcome {
+	c := cmd.Configure
+	z := s.zones[cmd.ZoneID]
+	if z == nil {
+		hasName, hasZone, hasCap := c.EventName != "", c.ZoneName != "", c.Capacity != nil
+		if !hasName && !hasZone && !hasCap {
+			return rejected(nil, topics.ReasonZoneNotFound, "zone not found")
+		}
+		if !hasName || !hasZone || !hasCap {
+			return rejected(nil, topics.ReasonInvalidCommand, "creating a zone needs event_name, zone_name and capacity")
+		}
+	}
+	if len(c.EventName) > NameLenMax || len(c.ZoneName) > NameLenMax {
+		return rejected(z, topics.ReasonInvalidCommand, "name too long")
+	}
+	next := zone{ttl: s.cfg.HoldTTLDefault, holdQuantityMax: s.cfg.HoldQuantityMaxDefault}
+	if z != nil {
+		next = *z
+	}
+	if c.EventName != "" {
+		next.eventName = c.EventName
+	}
+	if c.ZoneName != "" {
+		next.zoneName = c.ZoneName
+	}
+	if c.Capacity != nil {
+		if *c.Capacity < 0 || *c.Capacity > ZoneCapacityMax {
+			return rejected(z, topics.ReasonInvalidCommand, "capacity out of range")
+		}
+		next.capacity = *c.Capacity
+	}
+	if c.HoldTTLSeconds != nil {
+		secs := *c.HoldTTLSeconds
+		if secs < int64(s.cfg.HoldTTLMin/time.Second) || secs > int64(s.cfg.HoldTTLMax/time.Second) ||
+			time.Duration(secs)*time.Second < s.cfg.HoldTTLMin {
+			return rejected(z, topics.ReasonInvalidTTL, "hold TTL out of bounds")
+		}
+		next.ttl = time.Duration(secs) * time.Second
+	}
+	if c.HoldQuantityMax != nil {
+		if *c.HoldQuantityMax < 1 {
+			return rejected(z, topics.ReasonInvalidCommand, "hold_quantity_max must be >= 1")
+		}
+		next.holdQuantityMax = *c.HoldQuantityMax
+	}
+	if c.CustomerLimit != nil {
+		if *c.CustomerLimit < 0 {
+			return rejected(z, topics.ReasonInvalidCommand, "customer_limit must be >= 0")
+		}
+		next.customerLimit = *c.CustomerLimit
+	}
+	if next.capacity < next.held+next.sold {
+		return rejected(z, topics.ReasonCapacityBelowTaken, "capacity below held + sold tickets")
+	}
+	created := z == nil
+	if created {
+		if len(s.zones) >= s.cfg.ZonesMax {
+			return rejected(nil, topics.ReasonPartitionFull, "partition has too many zones")
+		}
+		z = &zone{id: cmd.ZoneID, eventID: cmd.EventID, customers: make(map[string]customerTickets)}
+		s.zones[z.id] = z
+	}
+	z.eventName, z.zoneName, z.capacity = next.eventName, next.zoneName, next.capacity
+	z.ttl, z.holdQuantityMax, z.customerLimit = next.ttl, next.holdQuantityMax, next.customerLimit
+	s.markZone(z)
+	return outcome{typ: topics.EvZoneConfigured, zone: z, created: created}
+}
+
+func (s *State) place(cmd *topics.Command) outcome {
+	z := s.zones[cmd.ZoneID]
+	if z == nil {
+		return rejected(nil, topics.ReasonZoneNotFound, "zone not found")
+	}
+	p := cmd.Place
+	switch {
+	case p.Quantity < 1:
+		return rejected(z, topics.ReasonInvalidCommand, "quantity must be >= 1")
+	case len(p.CustomerID) > CustomerIDLenMax:
+		return rejected(z, topics.ReasonInvalidCommand, "customer id too long")
+	case s.holds[cmd.RequestID] != nil:
+		return rejected(z, topics.ReasonInvalidCommand, "a hold with this request id exists")
+	case p.Quantity > z.holdQuantityMax:
+		return rejected(z, topics.ReasonQuantityOverLimit, "quantity over the zone's limit per hold")
+	}
+	var ct customerTickets
+	if p.CustomerID != "" {
+		ct = z.customers[p.CustomerID]
+		if z.customerLimit > 0 && ct.active+ct.ordered+p.Quantity > z.customerLimit {
+			return rejected(z, topics.ReasonCustomerLimitExceeded, "customer limit exceeded in this zone")
+		}
+	}
+	if p.Quantity > z.available() {
+		o := rejected(z, topics.ReasonInsufficientCapacity, "not enough tickets available")
+		o.available = z.available()
+		return o
+	}
+	if s.active >= s.cfg.HoldsMax {
+		return rejected(z, topics.ReasonPartitionFull, "partition has too many active holds")
+	}
+	if p.CustomerID != "" {
+		ct.active += p.Quantity
+		z.customers[p.CustomerID] = ct
+	}
+	h := s.holdSlab.get()
+	s.seq++
+	*h = hold{
+		id: cmd.RequestID, zoneID: z.id, zone: z, customer: p.CustomerID, qty: p.Quantity,
+		createdAt: s.clock, expiresAt: s.clock + int64(z.ttl), seq: s.seq, status: statusActive,
+	}
+	s.holds[h.id] = h
+	s.active++
+	z.held += p.Quantity
+	s.markZone(z)
+	s.markHold(h)
+	s.enqueueExpiry(h)
+	return outcome{typ: topics.EvHoldPlaced, zone: z, hold: h}
+}
+
+// resolvable finds the hold a confirm or release names, or says why it cannot be
+// resolved.
+func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
+	z := s.zones[zoneID]
+	if z == nil {
+		return nil, rejected(nil, topics.ReasonZoneNotFound, "zone not found"), false
+	}
+	h := s.holds[holdID]
+	if h == nil || h.zone != z {
+		return nil, rejected(z, topics.ReasonHoldNotFound, "hold not found"), false
+	}
+	switch h.status {
+	case statusConfirmed:
+		return nil, rejected(z, topics.ReasonHoldAlreadyConfirmed, "hold already confirmed"), false
+	case statusReleased:
+		return nil, rejected(z, topics.ReasonHoldAlreadyReleased, "hold already released"), false
+	case statusExpired:
+		return nil, rejected(z, topics.ReasonHoldExpired, "hold expired"), false
+	}
+	if h.expiresAt <= s.clock {
+		panic("processor: active hold past its expiry after Advance")
+	}
+	return h, outcome{}, true
+}
+
+func (s *State) confirm(cmd *topics.Command) outcome {
+	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Confirm.HoldID)
+	if !ok {
+		return o
+	}
+	h.orderID = cmd.RequestID
+	s.resolve(h, statusConfirmed)
+	return outcome{typ: topics.EvHoldConfirmed, zone: h.zone, hold: h}
+}
+
+func (s *State) release(cmd *topics.Command) outcome {
+	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Release.HoldID)
+	if !ok {
+		return o
+	}
+	s.resolve(h, statusReleased)
+	return outcome{typ: topics.EvHoldReleased, zone: h.zone, hold: h}
+}
+
+// resolve moves an active hold to its final status, once, and gives its tickets to
+// an order (confirmed) or back to the zone.
+func (s *State) resolve(h *hold, to holdStatus) {
+	if h.status != statusActive {
+		panic(fmt.Sprintf("processor: hold %s resolved twice (%d then %d)", h.id, h.status, to))
+	}
+	z := h.zone
+	z.held -= h.qty
+	if to == statusConfirmed {
+		z.sold += h.qty
+	}
+	if h.customer != "" {
+		ct := z.customers[h.customer]
+		ct.active -= h.qty
+		if to == statusConfirmed {
+			ct.ordered += h.qty
+			if !ct.dirty {
+				ct.dirty = true
+				s.changes.customers = append(s.changes.customers, customerRef{zone: z, customer: h.customer})
+			}
+		}
+		if ct.active == 0 && ct.ordered == 0 {
+			delete(z.customers, h.customer)
+		} else {
+			z.customers[h.customer] = ct
+		}
+	}
+	h.status = to
+	h.queue.live--
+	h.queue = nil
+	s.active--
+	s.seq++
+	h.resolvedAt, h.resolveSeq = s.clock, s.seq
+	if s.resolvedFIFO.len() >= s.cfg.ResolvedHoldsMax {
+		s.forgetHold(*s.resolvedFIFO.front())
+		s.resolvedEvictedEarly++
+	}
+	s.resolvedFIFO.push(h)
+	s.markZone(z)
+	s.markHold(h)
+}
+
+// forgetHold forgets the oldest resolved hold.
+func (s *State) forgetHold(h *hold) {
+	if *s.resolvedFIFO.front() != h {
+		panic("processor: forgetting a hold out of resolution order")
+	}
+	s.resolvedFIFO.pop()
+	delete(s.holds, h.id)
+	s.changes.holds = append(s.changes.holds, h.id)
+	s.holdSlab.put(h)
+}
+
+func (s *State) markZone(z *zone) {
+	if !z.dirty {
+		z.dirty = true
+		s.changes.zones = append(s.changes.zones, z)
+	}
+}
+
+func (s *State) markHold(h *hold) {
+	if !h.dirty {
+		h.dirty = true
+		s.changes.holds = append(s.changes.holds, h.id)
+	}
+}
