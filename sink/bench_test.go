@@ -1,0 +1,82 @@
+package sink
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// benchPartitions spreads the benchmark's zones over this many partitions.
+const benchPartitions = 6
+
+// BenchmarkSinkApply measures events per second into Postgres through ApplyBatch:
+// full batches of a place/confirm/expire mix over a few zones, Kafka left out.
+//
+//	go test -run '^$' -bench BenchmarkSinkApply -benchtime 40x ./sink/
+func BenchmarkSinkApply(b *testing.B) {
+	for _, size := range []int{1000, DefaultBatchRecordsMax} {
+		b.Run(batchName(size), func(b *testing.B) { benchApply(b, size) })
+	}
+}
+
+func batchName(n int) string {
+	if n >= 1000 {
+		return "batch=" + itoa(n/1000) + "k"
+	}
+	return "batch=" + itoa(n)
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}
+
+func benchApply(b *testing.B, size int) {
+	pool := testenv.Pool(b)
+	s, err := New(Config{Brokers: []string{"unused:9092"}, Topics: topics.NamesWithPrefix("bench-"),
+		BatchRecordsMax: size}, pool, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := newGen(42, 8, 1_000_000_000)
+	offsets := make(map[int32]int64)
+	records := func(events []*topics.Event) []Record {
+		out := make([]Record, len(events))
+		for i, e := range events {
+			p := int32(binary.BigEndian.Uint32(e.ZoneID[:4]) % benchPartitions)
+			out[i] = Record{Partition: p, Offset: offsets[p], Event: e}
+			offsets[p]++
+		}
+		return out
+	}
+	ctx := context.Background()
+	if err := s.ApplyBatch(ctx, records(g.configure())); err != nil {
+		b.Fatal(err)
+	}
+	batches := make([][]Record, b.N)
+	for i := range batches {
+		events := make([]*topics.Event, size)
+		for j := range events {
+			events[j] = g.next()
+		}
+		batches[i] = records(events)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.ApplyBatch(ctx, batches[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+}

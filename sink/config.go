@@ -1,0 +1,123 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultGroup           = "ticket-sink"
+	DefaultBatchRecordsMax = 5000
+	DefaultBatchWait       = 20 * time.Millisecond
+	DefaultApplyRetriesMax = 8
+	DefaultApplyBackoffMax = 5 * time.Second
+	DefaultDeadLetterWait  = 30 * time.Second
+)
+
+// Bounds that are not worth a config field.
+const (
+	// batchRecordsLimit is the largest BatchRecordsMax accepted: one Postgres
+	// transaction and one set of column arrays holds this many events at most.
+	batchRecordsLimit = 100_000
+	// applyBackoffMin is the first wait after a failed batch; each retry doubles
+	// it, up to ApplyBackoffMax.
+	applyBackoffMin = 100 * time.Millisecond
+	// kafkaCommitInterval is how often the applied offsets are also committed to
+	// Kafka, only so that lag tools see the group's position.
+	kafkaCommitInterval = time.Second
+	// offsetsReadRetriesMax bounds reading the stored offsets on assignment, each
+	// retry after offsetsReadRetryWait.
+	offsetsReadRetriesMax = 5
+	offsetsReadRetryWait  = 500 * time.Millisecond
+)
+
+// Config configures a Sink. Zero fields take the default in their comment.
+type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
+	Brokers []string
+	// Topics are the topic names; the sink reads Topics.Events and writes
+	// Topics.DeadLetters. Required.
+	Topics topics.Names
+	// Group is the consumer group. Default "ticket-sink".
+	Group string
+	// BatchRecordsMax bounds the records in one batch (one Postgres transaction).
+	// Default 5000, at most 100,000.
+	BatchRecordsMax int
+	// BatchWait is how long a batch keeps gathering records after its first one,
+	// unless BatchRecordsMax is reached first. Default 20ms.
+	BatchWait time.Duration
+	// ApplyRetriesMax bounds the retries of a batch that Postgres failed; after
+	// the last one Run returns the error. Default 8.
+	ApplyRetriesMax int
+	// ApplyBackoffMax caps the wait between retries (100ms, doubling). Default 5s.
+	ApplyBackoffMax time.Duration
+	// DeadLetterWait bounds producing a batch's dead letters. Default 30s.
+	DeadLetterWait time.Duration
+	// Logger receives operational messages. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with the zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.BatchRecordsMax == 0 {
+		c.BatchRecordsMax = DefaultBatchRecordsMax
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = DefaultBatchWait
+	}
+	if c.ApplyRetriesMax == 0 {
+		c.ApplyRetriesMax = DefaultApplyRetriesMax
+	}
+	if c.ApplyBackoffMax == 0 {
+		c.ApplyBackoffMax = DefaultApplyBackoffMax
+	}
+	if c.DeadLetterWait == 0 {
+		c.DeadLetterWait = DefaultDeadLetterWait
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate rejects a config that cannot work, after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("Brokers is required"))
+	}
+	if c.Topics.Events == "" || c.Topics.DeadLetters == "" {
+		errs = append(errs, errors.New("Topics.Events and Topics.DeadLetters are required"))
+	}
+	if c.Topics.Events != "" && c.Topics.Events == c.Topics.DeadLetters {
+		errs = append(errs, fmt.Errorf("Topics.DeadLetters %q must differ from Topics.Events", c.Topics.DeadLetters))
+	}
+	if c.BatchRecordsMax < 1 || c.BatchRecordsMax > batchRecordsLimit {
+		errs = append(errs, fmt.Errorf("BatchRecordsMax %d out of range 1..%d", c.BatchRecordsMax, batchRecordsLimit))
+	}
+	if c.BatchWait < 0 {
+		errs = append(errs, fmt.Errorf("BatchWait %v must be >= 0", c.BatchWait))
+	}
+	if c.ApplyRetriesMax < 0 {
+		errs = append(errs, fmt.Errorf("ApplyRetriesMax %d must be >= 0", c.ApplyRetriesMax))
+	}
+	if c.ApplyBackoffMax < applyBackoffMin {
+		errs = append(errs, fmt.Errorf("ApplyBackoffMax %v must be >= %v", c.ApplyBackoffMax, applyBackoffMin))
+	}
+	if c.DeadLetterWait < 0 {
+		errs = append(errs, fmt.Errorf("DeadLetterWait %v must be >= 0", c.DeadLetterWait))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sink config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// Run consumes the events topic and applies it batch by batch until ctx is done;
+// it returns nil then. It returns an error when a batch still fails after
+// Config.ApplyRetriesMax retries, or its dead letters cannot be produced: the
+// batch is not applied, and whoever runs the sink next resumes from Postgres.
+//
+// One goroutine polls, applies and polls again. Rebalances are blocked while a
+// batch is in flight (BlockRebalanceOnPoll), so a batch never straddles one; a
+// revoked or lost partition needs no clean-up, since nothing in memory outlives a
+// batch and the next owner starts from the offsets in Postgres.
+func (s *Sink) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(s.cfg.Brokers...),
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.cfg.Topics.Events),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AdjustFetchOffsetsFn(s.startOffsets),
+		kgo.OnPartitionsRevoked(s.dropPartitions),
+		kgo.OnPartitionsLost(s.dropPartitions),
+		kgo.RecordDeliveryTimeout(s.cfg.DeadLetterWait),
+	)
+	if err != nil {
+		return fmt.Errorf("sink: kafka client: %w", err)
+	}
+	defer func() {
+		cl.AllowRebalance()
+		cl.Close()
+	}()
+	var lastKafkaCommit time.Time
+	for {
+		b, err := s.gather(ctx, cl)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.deadLetter(ctx, cl, b.dead); err != nil {
+			return err
+		}
+		if err := s.applyRetrying(ctx, b.records); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if s.afterCommit != nil {
+			if err := s.afterCommit(); err != nil {
+				return err
+			}
+		}
+		for p, hw := range b.highWatermarks {
+			s.metrics.lag.WithLabelValues(partitionLabel(p)).Set(float64(max(hw-b.next[p], 0)))
+		}
+		if time.Since(lastKafkaCommit) >= kafkaCommitInterval {
+			// Only for lag tools: Postgres holds the truth, so a failure here is
+			// harmless.
+			if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("sink: commit offsets to Kafka", "err", err)
+			}
+			lastKafkaCommit = time.Now()
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// polled is one batch as it came from Kafka.
+type polled struct {
+	records        []Record
+	dead           []*kgo.Record
+	highWatermarks map[int32]int64
+	next           map[int32]int64 // per partition, the offset after the last record
+}
+
+// gather polls until it has BatchRecordsMax records or BatchWait has passed since
+// the first one, decoding as it goes.
+func (s *Sink) gather(ctx context.Context, cl *kgo.Client) (*polled, error) {
+	b := &polled{highWatermarks: make(map[int32]int64), next: make(map[int32]int64)}
+	var deadline time.Time
+	for len(b.records) < s.cfg.BatchRecordsMax {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if len(b.records) > 0 {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+			pctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		fs := cl.PollRecords(pctx, s.cfg.BatchRecordsMax-len(b.records))
+		cancel()
+		if fs.IsClientClosed() || ctx.Err() != nil {
+			return b, ctx.Err()
+		}
+		for _, fe := range fs.Errors() {
+			if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+				continue
+			}
+			// The client retries what can be retried; what reaches here is
+			// worth a log line but not a stop.
+			s.cfg.Logger.Warn("sink: fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		}
+		n := fs.NumRecords()
+		if n == 0 && len(b.records) > 0 {
+			break // the wait ran out
+		}
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				b.highWatermarks[p.Partition] = p.HighWatermark
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			b.add(s.decode(r))
+			b.next[r.Partition] = r.Offset + 1
+		})
+		if deadline.IsZero() && n > 0 {
+			deadline = time.Now().Add(s.cfg.BatchWait)
+		}
+	}
+	return b, nil
+}
+
+func (b *polled) add(r Record, dead *kgo.Record) {
+	b.records = append(b.records, r)
+	if dead != nil {
+		b.dead = append(b.dead, dead)
+	}
+}
+
+// decode turns a Kafka record into a Record, or into a dead letter.
+func (s *Sink) decode(r *kgo.Record) (Record, *kgo.Record) {
+	rec := Record{Partition: r.Partition, Offset: r.Offset}
+	e, err := topics.DecodeEvent(r)
+	if err == nil {
+		err = check(&e)
+	}
+	if err != nil {
+		s.metrics.deadLetters.Inc()
+		s.cfg.Logger.Warn("sink: dead letter", "partition", r.Partition, "offset", r.Offset, "reason", err)
+		return rec, topics.DeadLetter(s.cfg.Topics.DeadLetters, r, err.Error())
+	}
+	rec.Event = &e
+	return rec, nil
+}
+
+// deadLetter produces a batch's dead letters before the batch commits, so that a
+// poison record is never lost. After a crash it may be produced twice.
+func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, dead []*kgo.Record) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	if err := cl.ProduceSync(ctx, dead...).FirstErr(); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sink: produce %d dead letters: %w", len(dead), err)
+	}
+	return nil
+}
+
+// applyRetrying applies a batch, retrying with a doubling backoff while Postgres
+// fails it.
+func (s *Sink) applyRetrying(ctx context.Context, batch []Record) error {
+	backoff := applyBackoffMin
+	for attempt := 0; ; attempt++ {
+		err := s.ApplyBatch(ctx, batch)
+		if err == nil || ctx.Err() != nil || attempt >= s.cfg.ApplyRetriesMax {
+			return err
+		}
+		s.metrics.retries.Inc()
+		s.cfg.Logger.Warn("sink: batch failed, retrying", "attempt", attempt+1, "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, s.cfg.ApplyBackoffMax)
+	}
+}
+
+// startOffsets points newly assigned partitions at the next offsets stored in
+// Postgres, or at the beginning of a partition that has none. Kafka's committed
+// offsets are ignored: they only trail Postgres.
+func (s *Sink) startOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	parts := offsets[s.cfg.Topics.Events]
+	if len(parts) == 0 {
+		return offsets, nil
+	}
+	ids := make([]int32, 0, len(parts))
+	for p := range parts {
+		ids = append(ids, p)
+	}
+	var (
+		stored map[int32]int64
+		err    error
+	)
+	for attempt := 0; ; attempt++ {
+		if stored, err = s.storedOffsets(ctx, ids); err == nil || attempt >= offsetsReadRetriesMax {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(offsetsReadRetryWait):
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink: read stored offsets: %w", err)
+	}
+	for p := range parts {
+		if n, ok := stored[p]; ok {
+			parts[p] = kgo.NewOffset().At(n).WithEpoch(-1)
+		} else {
+			parts[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	return offsets, nil
+}
+
+// dropPartitions forgets partitions this member no longer owns. Nothing else is
+// in memory between batches, and the partitions' new owner resumes from Postgres.
+func (s *Sink) dropPartitions(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	for _, p := range lost[s.cfg.Topics.Events] {
+		s.metrics.lag.DeleteLabelValues(partitionLabel(p))
+	}
+}

@@ -1,0 +1,373 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// Record is one record of the events topic as the sink applies it.
+type Record struct {
+	Partition int32
+	Offset    int64
+	// Event is the decoded event, or nil for a record that was dead-lettered: it
+	// changes no row, but the partition's offset still moves past it.
+	Event *topics.Event
+}
+
+// check rejects an event the read model cannot hold; its error is the dead-letter
+// reason. An event of a type the sink does not know passes: it is skipped, as the
+// contract asks of downstream consumers.
+func check(e *topics.Event) error {
+	if !known(e.Type) {
+		return nil
+	}
+	if e.ZoneID == uuid.Nil {
+		return errors.New("invalid event: zone_id is required")
+	}
+	z := e.Zone
+	if z.Available < 0 || z.Held < 0 || z.Sold < 0 || z.Available+z.Held+z.Sold != z.Capacity {
+		return fmt.Errorf("invalid event: zone inventory %+v does not add up", z)
+	}
+	switch e.Type {
+	case topics.EvZoneConfigured:
+		if e.Config == nil || e.EventID == uuid.Nil {
+			return errors.New("invalid event: zone.configured needs config and event_id")
+		}
+	case topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased, topics.EvHoldExpired:
+		if e.Hold == nil || e.Hold.ID == uuid.Nil || e.Hold.Quantity <= 0 {
+			return fmt.Errorf("invalid event: %s needs a hold with id and quantity > 0", e.Type)
+		}
+		if e.Type == topics.EvHoldConfirmed && (e.Order == nil || e.Order.ID == uuid.Nil || e.Order.Quantity <= 0) {
+			return errors.New("invalid event: hold.confirmed needs an order with id and quantity > 0")
+		}
+	case topics.EvRequestRejected:
+		if e.Rejection == nil {
+			return errors.New("invalid event: request.rejected needs a rejection")
+		}
+	case topics.EvRequestReplayed:
+		if e.Replay == nil {
+			return errors.New("invalid event: request.replayed needs a replay")
+		}
+	}
+	return nil
+}
+
+func known(t topics.EventType) bool {
+	switch t {
+	case topics.EvZoneConfigured, topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased,
+		topics.EvHoldExpired, topics.EvRequestRejected, topics.EvRequestReplayed:
+		return true
+	}
+	return false
+}
+
+// plan is a batch collapsed into the rows it writes: one column slice per column,
+// one entry per row, ready for unnest. Each key appears once per table, because
+// ON CONFLICT DO UPDATE cannot touch one row twice in a statement.
+type plan struct {
+	events   eventRows
+	zones    zoneRows // zones configured in the batch: insert or update everything
+	invs     invRows  // other zones the batch touched: inventory only
+	holds    holdRows
+	orders   orderRows
+	requests requestRows
+
+	applied map[topics.EventType]int // events applied, by type ("other" for unknown)
+	newest  time.Time                // the newest event time in the batch
+}
+
+type eventRows struct {
+	id      [][16]byte
+	name    []string
+	created []time.Time
+}
+
+type zoneRows struct {
+	id, eventID                 [][16]byte
+	name                        []string
+	capacity, available         []int64
+	held, sold                  []int64
+	ttl, quantityMax, custLimit []int64
+	asOf                        []time.Time
+}
+
+type invRows struct {
+	id                        [][16]byte
+	capacity, available, held []int64
+	sold                      []int64
+	asOf                      []time.Time
+}
+
+type holdRows struct {
+	id, eventID, zoneID [][16]byte
+	quantity            []int64
+	customer            []pgtype.Text
+	status              []string
+	key                 []pgtype.Text
+	created, expires    []time.Time
+	resolved            []pgtype.Timestamptz
+	orderID             []pgtype.UUID
+}
+
+type orderRows struct {
+	id, holdID, eventID, zoneID [][16]byte
+	quantity                    []int64
+	customer                    []pgtype.Text
+	created                     []time.Time
+}
+
+type requestRows struct {
+	id                [][16]byte
+	typ               []string
+	eventID, zoneID   [][16]byte
+	status, eventType []string
+	holdID, orderID   []pgtype.UUID
+	reason, message   []pgtype.Text
+	available         []pgtype.Int8
+	replayed          []bool
+	decided           []time.Time
+}
+
+// zoneState is one zone's collapsed state in a batch.
+type zoneState struct {
+	inv     topics.Inventory
+	asOf    time.Time
+	config  *topics.ZoneConfig // newest configuration in the batch, if any
+	eventID uuid.UUID
+}
+
+// holdState is one hold's collapsed state in a batch.
+type holdState struct {
+	eventID, zoneID uuid.UUID
+	hold            topics.Hold
+	status          topics.HoldStatus
+	key             string
+	resolved        time.Time
+	orderID         uuid.UUID
+}
+
+// collapse turns events, in log order per partition, into the rows of a batch.
+func collapse(events []*topics.Event) *plan {
+	p := &plan{applied: make(map[topics.EventType]int)}
+	zones := make(map[uuid.UUID]*zoneState)
+	var zoneOrder []uuid.UUID
+	holds := make(map[uuid.UUID]*holdState)
+	var holdOrder []uuid.UUID
+	eventsSeen := make(map[uuid.UUID]int)
+	ordersSeen := make(map[uuid.UUID]bool)
+	requestsSeen := make(map[uuid.UUID]bool)
+
+	for _, e := range events {
+		if !known(e.Type) {
+			p.applied["other"]++
+			continue
+		}
+		p.applied[e.Type]++
+		if e.Time.After(p.newest) {
+			p.newest = e.Time
+		}
+		z := zones[e.ZoneID]
+		if z == nil {
+			z = &zoneState{}
+			zones[e.ZoneID] = z
+			zoneOrder = append(zoneOrder, e.ZoneID)
+		}
+		if !e.Time.Before(z.asOf) {
+			z.inv, z.asOf = e.Zone, e.Time
+		}
+		switch e.Type {
+		case topics.EvZoneConfigured:
+			z.config, z.eventID = e.Config, e.EventID
+			if i, ok := eventsSeen[e.EventID]; ok {
+				p.events.name[i] = e.Config.EventName
+			} else {
+				eventsSeen[e.EventID] = len(p.events.id)
+				p.events.id = append(p.events.id, [16]byte(e.EventID))
+				p.events.name = append(p.events.name, e.Config.EventName)
+				p.events.created = append(p.events.created, e.Time)
+			}
+		case topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased, topics.EvHoldExpired:
+			h := holds[e.Hold.ID]
+			if h == nil {
+				h = &holdState{eventID: e.EventID, zoneID: e.ZoneID, hold: *e.Hold, status: topics.HoldActive}
+				if e.Type == topics.EvHoldPlaced {
+					h.key = e.IdempotencyKey
+				}
+				holds[e.Hold.ID] = h
+				holdOrder = append(holdOrder, e.Hold.ID)
+			}
+			if e.Type != topics.EvHoldPlaced && h.status == topics.HoldActive {
+				h.status, h.resolved = resolution(e.Type), e.Time
+				if e.Type == topics.EvHoldConfirmed {
+					h.orderID = e.Order.ID
+					if !ordersSeen[e.Order.ID] {
+						ordersSeen[e.Order.ID] = true
+						p.orders.add(e)
+					}
+				}
+			}
+		}
+		if e.RequestID != uuid.Nil && !requestsSeen[e.RequestID] {
+			requestsSeen[e.RequestID] = true
+			p.requests.add(e)
+		}
+	}
+	for _, id := range zoneOrder {
+		z := zones[id]
+		if z.config != nil {
+			p.zones.add(id, z)
+		} else {
+			p.invs.add(id, z)
+		}
+	}
+	for _, id := range holdOrder {
+		p.holds.add(id, holds[id])
+	}
+	return p
+}
+
+func resolution(t topics.EventType) topics.HoldStatus {
+	switch t {
+	case topics.EvHoldConfirmed:
+		return topics.HoldConfirmed
+	case topics.EvHoldReleased:
+		return topics.HoldReleased
+	case topics.EvHoldExpired:
+		return topics.HoldExpired
+	}
+	panic("sink: no resolution for " + string(t))
+}
+
+func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
+	r.id = append(r.id, [16]byte(id))
+	r.eventID = append(r.eventID, [16]byte(z.eventID))
+	r.name = append(r.name, z.config.ZoneName)
+	r.capacity = append(r.capacity, z.inv.Capacity)
+	r.available = append(r.available, z.inv.Available)
+	r.held = append(r.held, z.inv.Held)
+	r.sold = append(r.sold, z.inv.Sold)
+	r.ttl = append(r.ttl, z.config.HoldTTLSeconds)
+	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
+	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
+	r.asOf = append(r.asOf, z.asOf)
+}
+
+func (r *invRows) add(id uuid.UUID, z *zoneState) {
+	r.id = append(r.id, [16]byte(id))
+	r.capacity = append(r.capacity, z.inv.Capacity)
+	r.available = append(r.available, z.inv.Available)
+	r.held = append(r.held, z.inv.Held)
+	r.sold = append(r.sold, z.inv.Sold)
+	r.asOf = append(r.asOf, z.asOf)
+}
+
+func (r *holdRows) add(id uuid.UUID, h *holdState) {
+	r.id = append(r.id, [16]byte(id))
+	r.eventID = append(r.eventID, [16]byte(h.eventID))
+	r.zoneID = append(r.zoneID, [16]byte(h.zoneID))
+	r.quantity = append(r.quantity, h.hold.Quantity)
+	r.customer = append(r.customer, text(h.hold.CustomerID))
+	r.status = append(r.status, string(h.status))
+	r.key = append(r.key, text(h.key))
+	r.created = append(r.created, h.hold.CreatedAt)
+	r.expires = append(r.expires, h.hold.ExpiresAt)
+	r.resolved = append(r.resolved, pgtype.Timestamptz{Time: h.resolved, Valid: !h.resolved.IsZero()})
+	r.orderID = append(r.orderID, nullUUID(h.orderID))
+}
+
+func (r *orderRows) add(e *topics.Event) {
+	o := e.Order
+	holdID := o.HoldID
+	if holdID == uuid.Nil {
+		holdID = e.Hold.ID
+	}
+	r.id = append(r.id, [16]byte(o.ID))
+	r.holdID = append(r.holdID, [16]byte(holdID))
+	r.eventID = append(r.eventID, [16]byte(e.EventID))
+	r.zoneID = append(r.zoneID, [16]byte(e.ZoneID))
+	r.quantity = append(r.quantity, o.Quantity)
+	r.customer = append(r.customer, text(o.CustomerID))
+	r.created = append(r.created, o.CreatedAt)
+}
+
+// add records the request an event answers. A replay repeats the first answer: its
+// hold, order or rejection, and the type of the event that gave it.
+func (r *requestRows) add(e *topics.Event) {
+	var (
+		holdID, orderID uuid.UUID
+		rej             = e.Rejection
+		evType          = e.Type
+		replayed        bool
+	)
+	if e.Hold != nil {
+		holdID = e.Hold.ID
+	}
+	if e.Order != nil {
+		orderID = e.Order.ID
+	}
+	if e.Type == topics.EvRequestReplayed {
+		replayed, holdID, orderID, rej = true, e.Replay.HoldID, e.Replay.OrderID, e.Replay.Rejection
+		if e.Replay.OriginalType != "" {
+			evType = e.Replay.OriginalType
+		}
+	}
+	status := "succeeded"
+	var reason, message pgtype.Text
+	var available pgtype.Int8
+	if e.Type == topics.EvRequestRejected || rej != nil {
+		status = "rejected"
+		if rej != nil {
+			reason, message = text(string(rej.Reason)), text(rej.Message)
+			if rej.Reason == topics.ReasonInsufficientCapacity {
+				available = pgtype.Int8{Int64: rej.Available, Valid: true}
+			}
+		}
+	}
+	r.id = append(r.id, [16]byte(e.RequestID))
+	r.typ = append(r.typ, string(commandType(e)))
+	r.eventID = append(r.eventID, [16]byte(e.EventID))
+	r.zoneID = append(r.zoneID, [16]byte(e.ZoneID))
+	r.status = append(r.status, status)
+	r.eventType = append(r.eventType, string(evType))
+	r.holdID = append(r.holdID, nullUUID(holdID))
+	r.orderID = append(r.orderID, nullUUID(orderID))
+	r.reason = append(r.reason, reason)
+	r.message = append(r.message, message)
+	r.available = append(r.available, available)
+	r.replayed = append(r.replayed, replayed)
+	r.decided = append(r.decided, e.Time)
+}
+
+// commandType is the type of the command an event answers: the event's
+// command field, or else what its type (or a replay's original type) implies. A
+// rejection without the field cannot say; it is recorded with an empty type.
+func commandType(e *topics.Event) topics.CommandType {
+	if e.CommandType != "" {
+		return e.CommandType
+	}
+	t := e.Type
+	if t == topics.EvRequestReplayed && e.Replay != nil {
+		t = e.Replay.OriginalType
+	}
+	switch t {
+	case topics.EvZoneConfigured:
+		return topics.CmdConfigureZone
+	case topics.EvHoldPlaced:
+		return topics.CmdPlaceHold
+	case topics.EvHoldConfirmed:
+		return topics.CmdConfirmHold
+	case topics.EvHoldReleased:
+		return topics.CmdReleaseHold
+	}
+	return ""
+}
+
+func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+func nullUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: id != uuid.Nil} }

@@ -1,0 +1,90 @@
+package sink
+
+// The statements of one batch, in the order they run. Each writes a whole table's
+// share of the batch from column arrays (unnest), so a batch costs a fixed number
+// of statements whatever its size.
+
+// lockOffsetsSQL locks the batch's partitions in sink_offsets and returns their
+// stored next_offset (0 for a partition seen for the first time). The no-op update
+// takes the row lock, so two sinks that both think they own a partition (a stale
+// assignment) apply it one after the other, and the second skips what the first
+// wrote.
+const lockOffsetsSQL = `
+INSERT INTO sink_offsets (topic, partition, next_offset)
+SELECT $1, p, 0 FROM unnest($2::int[]) AS p
+ON CONFLICT (topic, partition) DO UPDATE SET next_offset = sink_offsets.next_offset
+RETURNING partition, next_offset`
+
+// storeOffsetsSQL moves the partitions of the batch to their new next_offset.
+const storeOffsetsSQL = `
+UPDATE sink_offsets SET next_offset = u.next_offset, updated_at = now()
+FROM unnest($2::int[], $3::bigint[]) AS u(partition, next_offset)
+WHERE sink_offsets.topic = $1 AND sink_offsets.partition = u.partition`
+
+// readOffsetsSQL reads where the sink stopped, for a new assignment.
+const readOffsetsSQL = `
+SELECT partition, next_offset FROM sink_offsets WHERE topic = $1 AND partition = ANY($2::int[])`
+
+// upsertEventsSQL writes the ticketed events of the zones configured in the batch;
+// created_at is the first configuration's time and stays.
+const upsertEventsSQL = `
+INSERT INTO events (id, name, created_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+ON CONFLICT (id) DO UPDATE SET name = excluded.name
+WHERE excluded.name <> '' AND events.name <> excluded.name`
+
+// upsertZonesSQL writes the zones configured in the batch: configuration and
+// newest inventory. The as_of guard keeps a newer row.
+const upsertZonesSQL = `
+INSERT INTO zones (id, event_id, name, capacity, available, held, sold,
+                   hold_ttl_seconds, hold_quantity_max, customer_limit, as_of)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                     $11::timestamptz[])
+ON CONFLICT (id) DO UPDATE SET
+    event_id = excluded.event_id, name = excluded.name,
+    capacity = excluded.capacity, available = excluded.available,
+    held = excluded.held, sold = excluded.sold,
+    hold_ttl_seconds = excluded.hold_ttl_seconds,
+    hold_quantity_max = excluded.hold_quantity_max,
+    customer_limit = excluded.customer_limit, as_of = excluded.as_of
+WHERE zones.as_of <= excluded.as_of`
+
+// updateInventorySQL writes the newest inventory of the other zones the batch
+// touched. A zone with no row (a rejection for an unknown zone) is left alone.
+const updateInventorySQL = `
+UPDATE zones SET capacity = u.capacity, available = u.available, held = u.held,
+                 sold = u.sold, as_of = u.as_of
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+            $6::timestamptz[]) AS u(id, capacity, available, held, sold, as_of)
+WHERE zones.id = u.id AND zones.as_of <= u.as_of`
+
+// upsertHoldsSQL writes each hold's final state in the batch. A hold placed in an
+// earlier batch only takes its resolution, and only once: a resolved hold stays.
+const upsertHoldsSQL = `
+INSERT INTO holds (id, event_id, zone_id, quantity, customer_id, status, idempotency_key,
+                   created_at, expires_at, resolved_at, order_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[],
+                     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
+                     $11::uuid[])
+ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status, resolved_at = excluded.resolved_at,
+    order_id = excluded.order_id
+WHERE holds.status = 'active' AND excluded.status <> 'active'`
+
+// insertOrdersSQL writes the orders confirmed in the batch.
+const insertOrdersSQL = `
+INSERT INTO orders (id, hold_id, event_id, zone_id, quantity, customer_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],
+                     $6::text[], $7::timestamptz[])
+ON CONFLICT DO NOTHING`
+
+// insertRequestsSQL writes the requests decided in the batch. A request's answer
+// never changes, so the first row stays.
+const insertRequestsSQL = `
+INSERT INTO requests (id, type, event_id, zone_id, status, event_type, hold_id, order_id,
+                      reason, message, available, replayed, decided_at)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
+                     $7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::bigint[],
+                     $12::bool[], $13::timestamptz[])
+ON CONFLICT (id) DO NOTHING`
