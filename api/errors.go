@@ -62,9 +62,10 @@ func unavailable(code, message string, cause error) *Error {
 }
 
 // readError turns a ReadModel error into a typed error: ErrNotFound becomes the
-// given not-found error, anything else means the read model is unreachable.
+// given not-found error (when given), anything else means the read model is
+// unreachable.
 func readError(err error, ifNotFound *Error) *Error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) && ifNotFound != nil {
 		return ifNotFound
 	}
 	return unavailable("read_model_unavailable", "the read model cannot be reached", err)

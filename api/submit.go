@@ -74,9 +74,15 @@ func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *Error) {
 		return nil, err
 	}
 	// The processor checks this too; checking here keeps hopeless requests off Kafka.
-	if zone.HoldQuantityMax > 0 && place.Quantity > zone.HoldQuantityMax {
+	// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax
+	// still bounds every hold.
+	limit := int64(zoneCapacityMax)
+	if zone.HoldQuantityMax > 0 {
+		limit = min(limit, zone.HoldQuantityMax)
+	}
+	if place.Quantity > limit {
 		return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
-			fmt.Sprintf("quantity is over the zone's limit of %d per hold", zone.HoldQuantityMax))
+			fmt.Sprintf("quantity is over the limit of %d per hold", limit))
 	}
 	cmd := s.newCommand(topics.CmdPlaceHold, eventID, zoneID, *b.IdempotencyKey)
 	cmd.Place = place
