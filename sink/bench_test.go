@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
@@ -18,34 +19,16 @@ const benchPartitions = 6
 //	go test -run '^$' -bench BenchmarkSinkApply -benchtime 40x ./sink/
 func BenchmarkSinkApply(b *testing.B) {
 	for _, size := range []int{1000, DefaultBatchRecordsMax} {
-		b.Run(batchName(size), func(b *testing.B) { benchApply(b, size) })
-	}
-}
-
-func batchName(n int) string {
-	if n >= 1000 {
-		return "batch=" + itoa(n/1000) + "k"
-	}
-	return "batch=" + itoa(n)
-}
-
-func itoa(n int) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(buf[i:])
+		for _, async := range []bool{false, true} {
+			b.Run(fmt.Sprintf("batch=%d/async=%v", size, async), func(b *testing.B) { benchApply(b, size, async) })
 		}
 	}
 }
 
-func benchApply(b *testing.B, size int) {
+func benchApply(b *testing.B, size int, async bool) {
 	pool := testenv.Pool(b)
 	s, err := New(Config{Brokers: []string{"unused:9092"}, Topics: topics.NamesWithPrefix("bench-"),
-		BatchRecordsMax: size}, pool, nil)
+		BatchRecordsMax: size, AsyncCommit: async}, pool, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -58,6 +58,12 @@ type Config struct {
 	ApplyBackoffMax time.Duration
 	// DeadLetterWait bounds producing a batch's dead letters. Default 30s.
 	DeadLetterWait time.Duration
+	// AsyncCommit commits batches with synchronous_commit off: a Postgres crash
+	// may then lose the last batches committed (at most about three times
+	// wal_writer_delay), offsets included, so the sink applies them again from
+	// Kafka; exactly once still holds, but a reader may briefly see a result
+	// vanish and come back. Default false.
+	AsyncCommit bool
 	// Logger receives operational messages. Default slog.Default().
 	Logger *slog.Logger
 }

@@ -152,6 +152,9 @@ func (s *Sink) lockOffsets(ctx context.Context, tx pgx.Tx, batch []Record) (map[
 // write sends the batch's statements in one round trip.
 func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int64) error {
 	b := &pgx.Batch{}
+	if s.cfg.AsyncCommit {
+		b.Queue(asyncCommitSQL)
+	}
 	if e := p.events; len(e.id) > 0 {
 		b.Queue(upsertEventsSQL, e.id, e.name, e.created)
 	}

@@ -88,3 +88,7 @@ SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[],
                      $7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::bigint[],
                      $12::bool[], $13::timestamptz[])
 ON CONFLICT (id) DO NOTHING`
+
+// asyncCommitSQL lets the batch's commit return before its WAL is flushed (see
+// Config.AsyncCommit).
+const asyncCommitSQL = `SET LOCAL synchronous_commit = off`
