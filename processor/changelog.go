@@ -71,7 +71,8 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 	for i, z := range c.zones {
 		z.dirty = false
 		c.key = append(append(c.key[:0], recZone), z.id[:]...)
-		emit(c.key, encodeZone(c.value[:0], z))
+		c.value = encodeZone(c.value[:0], z)
+		emit(c.key, c.value)
 		c.zones[i] = nil
 	}
 	for i, ref := range c.customers {
@@ -87,7 +88,7 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 		c.customers[i] = customerRef{}
 	}
 	for _, id := range c.holds {
-		h := s.holds[id]
+		h := s.hold(id)
 		if h != nil && !h.dirty {
 			continue // emitted already in this drain
 		}
@@ -97,10 +98,11 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 			continue
 		}
 		h.dirty = false
-		emit(c.key, encodeHold(c.value[:0], h))
+		c.value = encodeHold(c.value[:0], h)
+		emit(c.key, c.value)
 	}
 	for i, id := range c.keys {
-		k := s.keys[id]
+		k := s.key(id)
 		c.keys[i] = keyID{}
 		if k != nil && !k.dirty {
 			continue
@@ -111,7 +113,8 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 			continue
 		}
 		k.dirty = false
-		emit(c.key, encodeKey(c.value[:0], k))
+		c.value = encodeKey(c.value[:0], k)
+		emit(c.key, c.value)
 	}
 	if cr := (clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}); cr != c.drained {
 		c.drained = cr
@@ -306,7 +309,7 @@ func (s *State) Restore(key, value []byte) error {
 		return errRestoreDone
 	}
 	if s.restore == nil {
-		if s.clock != 0 || len(s.zones) != 0 || len(s.holds) != 0 || len(s.keys) != 0 {
+		if s.clock != 0 || len(s.zones) != 0 || s.holds.len() != 0 || s.keys.len() != 0 {
 			return errRestoreDone
 		}
 		s.restore = &restoreState{customers: make(map[keyID]int64)}
@@ -388,10 +391,10 @@ func (s *State) restoreHold(rest, value []byte) error {
 		return errCorrupt
 	}
 	id := uuid.UUID(rest)
-	old := s.holds[id]
+	old := s.hold(id)
 	if value == nil {
 		if old != nil {
-			delete(s.holds, id)
+			s.dropHold(old)
 			s.holdSlab.put(old)
 		}
 		return nil
@@ -419,7 +422,9 @@ func (s *State) restoreHold(rest, value []byte) error {
 		}
 		return errCorrupt
 	}
-	s.holds[id] = h
+	if old == nil {
+		s.addHold(h)
+	}
 	return nil
 }
 
@@ -428,10 +433,10 @@ func (s *State) restoreKey(rest, value []byte) error {
 		return errCorrupt
 	}
 	id := keyID{zone: uuid.UUID(rest[:16]), key: string(rest[16:])}
-	old := s.keys[id]
+	old := s.key(id)
 	if value == nil {
 		if old != nil {
-			delete(s.keys, id)
+			s.dropKey(old)
 			s.keySlab.put(old)
 		}
 		return nil
@@ -460,9 +465,12 @@ func (s *State) restoreKey(rest, value []byte) error {
 	}
 	if old == nil {
 		old = s.keySlab.get()
+		*old = k
+		s.addKey(old)
+		return nil
 	}
+	k.hash = old.hash
 	*old = k
-	s.keys[id] = old
 	return nil
 }
 
@@ -492,7 +500,7 @@ func durationOf(ns int64) time.Duration { return time.Duration(ns) }
 func (s *State) FinishRestore() error {
 	r := s.restore
 	if r == nil {
-		if s.finished || s.clock != 0 || len(s.zones) != 0 || len(s.holds) != 0 || len(s.keys) != 0 {
+		if s.finished || s.clock != 0 || len(s.zones) != 0 || s.holds.len() != 0 || s.keys.len() != 0 {
 			return errRestoreDone
 		}
 		r = &restoreState{}
@@ -505,9 +513,9 @@ func (s *State) FinishRestore() error {
 		}
 		z.customers[id.key] = customerTickets{ordered: n}
 	}
-	active := make([]*hold, 0, len(s.holds))
+	active := make([]*hold, 0, s.holds.len())
 	resolved := make([]*hold, 0)
-	for _, h := range s.holds {
+	for h := range s.holds.all() {
 		z := s.zones[h.zoneID]
 		if z == nil {
 			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
@@ -540,8 +548,8 @@ func (s *State) FinishRestore() error {
 	for _, h := range resolved {
 		s.resolvedFIFO.push(h)
 	}
-	keys := make([]*keyEntry, 0, len(s.keys))
-	for _, k := range s.keys {
+	keys := make([]*keyEntry, 0, s.keys.len())
+	for k := range s.keys.all() {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b *keyEntry) int { return cmp.Compare(a.seq, b.seq) })

@@ -25,7 +25,7 @@ func (s *State) Stats() Stats {
 		Zones:                len(s.zones),
 		ActiveHolds:          s.active,
 		ResolvedHolds:        s.resolvedFIFO.len(),
-		Keys:                 len(s.keys),
+		Keys:                 s.keys.len(),
 		KeysEvictedEarly:     s.keysEvictedEarly,
 		ResolvedEvictedEarly: s.resolvedEvictedEarly,
 	}
@@ -41,10 +41,11 @@ func (s *State) Check() error {
 	held := make(map[*zone]int64, len(s.zones))
 	activeCust := make(map[*zone]map[string]int64)
 	active, resolved := 0, 0
-	for id, h := range s.holds {
+	for h := range s.holds.all() {
+		id := h.id
 		switch {
-		case h.id != id:
-			fail("hold %s stored under %s", h.id, id)
+		case s.hold(id) != h:
+			fail("hold %s not found by its id", id)
 		case h.zone == nil || s.zones[h.zoneID] != h.zone:
 			fail("hold %s: zone %s not linked", id, h.zoneID)
 			continue
@@ -142,16 +143,16 @@ func (s *State) checkQueues(fail func(string, ...any)) {
 	}
 	for i := 0; i < s.keyFIFO.len(); i++ {
 		k := *s.keyFIFO.at(i)
-		if s.keys[k.id] != k {
+		if s.key(k.id) != k {
 			fail("key %q queued but not remembered", k.id.key)
 		}
 	}
-	if s.keyFIFO.len() != len(s.keys) {
-		fail("%d keys queued, %d remembered", s.keyFIFO.len(), len(s.keys))
+	if s.keyFIFO.len() != s.keys.len() {
+		fail("%d keys queued, %d remembered", s.keyFIFO.len(), s.keys.len())
 	}
 	for i := 0; i < s.resolvedFIFO.len(); i++ {
 		h := *s.resolvedFIFO.at(i)
-		if s.holds[h.id] != h || h.status == statusActive {
+		if s.hold(h.id) != h || h.status == statusActive {
 			fail("resolved hold %s queued but not remembered", h.id)
 		}
 	}
@@ -164,7 +165,7 @@ func (s *State) checkBounds(fail func(string, ...any)) {
 	if s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		fail("%d resolved holds, ResolvedHoldsMax %d", s.resolvedFIFO.len(), s.cfg.ResolvedHoldsMax)
 	}
-	if len(s.keys) > s.cfg.KeysMax {
-		fail("%d keys, KeysMax %d", len(s.keys), s.cfg.KeysMax)
+	if s.keys.len() > s.cfg.KeysMax {
+		fail("%d keys, KeysMax %d", s.keys.len(), s.cfg.KeysMax)
 	}
 }

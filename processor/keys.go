@@ -29,6 +29,7 @@ type keyEntry struct {
 	message   string
 	available int64
 	dirty     bool
+	hash      uint64 // in State.keys
 }
 
 // fingerprint is a command's type and payload, compared field by field (no hash, so
@@ -120,7 +121,7 @@ func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
 			k.orderID = o.hold.orderID
 		}
 	}
-	s.keys[k.id] = k
+	s.addKey(k)
 	s.keyFIFO.push(k)
 	s.markKey(k)
 }
@@ -131,7 +132,7 @@ func (s *State) forgetKey(k *keyEntry) {
 		panic("processor: forgetting a key out of decision order")
 	}
 	s.keyFIFO.pop()
-	delete(s.keys, k.id)
+	s.dropKey(k)
 	s.changes.keys = append(s.changes.keys, k.id)
 	s.keySlab.put(k)
 }

@@ -73,6 +73,7 @@ type hold struct {
 	status     holdStatus
 	dirty      bool
 	queue      *expiryQueue // while active
+	hash       uint64       // in State.holds
 }
 
 // State is one partition's state: zones, holds, idempotency keys, expiry order and
@@ -83,10 +84,10 @@ type State struct {
 	seq   uint64 // orders placements, resolutions and decisions
 
 	zones  map[uuid.UUID]*zone
-	holds  map[uuid.UUID]*hold // active and remembered resolved holds
-	active int                 // active holds
+	holds  table[hold] // active and remembered resolved holds
+	active int         // active holds
 
-	keys    map[keyID]*keyEntry
+	keys    table[keyEntry]
 	keyFIFO ring[*keyEntry] // in decision order
 
 	resolvedFIFO ring[*hold] // in resolution order
@@ -119,9 +120,9 @@ func NewState(cfg Config) *State {
 	return &State{
 		cfg:    cfg,
 		zones:  make(map[uuid.UUID]*zone),
-		holds:  make(map[uuid.UUID]*hold),
-		keys:   make(map[keyID]*keyEntry),
 		queues: make(map[time.Duration]*expiryQueue),
+		holds:  newTable[hold](),
+		keys:   newTable[keyEntry](),
 	}
 }
 
@@ -199,7 +200,7 @@ func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []
 	var fp fingerprint
 	if cmd.IdempotencyKey != "" {
 		fp = fingerprintOf(cmd)
-		if k := s.keys[keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey}]; k != nil {
+		if k := s.key(keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey}); k != nil {
 			if !k.fp.equal(&fp) {
 				return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
 					"idempotency key already used with another request", 0))
@@ -353,7 +354,7 @@ func (s *State) place(cmd *topics.Command) outcome {
 		return rejected(z, topics.ReasonInvalidCommand, "quantity must be >= 1")
 	case len(p.CustomerID) > CustomerIDLenMax:
 		return rejected(z, topics.ReasonInvalidCommand, "customer id too long")
-	case s.holds[cmd.RequestID] != nil:
+	case s.hold(cmd.RequestID) != nil:
 		return rejected(z, topics.ReasonInvalidCommand, "a hold with this request id exists")
 	case p.Quantity > z.holdQuantityMax:
 		return rejected(z, topics.ReasonQuantityOverLimit, "quantity over the zone's limit per hold")
@@ -383,7 +384,7 @@ func (s *State) place(cmd *topics.Command) outcome {
 		id: cmd.RequestID, zoneID: z.id, zone: z, customer: p.CustomerID, qty: p.Quantity,
 		createdAt: s.clock, expiresAt: s.clock + int64(z.ttl), seq: s.seq, status: statusActive,
 	}
-	s.holds[h.id] = h
+	s.addHold(h)
 	s.active++
 	z.held += p.Quantity
 	s.markZone(z)
@@ -399,7 +400,7 @@ func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
 	if z == nil {
 		return nil, rejected(nil, topics.ReasonZoneNotFound, "zone not found"), false
 	}
-	h := s.holds[holdID]
+	h := s.hold(holdID)
 	if h == nil || h.zone != z {
 		return nil, rejected(z, topics.ReasonHoldNotFound, "hold not found"), false
 	}
@@ -484,7 +485,7 @@ func (s *State) forgetHold(h *hold) {
 		panic("processor: forgetting a hold out of resolution order")
 	}
 	s.resolvedFIFO.pop()
-	delete(s.holds, h.id)
+	s.dropHold(h)
 	s.changes.holds = append(s.changes.holds, h.id)
 	s.holdSlab.put(h)
 }
