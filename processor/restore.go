@@ -12,8 +12,8 @@ import (
 // and how long a read may stay idle before the partition is taken as fully read.
 const (
 	restorePollWait = 100 * time.Millisecond
-	restoreIdleMax  = 2 * time.Second
-	restoreFetchMax = 64 << 20
+	restoreIdleMax  = 10 * time.Second
+	restoreFetchMax = 16 << 20
 )
 
 // restore rebuilds a partition's state from the compacted changelog: every committed

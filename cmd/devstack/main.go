@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	adminTokenDefault = "dev-admin-token"
+	adminTokenDefault = "dev-admin-token-change-me"
 	httpAddrDefault   = "localhost:8080"
 	ticketdPath       = "bin/ticketd"
 )

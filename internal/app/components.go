@@ -94,11 +94,11 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer prod.Close()
-	handler, err := api.New(api.Config{
-		AdminTokens: cfg.adminTokens(),
-		RateLimit:   cfg.RateLimit,
-		RateBurst:   cfg.RateBurst,
-	}, api.Deps{
+	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), Logger: log}
+	if cfg.RateLimit > 0 {
+		apiCfg.RateLimit, apiCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
+	}
+	handler, err := api.New(apiCfg, api.Deps{
 		Publisher: prod,
 		Reads:     api.NewStore(pool),
 		Ready: func(ctx context.Context) error {
@@ -164,7 +164,7 @@ func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.
 		return err
 	}
 	defer pool.Close()
-	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names()}, pool, reg)
+	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names(), Logger: log}, pool, reg)
 	if err != nil {
 		return err
 	}

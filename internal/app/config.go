@@ -90,8 +90,8 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	}
 	if cmd == "api" || cmd == "all" {
 		for _, t := range c.adminTokens() {
-			if len(t) < 8 {
-				bad("ADMIN_TOKEN", errors.New("every token needs at least 8 characters"))
+			if len(t) < 16 {
+				bad("ADMIN_TOKEN", errors.New("every token needs at least 16 characters"))
 			}
 		}
 		if len(c.adminTokens()) == 0 {

@@ -20,7 +20,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-const adminToken = "e2e-admin-token"
+const adminToken = "e2e-admin-token-0123456789"
 
 // system is one running ticketd (api, processor and sink in one process) on the
 // shared test Kafka and a fresh database.
