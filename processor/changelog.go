@@ -297,6 +297,10 @@ func (d *decoder) end() bool { return !d.bad && len(d.b) == 0 }
 // restoreState holds what Restore read that FinishRestore links.
 type restoreState struct {
 	customers map[keyID]int64 // ordered tickets per (zone, customer)
+	// holds in decode order (with duplicates and freed ones, skipped when linking):
+	// walking them in memory order is much faster than in hash order.
+	holds   []*hold
+	strings map[string]string // customer ids, interned
 }
 
 var errRestoreDone = errors.New("processor: Restore after FinishRestore or Apply")
@@ -312,7 +316,7 @@ func (s *State) Restore(key, value []byte) error {
 		if s.clock != 0 || len(s.zones) != 0 || s.holds.len() != 0 || s.keys.len() != 0 {
 			return errRestoreDone
 		}
-		s.restore = &restoreState{customers: make(map[keyID]int64)}
+		s.restore = &restoreState{customers: make(map[keyID]int64), strings: make(map[string]string)}
 	}
 	if len(key) == 0 {
 		return errors.New("processor: restore: empty key")
@@ -406,7 +410,7 @@ func (s *State) restoreHold(rest, value []byte) error {
 	d := decoder{b: value[1:]}
 	*h = hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
 	h.createdAt, h.expiresAt, h.seq = d.time(), d.time(), d.uvarint()
-	h.customer = d.string()
+	h.customer = s.intern(&d)
 	if h.status < statusActive || h.status > statusExpired {
 		d.fail()
 	}
@@ -424,9 +428,33 @@ func (s *State) restoreHold(rest, value []byte) error {
 	}
 	if old == nil {
 		s.addHold(h)
+		s.restore.holds = append(s.restore.holds, h)
 	}
 	return nil
 }
+
+// intern reads a string shared by many records (a customer id) once.
+func (s *State) intern(d *decoder) string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	if v, ok := s.restore.strings[string(b)]; ok {
+		return v
+	}
+	if len(s.restore.strings) >= internMax {
+		return string(b)
+	}
+	v := string(b)
+	s.restore.strings[v] = v
+	return v
+}
+
+// internMax bounds the strings interned during a restore.
+const internMax = 1 << 20
 
 func (s *State) restoreKey(rest, value []byte) error {
 	if len(rest) < 16 {
@@ -495,8 +523,10 @@ func (s *State) restoreCustomer(rest, value []byte) error {
 func durationOf(ns int64) time.Duration { return time.Duration(ns) }
 
 // FinishRestore links what Restore read and rebuilds the derived indexes: zones of
-// holds, per-customer counts, expiry queues, retention queues. It then checks the
-// invariants: an error means the changelog is inconsistent.
+// holds, per-customer counts, expiry queues, retention queues. It checks what it
+// can in passing (every hold's zone exists, each zone's held tickets match its active
+// holds): an error means the changelog is inconsistent. The full Check is left to
+// the caller, since it costs as much again.
 func (s *State) FinishRestore() error {
 	r := s.restore
 	if r == nil {
@@ -513,19 +543,24 @@ func (s *State) FinishRestore() error {
 		}
 		z.customers[id.key] = customerTickets{ordered: n}
 	}
-	active := make([]*hold, 0, s.holds.len())
-	resolved := make([]*hold, 0)
-	for h := range s.holds.all() {
+	// Sorting (seq, pointer) pairs keeps the comparisons in cache: sorting the
+	// pointers by h.seq would chase a pointer per comparison.
+	active := make([]seqRef[hold], 0, s.holds.len())
+	var resolved []seqRef[hold]
+	for _, h := range r.holds {
+		if h.status == 0 || h.zone != nil {
+			continue // freed, or met already
+		}
 		z := s.zones[h.zoneID]
 		if z == nil {
 			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
 		}
 		h.zone = z
 		if h.status != statusActive {
-			resolved = append(resolved, h)
+			resolved = append(resolved, seqRef[hold]{h.resolveSeq, h})
 			continue
 		}
-		active = append(active, h)
+		active = append(active, seqRef[hold]{h.seq, h})
 		z.held += h.qty
 		if h.customer != "" {
 			ct := z.customers[h.customer]
@@ -533,28 +568,34 @@ func (s *State) FinishRestore() error {
 			z.customers[h.customer] = ct
 		}
 	}
+	if len(active)+len(resolved) != s.holds.len() {
+		panic("processor: restored holds not all linked")
+	}
 	for _, z := range s.zones {
 		if z.held != z.restoredHeld {
 			return fmt.Errorf("processor: restore: zone %s: active holds sum to %d tickets, zone record says %d",
 				z.id, z.held, z.restoredHeld)
 		}
+		if z.capacity < z.held+z.sold || z.held < 0 || z.sold < 0 {
+			return fmt.Errorf("processor: restore: zone %s: capacity %d, held %d, sold %d", z.id, z.capacity, z.held, z.sold)
+		}
 	}
-	slices.SortFunc(active, func(a, b *hold) int { return cmp.Compare(a.seq, b.seq) })
-	for _, h := range active {
-		s.enqueueExpiry(h)
+	sortBySeq(active)
+	for _, r := range active {
+		s.enqueueExpiry(r.v)
 	}
 	s.active = len(active)
-	slices.SortFunc(resolved, func(a, b *hold) int { return cmp.Compare(a.resolveSeq, b.resolveSeq) })
-	for _, h := range resolved {
-		s.resolvedFIFO.push(h)
+	sortBySeq(resolved)
+	for _, r := range resolved {
+		s.resolvedFIFO.push(r.v)
 	}
-	keys := make([]*keyEntry, 0, s.keys.len())
+	keys := make([]seqRef[keyEntry], 0, s.keys.len())
 	for k := range s.keys.all() {
-		keys = append(keys, k)
+		keys = append(keys, seqRef[keyEntry]{k.seq, k})
 	}
-	slices.SortFunc(keys, func(a, b *keyEntry) int { return cmp.Compare(a.seq, b.seq) })
-	for _, k := range keys {
-		s.keyFIFO.push(k)
+	sortBySeq(keys)
+	for _, r := range keys {
+		s.keyFIFO.push(r.v)
 	}
 	// A config lowered since the changelog was written: forget the oldest early.
 	for s.keyFIFO.len() > s.cfg.KeysMax {
@@ -565,5 +606,14 @@ func (s *State) FinishRestore() error {
 		s.forgetHold(*s.resolvedFIFO.front())
 		s.resolvedEvictedEarly++
 	}
-	return s.Check()
+	return nil
+}
+
+type seqRef[T any] struct {
+	seq uint64
+	v   *T
+}
+
+func sortBySeq[T any](refs []seqRef[T]) {
+	slices.SortFunc(refs, func(a, b seqRef[T]) int { return cmp.Compare(a.seq, b.seq) })
 }

@@ -337,6 +337,9 @@ func (sim *simulation) crash() {
 	if err := s.FinishRestore(); err != nil {
 		sim.t.Fatalf("step %d: %v", sim.step, err)
 	}
+	if err := s.Check(); err != nil {
+		sim.t.Fatalf("step %d: after restore: %v", sim.step, err)
+	}
 	sim.s = s
 	sim.restores++
 	sim.compareState()
