@@ -1,0 +1,134 @@
+package processor
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// drainAll returns the latest value per key of everything s drained so far.
+func drainAll(s *State, log map[string][]byte) {
+	s.DrainChanges(func(key, value []byte) {
+		if value != nil {
+			value = append([]byte(nil), value...)
+		}
+		log[string(key)] = value
+	})
+}
+
+func restoreFrom(t *testing.T, cfg Config, log map[string][]byte) *State {
+	t.Helper()
+	r := NewState(cfg)
+	for k, v := range log {
+		if err := r.Restore([]byte(k), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.FinishRestore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRestoreRoundTrip(t *testing.T) {
+	// Proves a State rebuilt from its drained records has the same counts, clock and expiry, and answers alike.
+	h := newHarness(t, DefaultConfig())
+	h.createZone(zoneA, 20, topics.ConfigureZone{CustomerLimit: i64(6), HoldTTLSeconds: i64(60)})
+	confirmed := h.place(zoneA, 2, "ann")
+	h.apply(h.confirmCmd(zoneA, confirmed, "pay"))
+	h.place(zoneA, 3, "ann")
+	h.apply(h.placeCmd(zoneA, 30, "", "too-many"))
+	log := map[string][]byte{}
+	drainAll(h.s, log)
+	for k := range log {
+		if !strings.ContainsRune("czhku", rune(k[0])) {
+			t.Fatalf("unexpected record kind %q", k[0])
+		}
+	}
+	r := restoreFrom(t, DefaultConfig(), log)
+	if r.Stats() != h.s.Stats() || !r.Clock().Equal(h.s.Clock()) {
+		t.Fatalf("restored %+v at %v, want %+v at %v", r.Stats(), r.Clock(), h.s.Stats(), h.s.Clock())
+	}
+	a, _ := r.NextExpiry()
+	b, _ := h.s.NextExpiry()
+	if !a.Equal(b) {
+		t.Fatalf("next expiry %v, want %v", a, b)
+	}
+	h.s = r
+	wantRejected(t, h.apply(h.placeCmd(zoneA, 2, "ann", "")), topics.ReasonCustomerLimitExceeded)
+	wantType(t, h.apply(h.confirmCmd(zoneA, confirmed, "pay")), topics.EvRequestReplayed)
+	ev := h.apply(h.placeCmd(zoneA, 30, "", "too-many"))
+	if ev.Type != topics.EvRequestReplayed || ev.Replay.Rejection.Reason != topics.ReasonQuantityOverLimit {
+		t.Fatalf("replay %+v", ev.Replay)
+	}
+	h.now = h.now.Add(time.Hour)
+	if evs := h.s.Advance(nil, h.now); len(evs) != 1 || evs[0].Type != topics.EvHoldExpired {
+		t.Fatalf("want one expiry after restore, got %d events", len(evs))
+	}
+}
+
+func TestRestoreRejectsBadRecords(t *testing.T) {
+	// Proves corrupt, unknown or inconsistent changelog records are errors, not panics or silent state.
+	zoneKey := append([]byte{recZone}, zoneA[:]...)
+	holdID := testID('H', 1)
+	holdKey := append([]byte{recHold}, holdID[:]...)
+	for name, recs := range map[string][][2][]byte{
+		"empty key":        {{{}, {changelogVersion}}},
+		"unknown kind":     {{[]byte("x"), {changelogVersion}}},
+		"unknown version":  {{zoneKey, {99}}},
+		"truncated zone":   {{zoneKey, {changelogVersion, 1, 2}}},
+		"short zone key":   {{zoneKey[:5], {changelogVersion}}},
+		"truncated hold":   {{holdKey, {changelogVersion, 1}}},
+		"trailing bytes":   {{[]byte{recClock}, append(make([]byte, 9), 0, 0, 0, 7)}},
+		"hold of no zone":  nil, // built below
+		"held not matched": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if recs == nil {
+				recs = inconsistent(t, name)
+			}
+			recs[0][1] = append([]byte(nil), recs[0][1]...)
+			if name == "trailing bytes" {
+				recs[0][1][0] = changelogVersion
+			}
+			r := NewState(DefaultConfig())
+			var err error
+			for _, rec := range recs {
+				if err = r.Restore(rec[0], rec[1]); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = r.FinishRestore()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+// inconsistent builds well-formed records that contradict each other.
+func inconsistent(t *testing.T, name string) [][2][]byte {
+	h := newHarness(t, DefaultConfig())
+	h.createZone(zoneA, 10, topics.ConfigureZone{})
+	h.place(zoneA, 2, "")
+	log := map[string][]byte{}
+	drainAll(h.s, log)
+	var recs [][2][]byte
+	for k, v := range log {
+		switch {
+		case name == "hold of no zone" && k[0] == recZone:
+			continue
+		case name == "held not matched" && k[0] == recHold:
+			continue
+		}
+		recs = append(recs, [2][]byte{[]byte(k), v})
+	}
+	return recs
+}
