@@ -1,0 +1,56 @@
+package topics
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// schemaFS holds the JSON Schemas (draft 2020-12) of the event bodies, one file per
+// event type: schemas/v<SchemaVersion>/<type>.json, whose $id is SchemaURI(type).
+//
+//go:embed schemas
+var schemaFS embed.FS
+
+// EventTypes lists every event type the processor emits, in the order of their
+// declaration.
+var EventTypes = []EventType{
+	EvZoneConfigured, EvHoldPlaced, EvHoldConfirmed, EvHoldReleased, EvHoldExpired,
+	EvRequestRejected, EvRequestReplayed,
+}
+
+func schemaDir() string { return "schemas/v" + strconv.Itoa(SchemaVersion) }
+
+// Schema returns the JSON Schema of an event type's body for the current
+// SchemaVersion, the same document that SchemaURI names.
+func Schema(t EventType) ([]byte, error) {
+	if t == "" || strings.ContainsAny(string(t), "/\\") {
+		return nil, fmt.Errorf("topics: no schema for event type %q", t)
+	}
+	b, err := schemaFS.ReadFile(path.Join(schemaDir(), string(t)+".json"))
+	if err != nil {
+		return nil, fmt.Errorf("topics: no schema for event type %q", t)
+	}
+	return b, nil
+}
+
+// SchemaTypes returns the event types that have a schema for the current
+// SchemaVersion, sorted.
+func SchemaTypes() []EventType {
+	entries, err := fs.ReadDir(schemaFS, schemaDir())
+	if err != nil {
+		return nil
+	}
+	var out []EventType
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			out = append(out, EventType(name))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

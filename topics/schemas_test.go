@@ -1,0 +1,338 @@
+package topics_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
+
+// compileSchemas compiles the embedded schema of every event type, asserting formats
+// (uuid, date-time), keyed by type.
+func compileSchemas(t *testing.T) map[topics.EventType]*jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	out := make(map[topics.EventType]*jsonschema.Schema)
+	for _, typ := range topics.SchemaTypes() {
+		raw, err := topics.Schema(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%s: schema is not JSON: %v", typ, err)
+		}
+		var head struct {
+			Schema string `json:"$schema"`
+			ID     string `json:"$id"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			t.Fatal(err)
+		}
+		if head.ID != topics.SchemaURI(typ) {
+			t.Errorf("%s: $id %q, want %q", typ, head.ID, topics.SchemaURI(typ))
+		}
+		if head.Schema != "https://json-schema.org/draft/2020-12/schema" {
+			t.Errorf("%s: $schema %q, want draft 2020-12", typ, head.Schema)
+		}
+		if err := c.AddResource(head.ID, doc); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		sch, err := c.Compile(head.ID)
+		if err != nil {
+			t.Fatalf("%s: schema does not compile: %v", typ, err)
+		}
+		out[typ] = sch
+	}
+	return out
+}
+
+// eventTypeConstants parses messages.go for every constant of type EventType, so a
+// type added there without a schema fails this test.
+func eventTypeConstants(t *testing.T) []topics.EventType {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "messages.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []topics.EventType
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			v := s.(*ast.ValueSpec)
+			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "EventType" {
+				continue
+			}
+			for _, val := range v.Values {
+				lit := val.(*ast.BasicLit)
+				out = append(out, topics.EventType(strings.Trim(lit.Value, `"`)))
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no EventType constants found in messages.go")
+	}
+	return out
+}
+
+// TestSchemasCoverEveryEventType proves that every EventType constant, and nothing
+// else, has a schema that compiles, and that EventTypes lists them all.
+func TestSchemasCoverEveryEventType(t *testing.T) {
+	consts := eventTypeConstants(t)
+	schemas := compileSchemas(t)
+	for _, typ := range consts {
+		if schemas[typ] == nil {
+			t.Errorf("event type %s has no schema in topics/schemas/v%d/", typ, topics.SchemaVersion)
+		}
+		if !slices.Contains(topics.EventTypes, typ) {
+			t.Errorf("topics.EventTypes misses %s", typ)
+		}
+	}
+	for typ := range schemas {
+		if !slices.Contains(consts, typ) {
+			t.Errorf("schema %s names no EventType constant", typ)
+		}
+	}
+	if len(topics.EventTypes) != len(consts) {
+		t.Errorf("topics.EventTypes has %d types, messages.go declares %d", len(topics.EventTypes), len(consts))
+	}
+	if _, err := topics.Schema("no.such"); err == nil {
+		t.Error("Schema(no.such) succeeded")
+	}
+	if _, err := topics.Schema("../v1/hold.placed"); err == nil {
+		t.Error("Schema accepted a path")
+	}
+}
+
+var (
+	tZone  = uuid.MustParse("0195d1c0-0000-7000-8000-000000000001")
+	tEvent = uuid.MustParse("0195d1c0-0000-7000-8000-000000000002")
+	tReq   = uuid.MustParse("0195d1c0-0000-7000-8000-000000000003")
+	tHold  = uuid.MustParse("0195d1c0-0000-7000-8000-000000000004")
+	tOrder = uuid.MustParse("0195d1c0-0000-7000-8000-000000000005")
+	t0     = time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+)
+
+func sampleHold(status topics.HoldStatus) *topics.Hold {
+	return &topics.Hold{ID: tHold, Status: status, Quantity: 2, CustomerID: "c-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
+}
+
+// sampleEvents builds one or more events of every type with the Go types.
+func sampleEvents() []topics.Event {
+	base := func(typ topics.EventType, cmd topics.CommandType, key string) topics.Event {
+		return topics.Event{Type: typ, Time: t0, EventID: tEvent, ZoneID: tZone, RequestID: tReq,
+			IdempotencyKey: key, CommandType: cmd, Zone: topics.Inventory{Capacity: 100, Available: 98, Held: 2}}
+	}
+	var out []topics.Event
+	e := base(topics.EvZoneConfigured, topics.CmdConfigureZone, "")
+	e.Zone = topics.Inventory{Capacity: 100, Available: 100}
+	e.Config = &topics.ZoneConfig{EventName: "Concert", ZoneName: "Floor", Capacity: 100, HoldTTLSeconds: 600, HoldQuantityMax: 10, Created: true}
+	out = append(out, e)
+
+	e = base(topics.EvHoldPlaced, topics.CmdPlaceHold, "k1")
+	e.Hold = sampleHold(topics.HoldActive)
+	out = append(out, e)
+	e = base(topics.EvHoldPlaced, topics.CmdPlaceHold, "")
+	e.Hold = sampleHold(topics.HoldActive)
+	e.Hold.CustomerID = ""
+	out = append(out, e)
+
+	e = base(topics.EvHoldConfirmed, topics.CmdConfirmHold, "confirm-1")
+	e.Zone = topics.Inventory{Capacity: 100, Available: 98, Sold: 2}
+	e.Hold = sampleHold(topics.HoldConfirmed)
+	e.Order = &topics.Order{ID: tOrder, HoldID: tHold, Quantity: 2, CustomerID: "c-1", CreatedAt: t0}
+	out = append(out, e)
+
+	e = base(topics.EvHoldReleased, topics.CmdReleaseHold, "release-1")
+	e.Hold = sampleHold(topics.HoldReleased)
+	out = append(out, e)
+
+	e = base(topics.EvHoldExpired, "", "")
+	e.RequestID = uuid.Nil
+	e.Hold = sampleHold(topics.HoldExpired)
+	out = append(out, e)
+
+	e = base(topics.EvRequestRejected, topics.CmdPlaceHold, "k2")
+	e.Rejection = &topics.Rejection{Reason: topics.ReasonInsufficientCapacity, Message: "not enough", Available: 1}
+	out = append(out, e)
+	e = base(topics.EvRequestRejected, topics.CmdConfigureZone, "")
+	e.Zone = topics.Inventory{}
+	e.Rejection = &topics.Rejection{Reason: topics.ReasonZoneNotFound, Message: "zone not found"}
+	out = append(out, e)
+
+	for _, r := range []topics.Replay{
+		{OriginalRequestID: tReq, OriginalType: topics.EvHoldPlaced, HoldID: tHold},
+		{OriginalRequestID: tReq, OriginalType: topics.EvHoldConfirmed, HoldID: tHold, OrderID: tOrder},
+		{OriginalRequestID: tReq, OriginalType: topics.EvHoldReleased, HoldID: tHold},
+		{OriginalRequestID: tReq, OriginalType: topics.EvZoneConfigured},
+		{OriginalRequestID: tReq, OriginalType: topics.EvRequestRejected,
+			Rejection: &topics.Rejection{Reason: topics.ReasonIdempotencyConflict, Message: "used"}},
+	} {
+		e = base(topics.EvRequestReplayed, topics.CmdPlaceHold, "k1")
+		e.Replay = &r
+		out = append(out, e)
+	}
+	return out
+}
+
+// body encodes an event as the processor does and returns its body decoded for the
+// validator.
+func body(t *testing.T, e topics.Event) any {
+	t.Helper()
+	rec, err := topics.EncodeEvent(&e, topics.EventRecordID(&e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range rec.Headers {
+		if h.Key == topics.HeaderDataSchema && string(h.Value) != topics.SchemaURI(e.Type) {
+			t.Fatalf("ce_dataschema %q", h.Value)
+		}
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(rec.Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestSampleEventsValidate proves that events built with the Go types and encoded
+// with EncodeEvent validate against the schema of their type, and only that one.
+func TestSampleEventsValidate(t *testing.T) {
+	schemas := compileSchemas(t)
+	seen := map[topics.EventType]bool{}
+	for _, e := range sampleEvents() {
+		v := body(t, e)
+		seen[e.Type] = true
+		if err := schemas[e.Type].Validate(v); err != nil {
+			t.Errorf("%s: valid event rejected: %v", e.Type, err)
+		}
+		for typ, sch := range schemas {
+			if typ != e.Type && sch.Validate(v) == nil {
+				t.Errorf("%s event validates against the %s schema", e.Type, typ)
+			}
+		}
+	}
+	for _, typ := range topics.EventTypes {
+		if !seen[typ] {
+			t.Errorf("no sample of %s", typ)
+		}
+	}
+}
+
+// TestBrokenEventsFail proves the schemas are precise: each mutation of a valid body
+// is rejected, while an unknown top-level field (forward compatibility) is not.
+func TestBrokenEventsFail(t *testing.T) {
+	schemas := compileSchemas(t)
+	samples := map[topics.EventType]topics.Event{}
+	for _, e := range sampleEvents() {
+		if _, ok := samples[e.Type]; !ok {
+			samples[e.Type] = e
+		}
+	}
+	asMap := func(e topics.Event) map[string]any {
+		return body(t, e).(map[string]any)
+	}
+	nested := func(m map[string]any, k string) map[string]any { return m[k].(map[string]any) }
+	cases := []struct {
+		name   string
+		typ    topics.EventType
+		mutate func(m map[string]any)
+	}{
+		{"missing zone_id", topics.EvHoldPlaced, func(m map[string]any) { delete(m, "zone_id") }},
+		{"zone_id not a uuid", topics.EvHoldPlaced, func(m map[string]any) { m["zone_id"] = "zone-1" }},
+		{"time not a date-time", topics.EvHoldPlaced, func(m map[string]any) { m["time"] = "yesterday" }},
+		{"wrong version", topics.EvHoldPlaced, func(m map[string]any) { m["v"] = json.Number("2") }},
+		{"wrong type", topics.EvHoldPlaced, func(m map[string]any) { m["type"] = "hold.confirmed" }},
+		{"hold status not active", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["status"] = "expired" }},
+		{"hold status unknown", topics.EvHoldReleased, func(m map[string]any) { nested(m, "hold")["status"] = "gone" }},
+		{"unknown field in hold", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["price"] = json.Number("3") }},
+		{"negative available", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "zone")["available"] = json.Number("-1") }},
+		{"zero quantity", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["quantity"] = json.Number("0") }},
+		{"missing hold", topics.EvHoldPlaced, func(m map[string]any) { delete(m, "hold") }},
+		{"order on a placed hold", topics.EvHoldPlaced, func(m map[string]any) { m["order"] = map[string]any{} }},
+		{"missing order", topics.EvHoldConfirmed, func(m map[string]any) { delete(m, "order") }},
+		{"confirm without key", topics.EvHoldConfirmed, func(m map[string]any) { delete(m, "idempotency_key") }},
+		{"expiry with a request id", topics.EvHoldExpired, func(m map[string]any) { m["request_id"] = tReq.String() }},
+		{"missing config field", topics.EvZoneConfigured, func(m map[string]any) { delete(nested(m, "config"), "hold_ttl_seconds") }},
+		{"unknown reason", topics.EvRequestRejected, func(m map[string]any) { nested(m, "rejection")["reason"] = "because" }},
+		{"wrong command", topics.EvRequestRejected, func(m map[string]any) { m["command"] = "hold.steal" }},
+		{"missing request id", topics.EvRequestRejected, func(m map[string]any) { delete(m, "request_id") }},
+		{"replay of a placed hold without hold_id", topics.EvRequestReplayed, func(m map[string]any) { delete(nested(m, "replay"), "hold_id") }},
+		{"replay of an unknown type", topics.EvRequestReplayed, func(m map[string]any) { nested(m, "replay")["original_type"] = "hold.expired" }},
+	}
+	for _, c := range cases {
+		m := asMap(samples[c.typ])
+		c.mutate(m)
+		if err := schemas[c.typ].Validate(m); err == nil {
+			t.Errorf("%s: %s: broken body validates", c.typ, c.name)
+		}
+	}
+	for _, typ := range topics.EventTypes {
+		m := asMap(samples[typ])
+		m["added_in_a_later_v1"] = "ok"
+		if err := schemas[typ].Validate(m); err != nil {
+			t.Errorf("%s: unknown top-level field rejected: %v", typ, err)
+		}
+	}
+}
+
+// TestProcessorEventsValidate proves that what the real state machine emits, for a
+// session that produces every event type, validates against the schemas.
+func TestProcessorEventsValidate(t *testing.T) {
+	schemas := compileSchemas(t)
+	s := processor.NewState(processor.DefaultConfig())
+	now := t0
+	var events []topics.Event
+	n := 0
+	apply := func(typ topics.CommandType, key string, set func(*topics.Command)) uuid.UUID {
+		n++
+		c := &topics.Command{Version: topics.SchemaVersion, Type: typ, RequestID: uuid.New(), EventID: tEvent,
+			ZoneID: tZone, IdempotencyKey: key, SubmittedAt: now}
+		set(c)
+		now = now.Add(time.Second)
+		events = s.Apply(events, c, now)
+		return c.RequestID
+	}
+	i64 := func(v int64) *int64 { return &v }
+	apply(topics.CmdConfigureZone, "", func(c *topics.Command) {
+		c.Configure = &topics.ConfigureZone{EventName: "Concert", ZoneName: "Floor", Capacity: i64(5), HoldTTLSeconds: i64(10)}
+	})
+	place := func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 2, CustomerID: "c-1"} }
+	h1 := apply(topics.CmdPlaceHold, "p1", place)
+	apply(topics.CmdPlaceHold, "p1", place) // replayed
+	apply(topics.CmdPlaceHold, "p1", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
+	apply(topics.CmdPlaceHold, "p2", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 9} }) // over limit
+	apply(topics.CmdConfirmHold, "c1", func(c *topics.Command) { c.Confirm = &topics.ConfirmHold{HoldID: h1} })
+	h2 := apply(topics.CmdPlaceHold, "p3", place)
+	apply(topics.CmdReleaseHold, "r1", func(c *topics.Command) { c.Release = &topics.ReleaseHold{HoldID: h2} })
+	apply(topics.CmdPlaceHold, "p4", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
+	events = s.Advance(events, now.Add(time.Minute)) // expired
+	seen := map[topics.EventType]int{}
+	for _, e := range events {
+		seen[e.Type]++
+		if err := schemas[e.Type].Validate(body(t, e)); err != nil {
+			t.Errorf("%s from the processor: %v", e.Type, err)
+		}
+	}
+	for _, typ := range topics.EventTypes {
+		if seen[typ] == 0 {
+			t.Errorf("session emitted no %s", typ)
+		}
+	}
+}
