@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -140,12 +141,12 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics.Commands),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.RequireStableFetchOffsets(),
+		// RequireStable (KIP-447) is always on in franz-go: fetching committed
+		// offsets waits for a pending transaction of a previous owner to end.
 		// Events and state records go to the partition the command came from: the
 		// topics are co-partitioned, so this equals murmur2(zone_id) for events.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 		kgo.SessionTimeout(10 * time.Second),
 		kgo.RebalanceTimeout(30 * time.Second),
 		kgo.FetchMaxWait(cfg.TickInterval),
@@ -335,41 +336,52 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 }
 
 // applyPartition runs one partition's commands through its state machine and
-// produces the events, dead letters and changelog records.
+// produces the events, dead letters and changelog records, in order. Decoding and
+// encoding, the bulk of the work, run on all cores; applying stays sequential.
 func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, now time.Time, promise func(*kgo.Record, error)) {
 	names := p.cfg.Topics
+	cmds := make([]topics.Command, len(recs))
+	errs := make([]error, len(recs))
+	parallel(len(recs), func(i int) { cmds[i], errs[i] = topics.DecodeCommand(recs[i]) })
+
 	ev := part.events[:0]
-	produce := func(events []topics.Event) {
-		for i := range events {
-			e := &events[i]
-			r, err := topics.EncodeEvent(e, topics.EventRecordID(e))
-			if err != nil {
-				promise(nil, err)
-				continue
-			}
-			r.Topic, r.Partition = names.Events, part.id
-			p.m.events.WithLabelValues(string(e.Type)).Inc()
-			p.sess.Produce(ctx, r, promise)
-		}
-	}
+	var dead []*kgo.Record
 	if len(recs) == 0 {
 		ev = part.state.Advance(ev, now)
 		part.lastHousekp = now
-		produce(ev)
 	}
-	for _, rec := range recs {
-		cmd, err := topics.DecodeCommand(rec)
-		if err != nil {
+	for i := range recs {
+		if errs[i] != nil {
 			p.m.deadLetters.Inc()
-			dl := topics.DeadLetter(names.DeadLetters, rec, err.Error())
+			dl := topics.DeadLetter(names.DeadLetters, recs[i], errs[i].Error())
 			dl.Partition = 0
-			p.sess.Produce(ctx, dl, promise)
+			dead = append(dead, dl)
 			continue
 		}
-		ev = part.state.Apply(ev[:0], &cmd, now)
-		produce(ev)
+		ev = part.state.Apply(ev, &cmds[i], now)
 	}
-	part.events = ev[:0]
+	out := make([]*kgo.Record, len(ev))
+	parallel(len(ev), func(i int) {
+		e := &ev[i]
+		r, err := topics.EncodeEvent(e, topics.EventRecordID(e))
+		if err != nil {
+			panic(fmt.Sprintf("processor: encode %s: %v", e.Type, err)) // our own types always encode
+		}
+		r.Topic, r.Partition = names.Events, part.id
+		out[i] = r
+	})
+	for i, r := range out {
+		p.m.events.WithLabelValues(string(ev[i].Type)).Inc()
+		p.sess.Produce(ctx, r, promise)
+	}
+	for _, r := range dead {
+		p.sess.Produce(ctx, r, promise)
+	}
+	if cap(ev) <= eventsScratchMax {
+		part.events = ev[:0]
+	} else {
+		part.events = nil
+	}
 	part.state.DrainChanges(func(k, v []byte) {
 		r := &kgo.Record{Topic: names.State, Partition: part.id, Key: clone(k)}
 		if v != nil {
@@ -378,6 +390,36 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		p.sess.Produce(ctx, r, promise)
 	})
 	part.applied += len(recs)
+}
+
+// eventsScratchMax bounds the events buffer a partition keeps between batches.
+const eventsScratchMax = 64 << 10
+
+// parallelMin is the smallest job worth splitting over goroutines.
+const parallelMin = 256
+
+// parallel runs f(0..n-1) over GOMAXPROCS goroutines in contiguous chunks.
+func parallel(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < parallelMin || workers < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

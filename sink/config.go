@@ -99,7 +99,7 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("Brokers is required"))
+		errs = append(errs, errors.New("brokers are required (KAFKA_BROKERS)"))
 	}
 	if c.Topics.Events == "" || c.Topics.DeadLetters == "" {
 		errs = append(errs, errors.New("Topics.Events and Topics.DeadLetters are required"))
