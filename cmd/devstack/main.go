@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	tclog "github.com/testcontainers/testcontainers-go/log"
+
 	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 )
 
@@ -33,6 +35,8 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Our own progress lines say what happens; testcontainers' are for tests.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	t0 := time.Now()
 	fmt.Printf("==> starting Kafka (%s)\n", devstack.KafkaImage())
 	k, err := devstack.StartKafka(ctx, devstack.KafkaImage())
