@@ -73,6 +73,8 @@ func runSystem(t *testing.T, cfg app.Config) *system {
 		}
 		select {
 		case err := <-s.done:
+			s.cancel()
+			s.cancel = nil // stopped already: nothing for the cleanup to wait for
 			t.Fatalf("ticketd stopped before ready: %v", err)
 		default:
 		}
