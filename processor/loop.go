@@ -342,7 +342,15 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	names := p.cfg.Topics
 	cmds := make([]topics.Command, len(recs))
 	errs := make([]error, len(recs))
-	parallel(len(recs), func(i int) { cmds[i], errs[i] = topics.DecodeCommand(recs[i]) })
+	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands)
+	parallel(len(recs), func(i int) {
+		cmds[i], errs[i] = topics.DecodeCommand(recs[i])
+		// A zone's commands must all reach its one writer: a record that a producer
+		// put on another partition would split the zone's state.
+		if want := keyed.Partition(recs[i], int(p.cfg.Partitions)); errs[i] == nil && want != int(part.id) {
+			errs[i] = fmt.Errorf("wrong partition: zone %s belongs to partition %d, record is on %d", cmds[i].ZoneID, want, part.id)
+		}
+	})
 
 	ev := part.events[:0]
 	var dead []*kgo.Record
