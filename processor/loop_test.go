@@ -350,3 +350,70 @@ func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event 
 		})
 	}
 }
+
+// TestPoisonCommandsGoToDeadLetters proves that undecodable, invalid and misrouted
+// command records go to the dead-letter topic with their reason, and the commands
+// around them are still applied.
+func TestPoisonCommandsGoToDeadLetters(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	names := testenv.Topics(t, 3)
+	prefix := strings.TrimSuffix(names.Commands, topics.Commands)
+	w := newWorkload(t, brokers, names, 1, 7)
+	w.configure(t, 10)
+	zone := w.zones[0].String()
+	poison := []*kgo.Record{
+		{Topic: names.Commands, Key: []byte(zone), Value: []byte("not json")},
+		{Topic: names.Commands, Key: []byte(zone), Value: []byte(`{"v":1,"type":"hold.place"}`)},
+	}
+	// A valid command for the zone, on a partition that is not the zone's.
+	good := &topics.Command{Version: topics.SchemaVersion, Type: topics.CmdPlaceHold, RequestID: uuid.New(), EventID: w.event,
+		ZoneID: w.zones[0], Place: &topics.PlaceHold{Quantity: 1}}
+	misrouted, err := topics.EncodeCommand(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	misrouted.Topic = names.Commands
+	misrouted.Partition = (int32(kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands).Partition(misrouted, 3)) + 1) % 3
+	poison = append(poison, misrouted)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	want := kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands).Partition(misrouted, 3)
+	for _, r := range poison[:2] {
+		r.Partition = int32(want)
+	}
+	if err := cl.ProduceSync(context.Background(), poison...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	w.send(t, &topics.Command{Type: topics.CmdPlaceHold, ZoneID: w.zones[0], Place: &topics.PlaceHold{Quantity: 1}})
+	a := startChild(t, brokers, prefix, prefix+"a")
+	defer a.terminate(t)
+	checkEvents(t, brokers, names, w.requests)
+
+	dl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(names.DeadLetters),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	var reasons []string
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for len(reasons) < 3 && ctx.Err() == nil {
+		dl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			for _, h := range r.Headers {
+				if h.Key == topics.HeaderDeadReason {
+					reasons = append(reasons, string(h.Value))
+				}
+			}
+		})
+	}
+	joined := strings.Join(reasons, "\n")
+	for _, want := range []string{"undecodable command", "invalid command", "wrong partition"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("dead-letter reasons %q lack %q", joined, want)
+		}
+	}
+}
