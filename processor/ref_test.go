@@ -273,7 +273,7 @@ func (m *refModel) decide(cmd *topics.Command, ev topics.Event) topics.Event {
 		ev.Type, ev.Zone, ev.Hold = topics.EvHoldPlaced, m.inventory(z), m.holdView(h)
 		return ev
 	default:
-		id := uuid.Nil
+		var id uuid.UUID
 		if cmd.Confirm != nil {
 			id = cmd.Confirm.HoldID
 		} else {
