@@ -327,6 +327,8 @@ func TestAPIEndpoints(t *testing.T) {
 		if m := r.json(t); m["replayed"] != true || m["status"] != "succeeded" {
 			t.Errorf("PATCH retry with the same Idempotency-Key: %s", r.body)
 		}
+		s.expectError(s.patchZone(eventID, zoneIDs["a"], map[string]any{"hold_quantity_max": 4},
+			hdrs(wait5, []string{"Idempotency-Key", "patch-a-1"})...), http.StatusConflict, "idempotency_conflict")
 		e = s.expect(s.do("GET", "/events/"+eventID, nil), http.StatusOK).json(t)
 		for _, z := range e["zones"].([]any) {
 			if z := z.(map[string]any); z["name"] == "a" && (z["hold_quantity_max"] != 3.0 || z["customer_limit"] != 5.0 || z["hold_ttl_seconds"] != 600.0) {
@@ -437,6 +439,9 @@ func TestAPIEndpoints(t *testing.T) {
 		r = s.expect(s.placeHold(eventID, zones[0], 1, "wait-3", "Prefer", "respond-async, wait=5"), http.StatusCreated)
 		holdC := r.json(t)["id"].(string)
 		s.expectAccepted(s.placeHold(eventID, zones[0], 1, "wait-4", "Prefer", "wait=0"))
+		// A malformed wait is ignored (RFC 7240): 202; its retry with a wait answers.
+		s.expectAccepted(s.placeHold(eventID, zones[0], 1, "wait-5", "Prefer", "wait=soon"))
+		s.expect(s.placeHold(eventID, zones[0], 1, "wait-5", wait5...), http.StatusCreated)
 
 		// Release, release again (same default key: replayed), then confirm: 409.
 		r = s.expect(s.do("DELETE", "/holds/"+holdA, nil, wait5...), http.StatusOK)
@@ -470,8 +475,17 @@ func TestAPIEndpoints(t *testing.T) {
 			t.Fatalf("waited confirm: %s", r.body)
 		}
 		r = s.expect(s.do("POST", "/holds/"+holdB+"/confirm", nil, hdrs(wait5, []string{"Idempotency-Key", "wait-confirm-b"})...), http.StatusOK)
-		if r.json(t)["id"] != orderID {
+		retry := r.json(t)
+		if retry["id"] != orderID {
 			t.Errorf("confirm retry: %s, want order %s", r.body, orderID)
+		}
+		if id, _ := retry["request_id"].(string); id == "" || id == orderID {
+			t.Errorf("confirm retry names request %v, want its own (not %s)", retry["request_id"], orderID)
+		} else {
+			res := s.expect(s.do("GET", "/requests/"+id, nil), http.StatusOK).json(t)
+			if o, _ := res["order"].(map[string]any); res["status"] != "succeeded" || res["replayed"] != true || o == nil || o["id"] != orderID {
+				t.Errorf("GET /requests/{replayed confirm}: %v", res)
+			}
 		}
 		s.expectError(s.do("POST", "/holds/"+holdB+"/confirm", nil, hdrs(wait5, []string{"Idempotency-Key", "wait-confirm-b2"})...),
 			http.StatusConflict, "hold_already_confirmed")
@@ -497,8 +511,8 @@ func TestAPIEndpoints(t *testing.T) {
 		if h["status"] != "released" {
 			t.Errorf("hold A after a rejected confirm: %v", h)
 		}
-		// A: released; B: confirmed (1); C: held (1); wait-4: held (1).
-		s.eventuallyInventory(eventID, zones[0], [4]float64{20, 17, 2, 1})
+		// A: released; B: confirmed (1); C, wait-4, wait-5: held (1 each).
+		s.eventuallyInventory(eventID, zones[0], [4]float64{20, 16, 3, 1})
 	})
 
 	t.Run("limits", func(t *testing.T) {
@@ -723,6 +737,8 @@ func TestAPIEndpoints(t *testing.T) {
 			{"GET availability malformed id", "GET", "/events/abc/availability", nil, nil, 400, "invalid_id"},
 			// POST /events.
 			{"event missing name", "POST", "/events", map[string]any{"zones": []map[string]any{{"name": "a", "capacity": 1}}}, bearer, 400, "missing_field"},
+			{"event name too long", "POST", "/events", map[string]any{"name": strings.Repeat("n", 201), "zones": []map[string]any{{"name": "a", "capacity": 1}}}, bearer, 400, "invalid_field"},
+			{"zone name too long", "POST", "/events", event(map[string]any{"name": strings.Repeat("n", 201), "capacity": 1}), bearer, 400, "invalid_field"},
 			{"event empty name", "POST", "/events", map[string]any{"name": "", "zones": []map[string]any{{"name": "a", "capacity": 1}}}, bearer, 400, "invalid_field"},
 			{"event without zones", "POST", "/events", map[string]any{"name": "Bad"}, bearer, 400, "invalid_field"},
 			{"event with no zone", "POST", "/events", event(), bearer, 400, "invalid_field"},
@@ -776,6 +792,9 @@ func TestAPIEndpoints(t *testing.T) {
 					r = s.do(c.method, c.path, c.body, c.headers...)
 				}
 				s.expectError(r, c.status, c.code)
+				if c.status == http.StatusMethodNotAllowed && r.header.Get("Allow") == "" {
+					t.Errorf("405 without Allow")
+				}
 				if after := cmds.count(t); after != before {
 					t.Errorf("%s %s published %d commands", c.method, c.path, after-before)
 				}
@@ -808,6 +827,10 @@ func TestAPIEndpoints(t *testing.T) {
 		h := s.expect(s.do("GET", "/holds/"+holdID, nil), http.StatusOK).json(t)
 		if h["status"] != "expired" || h["resolved_at"] == nil {
 			t.Errorf("expired hold: %v", h)
+		}
+		res := s.expect(s.do("GET", "/requests/"+holdID, nil), http.StatusOK).json(t)
+		if h, _ := res["hold"].(map[string]any); res["status"] != "succeeded" || h == nil || h["status"] != "expired" {
+			t.Errorf("GET /requests/{place of an expired hold}: %v", res)
 		}
 		s.eventuallyInventory(expEvent, expZones[0], [4]float64{10, 10, 0, 0})
 	})
