@@ -1,16 +1,20 @@
 // Command devstack is `make run`: it starts Kafka and Postgres in Docker, runs
 // `ticketd all` against them, prints the API's URL and a first request to try, and on
-// Ctrl-C stops everything it started, leaving no container behind.
+// Ctrl-C stops everything it started, leaving no container behind. With
+// -kafka-nodes N, Kafka is an N-node KRaft cluster and ticketd replicates its topics
+// min(N, 3) times.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,18 +37,38 @@ func main() {
 }
 
 func run() error {
+	kafkaNodes := flag.Int("kafka-nodes", 1, "Kafka nodes: 1, or a KRaft cluster of N (3 for replication factor 3)")
+	flag.Parse()
+	if *kafkaNodes < 1 {
+		return fmt.Errorf("-kafka-nodes %d: want 1 or more", *kafkaNodes)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Our own progress lines say what happens; testcontainers' are for tests.
 	tclog.SetDefault(tclog.NewNoopLogger())
 	t0 := time.Now()
-	fmt.Printf("==> starting Kafka (%s)\n", devstack.KafkaImage())
-	k, err := devstack.StartKafka(ctx, devstack.KafkaImage())
-	if err != nil {
-		return err
+	fmt.Printf("==> starting Kafka (%s, %d node(s))\n", devstack.KafkaImage(), *kafkaNodes)
+	var (
+		brokers  []string
+		kafkaEnv []string
+	)
+	if *kafkaNodes == 1 {
+		k, err := devstack.StartKafka(ctx, devstack.KafkaImage())
+		if err != nil {
+			return err
+		}
+		defer stopped("Kafka", func() error { return k.Stop(context.Background()) })
+		brokers = k.Brokers
+	} else {
+		k, err := devstack.StartKafkaCluster(ctx, devstack.KafkaImage(), *kafkaNodes)
+		if err != nil {
+			return err
+		}
+		defer stopped("Kafka", func() error { return k.Stop(context.Background()) })
+		brokers = k.Brokers
+		kafkaEnv = append(kafkaEnv, "REPLICATION_FACTOR="+strconv.Itoa(min(*kafkaNodes, 3)))
 	}
-	defer stopped("Kafka", func() error { return k.Stop(context.Background()) })
-	fmt.Printf("    %s after %s\n==> starting Postgres (%s)\n", k.Brokers[0], since(t0), devstack.PostgresImage())
+	fmt.Printf("    %s after %s\n==> starting Postgres (%s)\n", strings.Join(brokers, ","), since(t0), devstack.PostgresImage())
 	pg, err := devstack.StartPostgres(ctx, devstack.PostgresImage())
 	if err != nil {
 		return err
@@ -56,12 +80,13 @@ func run() error {
 	addr := envOr("HTTP_ADDR", httpAddrDefault)
 	cmd := exec.Command(ticketdPath, "all")
 	cmd.Env = append(os.Environ(),
-		"KAFKA_BROKERS="+strings.Join(k.Brokers, ","),
+		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"DATABASE_URL="+pg.URL,
 		"ADMIN_TOKEN="+token,
 		"HTTP_ADDR="+addr,
 		"HOLD_TTL_DEFAULT="+envOr("HOLD_TTL_DEFAULT", "10m"),
 	)
+	cmd.Env = append(cmd.Env, kafkaEnv...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Its own process group: Ctrl-C reaches devstack, which stops ticketd in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -44,6 +44,11 @@ func (k *Kafka) Container() testcontainers.Container { return k.container }
 const (
 	kafkaPort      = "9092/tcp"
 	kafkaStartFile = "/tmp/ut-advertised.sh"
+	// kafkaStartReady ends a complete start file: Docker writes a copied file in
+	// steps, and one found half-written must not be read.
+	kafkaStartReady = "# ready"
+	kafkaEntrypoint = "until grep -qsx '" + kafkaStartReady + "' " + kafkaStartFile + "; do sleep 0.1; done; . " +
+		kafkaStartFile + "; exec /etc/kafka/docker/run"
 	// clusterID is the KRaft cluster id: fixed, the cluster lives as long as its container.
 	clusterID = "5L6g3nShT-eMCtK--X86sw"
 )
@@ -74,8 +79,7 @@ func StartKafka(ctx context.Context, image string) (*Kafka, error) {
 			"KAFKA_LOG_DIRS":                                 "/tmp/kafka-logs",
 			"KAFKA_HEAP_OPTS":                                "-Xms512m -Xmx1g",
 		},
-		Entrypoint: []string{"sh", "-c",
-			"while [ ! -f " + kafkaStartFile + " ]; do sleep 0.1; done; . " + kafkaStartFile + "; exec /etc/kafka/docker/run"},
+		Entrypoint: []string{"sh", "-c", kafkaEntrypoint},
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
 			PostStarts: []testcontainers.ContainerHook{advertise},
 		}},
@@ -103,7 +107,7 @@ func advertise(ctx context.Context, c testcontainers.Container) error {
 	if err != nil {
 		return err
 	}
-	script := fmt.Sprintf("export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%s,BROKER://localhost:9093\n", host, port)
+	script := fmt.Sprintf("export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%s,BROKER://localhost:9093\n%s\n", host, port, kafkaStartReady)
 	return c.CopyToContainer(ctx, []byte(script), kafkaStartFile, 0o644)
 }
 
