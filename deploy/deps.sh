@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a machine ready to run and test ultimate-ticket: Docker installed and running,
-# and the Kafka and Postgres images present. Official images are used when they are
+# the Kafka and Postgres images present, and Prometheus installed (for the dashboards
+# test; never left running as a service). Official images are used when they are
 # present or can be pulled; otherwise local equivalents are built from Debian packages
 # and Maven Central (deploy/images/). Writes the image names to .cache/images.env for
 # the Makefile. Every step says what it does and how long it took; a second run on a
@@ -86,6 +87,29 @@ if [ -z "$postgres_image" ]; then
   fi
 fi
 echo "    $postgres_image"
+done_step
+
+# Prometheus is only a test tool here (internal/e2e/dashboards_test.go runs it against
+# the system to check every dashboard query); the test starts its own process, so the
+# package's service must not be left running. policy-rc.d (exit 101) stops the
+# maintainer scripts from starting it; no recommends (node-exporter is a service too).
+step "prometheus: installed?"
+if [ ! -x /usr/bin/prometheus ]; then
+  echo "    installing prometheus from Debian (service not started)"
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null || {
+    [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+  # Belt and braces: should an init script have started it anyway, stop that service.
+  if [ -f /run/prometheus/prometheus.pid ] && [ -x /etc/init.d/prometheus ]; then
+    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
+fi
+/usr/bin/prometheus --version 2>&1 | head -1 | sed 's/^/    /'
 done_step
 
 cat > .cache/images.env <<ENV
