@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -238,6 +239,8 @@ func (p *Processor) step(ctx context.Context) error {
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if _, ok := p.parts[fp.Partition]; ok && len(fp.Records) > 0 {
 			work[fp.Partition] = fp.Records
+			next := fp.Records[len(fp.Records)-1].Offset + 1
+			p.m.backlog.WithLabelValues(strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-next, 0)))
 		}
 	})
 	for id, part := range p.parts {
@@ -261,6 +264,7 @@ func (p *Processor) reconcile(ctx context.Context) error {
 	for id := range p.parts {
 		if !owned[id] {
 			delete(p.parts, id)
+			p.m.forget(id)
 		}
 	}
 	p.m.partitions.Set(float64(len(owned)))
@@ -332,6 +336,14 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 	}
 	p.m.commands.Add(float64(records))
 	p.m.txns.Inc()
+	for id := range work {
+		part := p.parts[id]
+		st, label := part.state.Stats(), strconv.Itoa(int(id))
+		p.m.activeHolds.WithLabelValues(label).Set(float64(st.ActiveHolds))
+		p.m.keys.WithLabelValues(label).Set(float64(st.Keys))
+		p.m.evictedEarly.WithLabelValues(label, "key").Set(float64(st.KeysEvictedEarly))
+		p.m.evictedEarly.WithLabelValues(label, "resolved_hold").Set(float64(st.ResolvedEvictedEarly))
+	}
 	return nil
 }
 
@@ -383,6 +395,9 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	})
 	for i, r := range out {
 		p.m.events.WithLabelValues(string(ev[i].Type)).Inc()
+		if ev[i].Rejection != nil {
+			p.m.rejections.WithLabelValues(string(ev[i].Rejection.Reason)).Inc()
+		}
 		p.sess.Produce(ctx, r, promise)
 	}
 	for _, r := range dead {

@@ -1,6 +1,12 @@
 package processor
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
+)
 
 type metrics struct {
 	commands       prometheus.Counter
@@ -11,6 +17,11 @@ type metrics struct {
 	txnSeconds     prometheus.Histogram
 	restoreSeconds prometheus.Histogram
 	partitions     prometheus.Gauge
+	rejections     *prometheus.CounterVec
+	backlog        *prometheus.GaugeVec
+	activeHolds    *prometheus.GaugeVec
+	keys           *prometheus.GaugeVec
+	evictedEarly   *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,9 +44,34 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "partitions_owned", Help: "Partitions this instance owns."}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "rejections_total", Help: "Requests rejected, by reason."}, []string{"reason"}),
+		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "backlog_records", Help: "Commands waiting in the partition: high watermark minus the next offset to apply."}, []string{"partition"}),
+		activeHolds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "active_holds", Help: "Active holds in the partition's state."}, []string{"partition"}),
+		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "idempotency_keys", Help: "Idempotency keys remembered in the partition's state."}, []string{"partition"}),
+		evictedEarly: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "evicted_early", Help: "Keys and resolved holds forgotten before their retention because a bound was reached."}, []string{"partition", "kind"}),
+	}
+	// Series exist from the start, so the first event of a kind shows as an increase.
+	for _, t := range topics.EventTypes {
+		m.events.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions)
+		reg.MustRegister(m.commands, m.events, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
+			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly)
 	}
 	return m
+}
+
+// forget removes the per-partition series of a partition this instance gave up.
+func (m *metrics) forget(part int32) {
+	label := strconv.Itoa(int(part))
+	m.backlog.DeleteLabelValues(label)
+	m.activeHolds.DeleteLabelValues(label)
+	m.keys.DeleteLabelValues(label)
+	m.evictedEarly.DeleteLabelValues(label, "key")
+	m.evictedEarly.DeleteLabelValues(label, "resolved_hold")
 }

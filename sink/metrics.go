@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // metrics are the sink's Prometheus collectors.
@@ -60,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ticket_sink_last_event_timestamp_seconds",
 			Help: "Processor time of the newest event applied (Unix seconds): how fresh the read model is.",
 		}),
+	}
+	// Series exist from the start, so the first event of a kind shows as an increase.
+	for _, t := range topics.EventTypes {
+		m.applied.WithLabelValues(string(t))
 	}
 	if reg == nil {
 		return m, nil
