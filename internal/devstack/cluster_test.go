@@ -169,9 +169,11 @@ func TestKafkaCluster(t *testing.T) {
 	if err := prod.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	asyncMu.Lock()
 	if len(asyncErrs) > 0 {
 		t.Fatalf("%d records not acknowledged, first: %v", len(asyncErrs), asyncErrs[0])
 	}
+	asyncMu.Unlock()
 	// And more on the 2 that are left, read back too.
 	produce(300)
 	consume(len(produced))
