@@ -15,7 +15,7 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
 # Image names resolved by `make deps` (official images, or local builds).
 IMAGES := set -a; [ -f .cache/images.env ] && . ./.cache/images.env; set +a;
 
-.PHONY: all deps build test test-short bench run fmt vet tidy lint clean
+.PHONY: all deps build test test-short bench run run-cluster fmt vet tidy lint clean
 
 all: build
 
@@ -36,6 +36,10 @@ bench: deps
 
 run: deps build
 	@$(IMAGES) $(GO) run ./cmd/devstack
+
+# Like run, on a 3-node KRaft cluster with every topic replicated 3 times.
+run-cluster: deps build
+	@$(IMAGES) $(GO) run ./cmd/devstack -kafka-nodes 3
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
