@@ -6,7 +6,10 @@
 #
 # Settings (environment): COUNT (samples of the cheap benchmarks, default 3),
 # LOADGEN_RATE (holds/s, default 100), LOADGEN_DURATION (default 30s),
-# LOADGEN_ZONES (default 1: the hot zone), LOADGEN_CONCURRENCY (default 2000).
+# LOADGEN_ZONES (default 1: the hot zone), LOADGEN_CONCURRENCY (default 2000),
+# BENCH_STEPS (default "state loop restore sink loadgen": the steps to run; the
+# summary is made from whatever raw files bench/results/ holds).
+# `bash deploy/bench.sh summary` only remakes bench/results/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,60 +21,87 @@ DURATION=${LOADGEN_DURATION:-30s}
 ZONES=${LOADGEN_ZONES:-1}
 CONC=${LOADGEN_CONCURRENCY:-2000}
 # The in-memory state machine benchmarks of processor/bench_test.go.
+STEPS=" ${BENCH_STEPS:-state loop restore sink loadgen} "
 STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Restore)$'
-
-mkdir -p "$OUT"
-rm -f "$OUT"/*.txt "$OUT"/summary.md
-{
-	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
-	echo "go: $($GO env GOVERSION) $($GO env GOOS)/$($GO env GOARCH), cpus: $(nproc)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "images: ${KAFKA_IMAGE:-apache/kafka (default)} ${POSTGRES_IMAGE:-postgres (default)}"
-} >"$OUT/env.txt"
-cat "$OUT/env.txt"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "processor: state machine, in memory (count=$COUNT)"
-$GO test -run '^$' -bench "$STATE_BENCH" -benchmem -count="$COUNT" -timeout 30m ./processor/ | tee "$OUT/processor_state.txt"
+# run_steps runs the steps, raw output to bench/results/; env.txt gathers the
+# machine and its load for every run (a run of some steps appends to it).
+run_steps() {
+	mkdir -p "$OUT"
+	if [[ $STEPS == " state loop restore sink loadgen " ]]; then
+		rm -f "$OUT/env.txt"
+	fi
+	{
+		echo "--- run of: $STEPS"
+		echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		echo "go: $($GO env GOVERSION) $($GO env GOOS)/$($GO env GOARCH), cpus: $(nproc)"
+		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+		echo "images: ${KAFKA_IMAGE:-apache/kafka (default)} ${POSTGRES_IMAGE:-postgres (default)}"
+	} | tee -a "$OUT/env.txt"
+	has() { [[ $STEPS == *" $1 "* ]]; }
+	load() { echo "load $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"; }
 
-step "processor: BenchmarkLoopHotZone on real Kafka (100000 commands, count=$COUNT)"
-$GO test -run '^$' -bench '^BenchmarkLoopHotZone$' -benchtime=100000x -count="$COUNT" -timeout 30m ./processor/ | tee "$OUT/processor_loop.txt"
+	if has state; then
+		step "processor: state machine, in memory (count=$COUNT)"
+		load "before state"
+		$GO test -run '^$' -bench "$STATE_BENCH" -benchmem -count="$COUNT" -timeout 30m ./processor/ | tee "$OUT/processor_state.txt"
+	fi
+	if has loop; then
+		step "processor: BenchmarkLoopHotZone on real Kafka (100000 commands, count=$COUNT)"
+		load "before loop"
+		$GO test -run '^$' -bench '^BenchmarkLoopHotZone$' -benchtime=100000x -count="$COUNT" -timeout 30m ./processor/ | tee "$OUT/processor_loop.txt"
+	fi
+	if has restore; then
+		step "processor: BenchmarkRestore1M on real Kafka (3 restores)"
+		load "before restore"
+		$GO test -run '^$' -bench '^BenchmarkRestore1M$' -benchtime=3x -timeout 30m ./processor/ | tee "$OUT/processor_restore1m.txt"
+	fi
+	if has sink; then
+		step "sink: BenchmarkSinkApply on real Postgres (30 batches each)"
+		load "before sink"
+		$GO test -run '^$' -bench '^BenchmarkSinkApply$' -benchtime 30x -benchmem -timeout 30m ./sink/ | tee "$OUT/sink_apply.txt"
+	fi
+	if has loadgen; then
+		step "loadgen -self: $RATE holds/s for $DURATION on $ZONES zone(s) (ticketd's log: $OUT/loadgen.stderr)"
+		load "before loadgen"
+		echo "loadgen: -self -rate $RATE -duration $DURATION -zones $ZONES -concurrency $CONC" >>"$OUT/env.txt"
+		$GO run ./cmd/loadgen -self -rate "$RATE" -duration "$DURATION" -zones "$ZONES" -concurrency "$CONC" \
+			-out "$OUT/loadgen" 2>"$OUT/loadgen.stderr" | tee "$OUT/loadgen.txt"
+		load "after loadgen"
+	fi
 
-step "processor: BenchmarkRestore1M on real Kafka (3 restores)"
-$GO test -run '^$' -bench '^BenchmarkRestore1M$' -benchtime=3x -timeout 30m ./processor/ | tee "$OUT/processor_restore1m.txt"
-
-step "sink: BenchmarkSinkApply on real Postgres (30 batches each)"
-$GO test -run '^$' -bench '^BenchmarkSinkApply$' -benchtime 30x -benchmem -timeout 30m ./sink/ | tee "$OUT/sink_apply.txt"
-
-step "loadgen -self: $RATE holds/s for $DURATION on $ZONES zone(s)"
-$GO run ./cmd/loadgen -self -rate "$RATE" -duration "$DURATION" -zones "$ZONES" -concurrency "$CONC" \
-	-out "$OUT/loadgen" | tee "$OUT/loadgen.txt"
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
-
-# Optional: benchstat's own table, when the tool resolves (no go.mod change).
-if timeout 120 $GO run golang.org/x/perf/cmd/benchstat@latest "$OUT"/processor_*.txt "$OUT"/sink_apply.txt \
-	>"$OUT/benchstat.txt" 2>/dev/null; then
-	:
-else
-	rm -f "$OUT/benchstat.txt"
-fi
+	# Optional: benchstat's own table, when the tool resolves (no go.mod change).
+	if timeout 120 $GO run golang.org/x/perf/cmd/benchstat@latest "$OUT"/processor_*.txt "$OUT"/sink_apply.txt \
+		>"$OUT/benchstat.txt" 2>/dev/null; then
+		:
+	else
+		rm -f "$OUT/benchstat.txt"
+	fi
+}
 
 # Summary: the median of every metric of every benchmark over its samples.
 medians() {
 	awk '
-	/^Benchmark/ {
-		name = $1; sub(/-[0-9]+$/, "", name)
+	# A benchmark line is "BenchmarkName-P  N  value unit  value unit ..."; a log
+	# line may cut it after the name, and the figures then start a later line.
+	function add(name, from,   i, unit, key) {
 		if (!(name in seen)) { seen[name] = 1; order[++nn] = name }
 		n[name]++
-		for (i = 3; i + 1 <= NF; i += 2) {
+		for (i = from; i + 1 <= NF; i += 2) {
 			unit = $(i + 1); key = name SUBSEP unit
 			if (!(key in has)) { has[key] = 1; units[name] = units[name] " " unit }
 			vals[key] = vals[key] " " $i
 		}
 	}
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name)
+		if ($2 ~ /^[0-9]+$/ && $4 ~ /\/op$/) add(name, 3); else cut = name
+		next
+	}
+	cut != "" && $1 ~ /^[0-9]+$/ && $3 ~ /\/op$/ { add(cut, 2); cut = "" }
 	function median(s,   a, k, m, i, j, t) {
 		m = split(s, a, " ")
 		for (i = 2; i <= m; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -89,29 +119,35 @@ medians() {
 	}' "$@"
 }
 
-{
+summary() {
 	echo "# Benchmarks ($(date -u +%Y-%m-%d))"
 	echo
 	echo '```'
 	cat "$OUT/env.txt"
 	echo '```'
 	echo
-	echo "Shared 2-core machine, other work running: the figures are noisy; medians over the samples."
+	echo "Shared 2-core machine with other work running (load averages above): the figures are noisy;"
+	echo "each is the median over its samples (Go benchmark lines in the raw files beside this one)."
 	echo
 	echo "| benchmark | samples | medians |"
 	echo "|---|---|---|"
 	medians "$OUT/processor_state.txt" "$OUT/processor_loop.txt" "$OUT/processor_restore1m.txt" "$OUT/sink_apply.txt"
 	echo
-	echo "## Load generator (loadgen -self): $RATE holds/s offered for $DURATION, $ZONES zone(s)"
+	echo "## Load generator: $(grep '^loadgen:' "$OUT/env.txt" | tail -1 | cut -d' ' -f2-)"
 	echo
 	echo "Everything on the same machine: Kafka and Postgres in Docker, ticketd in-process, the load generator."
 	echo
 	echo '```'
-	sed -n '/^holds: offered/,$p' "$OUT/loadgen.txt"
+	sed -n '/^holds: offered/,$p' "$OUT/loadgen.txt" 2>/dev/null || echo "(no loadgen run)"
 	echo '```'
 	echo
-	echo "Plot: loadgen/latency.png; per-request data: loadgen/latency.csv; figures: loadgen/results.json."
-} >"$OUT/summary.md"
+	echo "Plot: loadgen/latency.png; figures: loadgen/results.json; per-request data: loadgen/latency.csv (not committed)."
+}
+
+if [[ ${1:-} != summary ]]; then
+	run_steps
+fi
+summary >"$OUT/summary.md"
 
 step "summary ($OUT/summary.md)"
 cat "$OUT/summary.md"

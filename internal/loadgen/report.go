@@ -249,7 +249,7 @@ func (res *Results) writePlot(path string) error {
 		if err != nil {
 			return err
 		}
-		h.FillColor = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xaa}
+		h.FillColor = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 		hist.Add(h)
 	}
 
@@ -286,5 +286,8 @@ func (res *Results) Print(w *os.File) {
 		v, s := o.r.Visible, o.r.Submit
 		fmt.Fprintf(w, "%-8s n=%-7d submit-to-visible ms p50 %.2f p90 %.2f p99 %.2f max %.2f | submit(202) ms p50 %.2f p99 %.2f\n",
 			o.name, o.r.Sent, v.P50, v.P90, v.P99, v.Max, s.P50, s.P99)
+		if len(o.r.Rejected) > 0 || len(o.r.Errors) > 0 {
+			fmt.Fprintf(w, "%-8s rejected %v errors %v\n", "", o.r.Rejected, o.r.Errors)
+		}
 	}
 }
