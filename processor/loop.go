@@ -148,6 +148,12 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		// topics are co-partitioned, so this equals murmur2(zone_id) for events.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// After a commit the broker finishes the transaction asynchronously; the next
+		// transaction's first produce can meet CONCURRENT_TRANSACTIONS (KIP-890) and
+		// is retried. The default backoff (250 ms, doubling) stalls a busy writer for
+		// seconds; the broker is done within milliseconds.
+		kgo.RetryBackoffFn(retryBackoff),
+		kgo.ConcurrentTransactionsBackoff(5 * time.Millisecond),
 		kgo.SessionTimeout(10 * time.Second),
 		kgo.RebalanceTimeout(30 * time.Second),
 		kgo.FetchMaxWait(cfg.TickInterval),
@@ -446,6 +452,15 @@ func parallel(n int, f func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// retryBackoff is 5 ms doubling to at most 250 ms.
+func retryBackoff(fails int) time.Duration {
+	const base, ceiling = 5 * time.Millisecond, 250 * time.Millisecond
+	if fails > 6 {
+		return ceiling
+	}
+	return min(base<<max(fails, 0), ceiling)
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

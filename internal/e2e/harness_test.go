@@ -25,7 +25,7 @@ const adminToken = "e2e-admin-token-0123456789"
 // system is one running ticketd (api, processor and sink in one process) on the
 // shared test Kafka and a fresh database.
 type system struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	cfg    app.Config
 	cancel context.CancelFunc
@@ -33,7 +33,7 @@ type system struct {
 }
 
 // startSystem runs `ticketd all` in-process with its own topics and database.
-func startSystem(t *testing.T, mutate ...func(*app.Config)) *system {
+func startSystem(t testing.TB, mutate ...func(*app.Config)) *system {
 	t.Helper()
 	brokers := testenv.Kafka(t)
 	dbURL := testenv.Postgres(t)
@@ -55,7 +55,7 @@ func startSystem(t *testing.T, mutate ...func(*app.Config)) *system {
 	return runSystem(t, cfg)
 }
 
-func runSystem(t *testing.T, cfg app.Config) *system {
+func runSystem(t testing.TB, cfg app.Config) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &system{t: t, url: "http://" + cfg.HTTPAddr, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
@@ -101,7 +101,7 @@ func (s *system) stop() {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,7 +118,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -127,7 +127,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	e, _ := r.json(t)["error"].(map[string]any)
 	if e == nil {

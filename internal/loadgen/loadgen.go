@@ -67,6 +67,13 @@ type Config struct {
 	Poll time.Duration
 	// DecideTimeout bounds the wait for one request's result.
 	DecideTimeout time.Duration
+	// PollOnly makes every request a plain submit (202) followed by polling
+	// GET /requests/{id}. By default a submit carries `Prefer: wait=N` and the API's
+	// one shared result poller answers it as soon as the read model has the result,
+	// which is how a client should wait and costs the server one query per few ms
+	// for all waiters; per-client polling at millisecond intervals loads the API and
+	// Postgres far more than the requests themselves.
+	PollOnly bool
 	// ConfirmRatio and ReleaseRatio are the shares of placed holds then confirmed
 	// and released; the rest are left to expire.
 	ConfirmRatio, ReleaseRatio float64
@@ -345,8 +352,18 @@ func (r *runner) submitAndPoll(ctx context.Context, op Op, method, path string, 
 	s := Sample{Op: op}
 	t0 := time.Now()
 	s.Start = t0.Sub(r.start)
+	if !r.cfg.PollOnly {
+		h := map[string]string{"Prefer": fmt.Sprintf("wait=%d", waitSeconds(r.cfg.DecideTimeout))}
+		for k, v := range hdr {
+			h[k] = v
+		}
+		hdr = h
+	}
 	status, raw, err := r.do(ctx, method, path, body, hdr)
 	s.Submit = time.Since(t0)
+	if err == nil && status != http.StatusAccepted && !r.cfg.PollOnly {
+		return r.waited(s, t0, status, raw)
+	}
 	var pending requestResult
 	switch {
 	case err != nil:
@@ -387,6 +404,43 @@ func (r *runner) submitAndPoll(ctx context.Context, op Op, method, path string, 
 		timer.Reset(max(r.cfg.Poll, time.Since(t0)/pollRelative))
 	}
 	return r.fail(s, "undecided_timeout")
+}
+
+// waitSeconds is the Prefer wait for a decide timeout: whole seconds, 1 to 30.
+func waitSeconds(d time.Duration) int { return min(max(int(d/time.Second), 1), 30) }
+
+// waited records the answer to a submit that waited for its result: 201 or 200
+// with the hold or order, or an error status with the rejection's code.
+func (r *runner) waited(s Sample, t0 time.Time, status int, raw []byte) requestResult {
+	s.Visible = time.Since(t0)
+	switch {
+	case status == http.StatusCreated || status == http.StatusOK:
+		var body struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &body) != nil || body.ID == "" {
+			return r.fail(s, "waited_bad_body")
+		}
+		s.Outcome = OutcomeSucceeded
+		r.record(s, true)
+		res := requestResult{Status: OutcomeSucceeded}
+		res.Hold = &struct {
+			ID string `json:"id"`
+		}{ID: body.ID}
+		return res
+	case status == http.StatusConflict || status == http.StatusNotFound || status == http.StatusUnprocessableEntity:
+		var body struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &body)
+		s.Outcome, s.Reason = OutcomeRejected, body.Error.Code
+		r.record(s, true)
+		return requestResult{Status: "rejected", Reason: body.Error.Code}
+	default:
+		return r.fail(s, fmt.Sprintf("submit_http_%d", status))
+	}
 }
 
 func (r *runner) fail(s Sample, kind string) requestResult {
