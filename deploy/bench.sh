@@ -5,9 +5,9 @@
 # load generator start their own containers and remove them when done.
 #
 # Settings (environment): COUNT (samples of the cheap benchmarks, default 3),
-# LOADGEN_RATE (holds/s, default 100), LOADGEN_DURATION (default 30s),
+# LOADGEN_RATE (holds/s, default 200), LOADGEN_DURATION (default 30s),
 # LOADGEN_ZONES (default 1: the hot zone), LOADGEN_CONCURRENCY (default 2000),
-# BENCH_STEPS (default "state loop restore sink loadgen": the steps to run; the
+# BENCH_STEPS (default "state loop restore sink latency loadgen": the steps to run; the
 # summary is made from whatever raw files bench/results/ holds).
 # `bash deploy/bench.sh summary` only remakes bench/results/summary.md.
 set -euo pipefail
@@ -16,12 +16,12 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 OUT=bench/results
 COUNT=${COUNT:-3}
-RATE=${LOADGEN_RATE:-100}
+RATE=${LOADGEN_RATE:-200}
 DURATION=${LOADGEN_DURATION:-30s}
 ZONES=${LOADGEN_ZONES:-1}
 CONC=${LOADGEN_CONCURRENCY:-2000}
 # The in-memory state machine benchmarks of processor/bench_test.go.
-STEPS=" ${BENCH_STEPS:-state loop restore sink loadgen} "
+STEPS=" ${BENCH_STEPS:-state loop restore sink latency loadgen} "
 STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Restore)$'
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -30,7 +30,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # machine and its load for every run (a run of some steps appends to it).
 run_steps() {
 	mkdir -p "$OUT"
-	if [[ $STEPS == " state loop restore sink loadgen " ]]; then
+	if [[ $STEPS == " state loop restore sink latency loadgen " ]]; then
 		rm -f "$OUT/env.txt"
 	fi
 	{
@@ -63,6 +63,11 @@ run_steps() {
 		step "sink: BenchmarkSinkApply on real Postgres (30 batches each)"
 		load "before sink"
 		$GO test -run '^$' -bench '^BenchmarkSinkApply$' -benchtime 30x -benchmem -timeout 30m ./sink/ | tee "$OUT/sink_apply.txt"
+	fi
+	if has latency; then
+		step "end to end: BenchmarkSubmitToVisible, one buyer at a time (200 holds)"
+		load "before latency"
+		$GO test -run '^$' -bench '^BenchmarkSubmitToVisible$' -benchtime=200x -timeout 30m ./internal/e2e/ | tee "$OUT/e2e_latency.txt"
 	fi
 	if has loadgen; then
 		step "loadgen -self: $RATE holds/s for $DURATION on $ZONES zone(s) (ticketd's log: $OUT/loadgen.stderr)"
