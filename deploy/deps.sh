@@ -64,7 +64,7 @@ if [ -z "$kafka_image" ]; then
     if [ ! -d deploy/images/kafka/libs ] || [ -z "$(ls deploy/images/kafka/libs)" ]; then
       command -v mvn >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven >/dev/null; }
       echo "    fetching Kafka $KAFKA_VERSION jars from Maven Central"
-      (cd deploy/images/kafka && mvn -q -B -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+      (cd deploy/images/kafka && mvn -q -B -Dstyle.color=never -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory=libs)
     fi
     build_image "$local_kafka" deploy/images/kafka
