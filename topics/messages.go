@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -185,11 +186,25 @@ const (
 )
 
 // Rejection says why a request changed nothing. Available is the zone's available
-// tickets when the reason is insufficient_capacity.
+// tickets when the reason is insufficient_capacity; in JSON it is present exactly
+// then, 0 included (sold out), and absent for every other reason.
 type Rejection struct {
 	Reason    Reason `json:"reason"`
 	Message   string `json:"message"`
 	Available int64  `json:"available,omitempty"`
+}
+
+// MarshalJSON writes available for insufficient_capacity even when it is 0.
+func (r Rejection) MarshalJSON() ([]byte, error) {
+	type plain Rejection // without this method
+	if r.Reason != ReasonInsufficientCapacity {
+		return json.Marshal(plain(r))
+	}
+	return json.Marshal(struct {
+		Reason    Reason `json:"reason"`
+		Message   string `json:"message"`
+		Available int64  `json:"available"`
+	}{r.Reason, r.Message, r.Available})
 }
 
 // Replay repeats the first answer to an idempotency key: the request that decided it,
