@@ -87,8 +87,9 @@ type polled struct {
 	next           map[int32]int64 // per partition, the offset after the last record
 }
 
-// gather polls until it has BatchRecordsMax records or BatchWait has passed since
-// the first one, decoding as it goes.
+// gather polls until it has BatchRecordsMax records, or BatchWait has passed since
+// the first one, or it has caught up with every partition it read from (waiting then
+// would only add latency: nothing more is there to batch), decoding as it goes.
 func (s *Sink) gather(ctx context.Context, cl *kgo.Client) (*polled, error) {
 	b := &polled{highWatermarks: make(map[int32]int64), next: make(map[int32]int64)}
 	var deadline time.Time
@@ -130,8 +131,23 @@ func (s *Sink) gather(ctx context.Context, cl *kgo.Client) (*polled, error) {
 		if deadline.IsZero() && n > 0 {
 			deadline = time.Now().Add(s.cfg.BatchWait)
 		}
+		if n > 0 && b.caughtUp() {
+			break
+		}
 	}
 	return b, nil
+}
+
+// caughtUp reports whether every partition read from has nothing more to read: its
+// high watermark is at most one past the last record (a transaction's commit marker
+// takes an offset of its own).
+func (b *polled) caughtUp() bool {
+	for p, hw := range b.highWatermarks {
+		if hw-b.next[p] > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *polled) add(r Record, dead *kgo.Record) {
