@@ -13,22 +13,23 @@ import (
 // benchPartitions spreads the benchmark's zones over this many partitions.
 const benchPartitions = 6
 
-// BenchmarkSinkApply measures events per second into Postgres through ApplyBatch:
-// full batches of a place/confirm/expire mix over a few zones, Kafka left out.
+// BenchmarkSinkApply measures events per second into Postgres the way Run writes a
+// batch (one transaction per writer, each for its share of the partitions): full
+// batches of a place/confirm/expire mix over a few zones, Kafka left out.
 //
 //	go test -run '^$' -bench BenchmarkSinkApply -benchtime 40x ./sink/
 func BenchmarkSinkApply(b *testing.B) {
 	for _, size := range []int{1000, DefaultBatchRecordsMax} {
-		for _, async := range []bool{false, true} {
-			b.Run(fmt.Sprintf("batch=%d/async=%v", size, async), func(b *testing.B) { benchApply(b, size, async) })
+		for _, writers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch=%d/writers=%d", size, writers), func(b *testing.B) { benchApply(b, size, writers) })
 		}
 	}
 }
 
-func benchApply(b *testing.B, size int, async bool) {
+func benchApply(b *testing.B, size, writers int) {
 	pool := testenv.Pool(b)
 	s, err := New(Config{Brokers: []string{"unused:9092"}, Topics: topics.NamesWithPrefix("bench-"),
-		BatchRecordsMax: size, AsyncCommit: async}, pool, nil)
+		BatchRecordsMax: size, Writers: writers}, pool, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func benchApply(b *testing.B, size int, async bool) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		if err := s.ApplyBatch(ctx, batches[i]); err != nil {
+		if err := s.applyShares(ctx, batches[i]); err != nil {
 			b.Fatal(err)
 		}
 	}

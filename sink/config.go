@@ -17,6 +17,7 @@ const (
 	DefaultApplyRetriesMax = 8
 	DefaultApplyBackoffMax = 5 * time.Second
 	DefaultDeadLetterWait  = 30 * time.Second
+	DefaultWriters         = 2
 )
 
 // Bounds that are not worth a config field.
@@ -24,6 +25,8 @@ const (
 	// batchRecordsLimit is the largest BatchRecordsMax accepted: one Postgres
 	// transaction and one set of column arrays holds this many events at most.
 	batchRecordsLimit = 100_000
+	// writersLimit bounds Writers: each holds a Postgres connection during a batch.
+	writersLimit = 16
 	// applyBackoffMin is the first wait after a failed batch; each retry doubles
 	// it, up to ApplyBackoffMax.
 	applyBackoffMin = 100 * time.Millisecond
@@ -64,6 +67,10 @@ type Config struct {
 	// Kafka; exactly once still holds, but a reader may briefly see a result
 	// vanish and come back. Default false.
 	AsyncCommit bool
+	// Writers is how many Postgres transactions write one batch side by side, each
+	// for its own share of the partitions (partition mod Writers) with their
+	// offsets: Postgres spends a core per connection. Default 2, at most 16.
+	Writers int
 	// Logger receives operational messages. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -88,6 +95,9 @@ func (c Config) withDefaults() Config {
 	if c.DeadLetterWait == 0 {
 		c.DeadLetterWait = DefaultDeadLetterWait
 	}
+	if c.Writers == 0 {
+		c.Writers = DefaultWriters
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -109,6 +119,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchRecordsMax < 1 || c.BatchRecordsMax > batchRecordsLimit {
 		errs = append(errs, fmt.Errorf("BatchRecordsMax %d out of range 1..%d", c.BatchRecordsMax, batchRecordsLimit))
+	}
+	if c.Writers < 1 || c.Writers > writersLimit {
+		errs = append(errs, fmt.Errorf("Writers %d is not in [1, %d]", c.Writers, writersLimit))
 	}
 	if c.BatchWait < 0 {
 		errs = append(errs, fmt.Errorf("BatchWait %v must be >= 0", c.BatchWait))

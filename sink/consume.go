@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,7 +54,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		if err := s.deadLetter(ctx, cl, b.dead); err != nil {
 			return err
 		}
-		if err := s.applyRetrying(ctx, b.records); err != nil {
+		if err := s.applyShares(ctx, b.records); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -190,6 +191,46 @@ func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, dead []*kgo.Recor
 
 // applyRetrying applies a batch, retrying with a doubling backoff while Postgres
 // fails it.
+// applyShares writes a batch as Writers transactions side by side, each with the
+// records and offsets of its own partitions (partition mod Writers). A partition's
+// records stay in one transaction, in order; a crash between the transactions
+// leaves each partition's rows and offset consistent, so exactly once holds per
+// partition.
+func (s *Sink) applyShares(ctx context.Context, batch []Record) error {
+	shares := splitByPartition(batch, s.cfg.Writers)
+	if len(shares) == 1 {
+		return s.applyRetrying(ctx, shares[0])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, share := range shares {
+		g.Go(func() error { return s.applyRetrying(gctx, share) })
+	}
+	return g.Wait()
+}
+
+// splitByPartition groups a batch by partition mod n, keeping order, and drops the
+// empty groups.
+func splitByPartition(batch []Record, n int) [][]Record {
+	if n <= 1 {
+		return [][]Record{batch}
+	}
+	groups := make([][]Record, n)
+	for _, r := range batch {
+		i := int(r.Partition) % n
+		groups[i] = append(groups[i], r)
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	if len(out) == 0 {
+		return [][]Record{batch}
+	}
+	return out
+}
+
 func (s *Sink) applyRetrying(ctx context.Context, batch []Record) error {
 	backoff := applyBackoffMin
 	for attempt := 0; ; attempt++ {

@@ -26,10 +26,12 @@ const readOffsetsSQL = `
 SELECT partition, next_offset FROM sink_offsets WHERE topic = $1 AND partition = ANY($2::int[])`
 
 // upsertEventsSQL writes the ticketed events of the zones configured in the batch;
-// created_at is the first configuration's time and stays.
+// created_at is the first configuration's time and stays. Rows go in id order: the
+// sink's writers run side by side, and an event's zones can sit on the partitions of
+// several writers, so every writer takes the rows' locks in the same order.
 const upsertEventsSQL = `
 INSERT INTO events (id, name, created_at)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS e (id, name, created_at) ORDER BY id
 ON CONFLICT (id) DO UPDATE SET name = excluded.name
 WHERE excluded.name <> '' AND events.name <> excluded.name`
 
