@@ -94,7 +94,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer prod.Close()
-	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), Logger: log}
+	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), TrustedProxies: splitList(cfg.TrustedProxies), Logger: log}
 	if cfg.RateLimit > 0 {
 		apiCfg.RateLimit, apiCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	}

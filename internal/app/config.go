@@ -26,6 +26,7 @@ type Config struct {
 	ReplicationFactor int
 	TopicPrefix       string
 	Instance          string
+	TrustedProxies    string
 	RateLimit         float64
 	RateBurst         int
 	HoldTTLDefault    time.Duration
@@ -49,6 +50,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", envString("ADMIN_TOKEN", ""), "ADMIN_TOKEN: bearer token(s) for the admin endpoints, comma-separated")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", envString("TOPIC_PREFIX", ""), "TOPIC_PREFIX: put in front of every topic name")
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envString("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES: proxy IPs or CIDRs, comma-separated, whose X-Forwarded-For names the client (for the rate limit)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("LOG_LEVEL", "info"), "LOG_LEVEL: debug, info, warn or error")
 	var partitions, rf, burst, rate, ttl string
 	fs.StringVar(&partitions, "partitions", envString("PARTITIONS", "6"), "PARTITIONS: partitions of the commands, events and state topics")
