@@ -121,7 +121,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("BatchRecordsMax %d out of range 1..%d", c.BatchRecordsMax, batchRecordsLimit))
 	}
 	if c.Writers < 1 || c.Writers > writersLimit {
-		errs = append(errs, fmt.Errorf("Writers %d is not in [1, %d]", c.Writers, writersLimit))
+		errs = append(errs, fmt.Errorf("writers %d is not in [1, %d]", c.Writers, writersLimit))
 	}
 	if c.BatchWait < 0 {
 		errs = append(errs, fmt.Errorf("BatchWait %v must be >= 0", c.BatchWait))
