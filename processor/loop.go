@@ -32,6 +32,11 @@ type LoopConfig struct {
 	// restarts, so that a restarted instance fences its own unfinished transaction
 	// at once (default "ticket-processor-" + hostname).
 	TransactionalID string
+	// InstanceID, when set, makes this instance a static member of the group
+	// (KIP-345): restarted after a crash with the same id, it gets its partitions
+	// back at once instead of after the session timeout. Two running instances must
+	// never share it. Default "" (a dynamic member).
+	InstanceID string
 	// PollRecordsMax bounds the commands applied in one transaction (default 5,000).
 	PollRecordsMax int
 	// TickInterval is how often the clock advances when no command arrives, so holds
@@ -160,6 +165,9 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.revoked),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	if reg != nil {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))

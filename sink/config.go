@@ -25,6 +25,8 @@ const (
 	// batchRecordsLimit is the largest BatchRecordsMax accepted: one Postgres
 	// transaction and one set of column arrays holds this many events at most.
 	batchRecordsLimit = 100_000
+	// sessionTimeout is the group session timeout of the sink's consumer.
+	sessionTimeout = 10 * time.Second
 	// writersLimit bounds Writers: each holds a Postgres connection during a batch.
 	writersLimit = 16
 	// applyBackoffMin is the first wait after a failed batch; each retry doubles
@@ -67,6 +69,11 @@ type Config struct {
 	// Kafka; exactly once still holds, but a reader may briefly see a result
 	// vanish and come back. Default false.
 	AsyncCommit bool
+	// InstanceID, when set, makes this sink a static member of its group
+	// (KIP-345): restarted after a crash with the same id, it gets its partitions
+	// back at once instead of after the session timeout. Two running sinks must
+	// never share it. Default "" (a dynamic member).
+	InstanceID string
 	// Writers is how many Postgres transactions write one batch side by side, each
 	// for its own share of the partitions (partition mod Writers) with their
 	// offsets: Postgres spends a core per connection. Default 2, at most 16.

@@ -22,9 +22,12 @@ import (
 // revoked or lost partition needs no clean-up, since nothing in memory outlives a
 // batch and the next owner starts from the offsets in Postgres.
 func (s *Sink) Run(ctx context.Context) error {
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumerGroup(s.cfg.Group),
+		// A dead sink's partitions wait this long for a new owner (unless it comes
+		// back with the same InstanceID): 10 s rather than the client's 45 s.
+		kgo.SessionTimeout(sessionTimeout),
 		kgo.ConsumeTopics(s.cfg.Topics.Events),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
@@ -34,7 +37,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(s.dropPartitions),
 		kgo.OnPartitionsLost(s.dropPartitions),
 		kgo.RecordDeliveryTimeout(s.cfg.DeadLetterWait),
-	)
+	}
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("sink: kafka client: %w", err)
 	}

@@ -141,6 +141,7 @@ func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg *promet
 		Topics:          cfg.names(),
 		Partitions:      int32(cfg.Partitions),
 		TransactionalID: "ticket-processor-" + cfg.Instance,
+		InstanceID:      "ticket-processor-" + cfg.Instance,
 		State:           st,
 		Logger:          log,
 	}, reg)
@@ -164,7 +165,7 @@ func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.
 		return err
 	}
 	defer pool.Close()
-	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names(), Logger: log}, pool, reg)
+	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names(), InstanceID: "ticket-sink-" + cfg.Instance, Logger: log}, pool, reg)
 	if err != nil {
 		return err
 	}
