@@ -50,6 +50,21 @@ func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// openMigratedPool opens the pool of a component that reads or writes the read
+// model, applying the migrations first: every component that starts brings the
+// schema up to date (the advisory lock makes concurrent starts take turns).
+func openMigratedPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrations.Up(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
 func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	pool, err := openPool(ctx, cfg)
 	if err != nil {
@@ -84,7 +99,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if reg == nil {
 		reg = newRegistry()
 	}
-	pool, err := openPool(ctx, cfg)
+	pool, err := openMigratedPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -160,7 +175,7 @@ func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.
 	if reg == nil {
 		reg = newRegistry()
 	}
-	pool, err := openPool(ctx, cfg)
+	pool, err := openMigratedPool(ctx, cfg)
 	if err != nil {
 		return err
 	}
