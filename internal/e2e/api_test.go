@@ -951,16 +951,7 @@ func (s *system) doReader(method, path string, body io.Reader, headers ...string
 		s.t.Fatalf("body of known length %d", req.ContentLength)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	return s.send(req, headers)
 }
 
 func manyZones(n int) []map[string]any {
