@@ -217,16 +217,7 @@ func TestEndToEnd(t *testing.T) {
 	events := g.stream(3000)
 	e.produce(t, events)
 
-	s, reg := e.sink(t, 0)
-	stop, _ := run(context.Background(), s)
-	e.caughtUp(t)
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	e.checkReadModel(t, g)
-	if got := appliedTotal(t, reg); got != len(events) {
-		t.Errorf("events applied = %d, want %d", got, len(events))
-	}
+	e.runUntilCaughtUp(t, g, len(events))
 	// A replay repeats the first answer, with the command type and the hold.
 	var replayed, withType int
 	err := e.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE type <> '' AND
@@ -360,16 +351,7 @@ func TestPoisonRecords(t *testing.T) {
 	e.produce(t, events[:10], garbage, badRec)
 	e.produce(t, events[10:])
 
-	s, reg := e.sink(t, 0)
-	stop, _ := run(context.Background(), s)
-	e.caughtUp(t)
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	e.checkReadModel(t, g)
-	if got := appliedTotal(t, reg); got != len(events) {
-		t.Errorf("events applied = %d, want %d", got, len(events))
-	}
+	e.runUntilCaughtUp(t, g, len(events))
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.names.DeadLetters),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -394,5 +376,21 @@ func TestPoisonRecords(t *testing.T) {
 	}
 	if !strings.Contains(reasons[0], "undecodable") || !strings.Contains(reasons[1], "needs a hold") {
 		t.Errorf("dead-letter reasons = %q", reasons)
+	}
+}
+
+// runUntilCaughtUp runs one sink until it has applied everything produced, then
+// checks the read model against g and that it applied exactly want events.
+func (e *env) runUntilCaughtUp(t *testing.T, g *gen, want int) {
+	t.Helper()
+	s, reg := e.sink(t, 0)
+	stop, _ := run(context.Background(), s)
+	e.caughtUp(t)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	e.checkReadModel(t, g)
+	if got := appliedTotal(t, reg); got != want {
+		t.Errorf("events applied = %d, want %d", got, want)
 	}
 }
