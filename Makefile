@@ -25,11 +25,15 @@ deps:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
+# gotestsum (pinned in go.mod as a tool) prints each test as it ends, so a long
+# end-to-end package shows progress; the summary lists failures at the end.
+TESTSUM := $(GO) tool gotestsum --format testname --format-hide-empty-pkg --
+
 test: deps
-	@$(IMAGES) $(GO) test -count=1 -timeout 25m $(PKGS)
+	@$(IMAGES) $(TESTSUM) -count=1 -timeout 25m $(PKGS)
 
 test-short:
-	$(GO) test -short -count=1 $(PKGS)
+	$(TESTSUM) -short -count=1 $(PKGS)
 
 bench: deps
 	@$(IMAGES) bash deploy/bench.sh

@@ -21,11 +21,19 @@ local_postgres=ultimate-ticket/postgres:15-$(content_hash deploy/images/postgres
 step() { step_start=$(date +%s%N); printf '==> %s\n' "$1"; }
 done_step() { local ms=$(( ($(date +%s%N) - step_start) / 1000000 )); printf '    done in %d.%03ds\n' $((ms / 1000)) $((ms % 1000)); }
 
+# quiet CMD...: runs a noisy command (apt, debootstrap, maven) with its output in
+# .cache/deps.log, shown only when it fails, so deps prints nothing but its own steps.
+quiet() {
+  printf '\n$ %s\n' "$*" >>.cache/deps.log
+  "$@" >>.cache/deps.log 2>&1 || { local rc=$?; echo "    failed: $* (last lines of .cache/deps.log):" >&2; tail -30 .cache/deps.log >&2; return "$rc"; }
+}
+export -f quiet
+
 step "docker: installed?"
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "    installing docker.io from Debian"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
+  quiet apt-get update -q
+  quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io
 fi
 done_step
 
@@ -50,7 +58,7 @@ build_image() {
 }
 
 build_base() {
-  bash deploy/images/base/build.sh
+  DEPS_LOG=$PWD/.cache/deps.log bash deploy/images/base/build.sh
 }
 
 step "image: kafka"
@@ -62,10 +70,10 @@ if [ -z "$kafka_image" ]; then
     echo "    $official_kafka cannot be pulled: building $local_kafka"
     build_base
     if [ ! -d deploy/images/kafka/libs ] || [ -z "$(ls deploy/images/kafka/libs)" ]; then
-      command -v mvn >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven >/dev/null; }
+      command -v mvn >/dev/null || { quiet apt-get update -q; quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven; }
       echo "    fetching Kafka $KAFKA_VERSION jars from Maven Central"
-      (cd deploy/images/kafka && mvn -q -B -Dstyle.color=never -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory=libs)
+      quiet mvn -q -B -f deploy/images/kafka/pom.xml -Dstyle.color=never -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$PWD/deploy/images/kafka/libs"
     fi
     build_image "$local_kafka" deploy/images/kafka
     kafka_image=$local_kafka
@@ -100,8 +108,8 @@ if [ ! -x /usr/bin/prometheus ]; then
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
   fi
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null || {
+  quiet apt-get update -q
+  quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus || {
     [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
   [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
   # Belt and braces: should an init script have started it anyway, stop that service.

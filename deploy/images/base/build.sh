@@ -13,13 +13,14 @@ if [ -z "$mirror" ]; then
   mirror=$(grep -hoE '^deb +http[^ ]+' /etc/apt/sources.list 2>/dev/null | head -1 | awk '{print $2}')
 fi
 mirror=${mirror:-http://deb.debian.org/debian}
-command -v debootstrap >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
+log=${DEPS_LOG:-/dev/stderr}
+command -v debootstrap >/dev/null || { apt-get update -q >>"$log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >>"$log" 2>&1; }
 dir=$(mktemp -d /tmp/ut-rootfs.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-echo "debootstrap bookworm from $mirror"
+echo "    debootstrap bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$dir" "$mirror" >/tmp/ut-debootstrap.log 2>&1 || { tail -20 /tmp/ut-debootstrap.log; exit 1; }
 # The image's apt must reach the same mirror during docker build.
 echo "deb $mirror bookworm main" > "$dir/etc/apt/sources.list"
 rm -rf "$dir/var/cache/apt/archives/"*.deb "$dir/var/lib/apt/lists/"*
 tar -C "$dir" -c . | docker import - "$name" >/dev/null
-echo "imported $name"
+echo "    imported $name"
