@@ -403,33 +403,34 @@ func (s *State) restoreHold(rest, value []byte) error {
 		}
 		return nil
 	}
-	h := old
-	if h == nil {
-		h = s.holdSlab.get()
-	}
+	// Decoded aside: a corrupt record leaves the previous version untouched.
 	d := decoder{b: value[1:]}
-	*h = hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
-	h.createdAt, h.expiresAt, h.seq = d.time(), d.time(), d.uvarint()
-	h.customer = s.intern(&d)
-	if h.status < statusActive || h.status > statusExpired {
+	v := hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
+	v.createdAt, v.expiresAt, v.seq = d.time(), d.time(), d.uvarint()
+	v.customer = s.intern(&d)
+	if v.status < statusActive || v.status > statusExpired {
 		d.fail()
 	}
-	if h.status != statusActive {
-		h.resolvedAt, h.resolveSeq = d.time(), d.uvarint()
+	if v.status != statusActive {
+		v.resolvedAt, v.resolveSeq = d.time(), d.uvarint()
 	}
-	if h.status == statusConfirmed {
-		h.orderID = d.uuid()
+	if v.status == statusConfirmed {
+		v.orderID = d.uuid()
 	}
 	if !d.end() {
-		if old == nil {
-			s.holdSlab.put(h)
-		}
 		return errCorrupt
 	}
-	if old == nil {
-		s.addHold(h)
-		s.restore.holds = append(s.restore.holds, h)
+	if old != nil {
+		// A later version of a hold already read (placed in one transaction,
+		// resolved in a later one): it stays where the table has it, under its hash.
+		v.hash = old.hash
+		*old = v
+		return nil
 	}
+	h := s.holdSlab.get()
+	*h = v
+	s.addHold(h)
+	s.restore.holds = append(s.restore.holds, h)
 	return nil
 }
 

@@ -132,3 +132,86 @@ func inconsistent(t *testing.T, name string) [][2][]byte {
 	}
 	return recs
 }
+
+// record is one changelog record as the topic holds it: every version, in write order.
+type record struct {
+	key   string
+	value []byte // nil = tombstone
+}
+
+// drainInto appends everything s drained to log, in order, as one transaction would.
+func drainInto(s *State, log *[]record) {
+	s.DrainChanges(func(key, value []byte) {
+		if value != nil {
+			value = append([]byte(nil), value...)
+		}
+		*log = append(*log, record{string(key), value})
+	})
+}
+
+// restoreLog restores a State from every record of log, in order.
+func restoreLog(t *testing.T, cfg Config, log []record) *State {
+	t.Helper()
+	r := NewState(cfg)
+	for _, rec := range log {
+		if err := r.Restore([]byte(rec.key), rec.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.FinishRestore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRestoreMultiVersionHold(t *testing.T) {
+	// Proves a hold written twice (placed in one transaction, resolved in a later one) and restored from both
+	// versions can be forgotten afterwards: by retention, by ResolvedHoldsMax, or by a tombstone in the log.
+	for _, how := range []string{"retention", "resolved bound", "tombstone"} {
+		t.Run(how, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ResolvedHoldsMax = 1
+			h := newHarness(t, cfg)
+			h.createZone(zoneA, 10, topics.ConfigureZone{})
+			id := h.place(zoneA, 2, "ann")
+			var log []record
+			drainInto(h.s, &log)
+			h.now = h.now.Add(time.Second)
+			wantType(t, h.apply(h.confirmCmd(zoneA, id, "pay")), topics.EvHoldConfirmed)
+			drainInto(h.s, &log)
+			if how == "tombstone" {
+				h.now = h.now.Add(cfg.IdempotencyRetention)
+				h.s.Advance(nil, h.now)
+				drainInto(h.s, &log)
+			}
+			versions := 0
+			for _, rec := range log {
+				if rec.key == string(append([]byte{recHold}, id[:]...)) {
+					versions++
+				}
+			}
+			if versions < 2 {
+				t.Fatalf("hold written %d times, want a multi-version log", versions)
+			}
+			h.s = restoreLog(t, cfg, log)
+			switch how {
+			case "retention":
+				h.now = h.now.Add(cfg.IdempotencyRetention)
+				h.s.Advance(nil, h.now)
+			case "resolved bound":
+				other := h.place(zoneA, 1, "")
+				wantType(t, h.apply(h.releaseCmd(zoneA, other, "")), topics.EvHoldReleased)
+				wantRejected(t, h.apply(h.confirmCmd(zoneA, id, "late")), topics.ReasonHoldNotFound)
+			}
+			if st := h.s.Stats(); st.ResolvedHolds > 1 {
+				t.Fatalf("stats %+v", st)
+			}
+			if err := h.s.Check(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
