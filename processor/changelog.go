@@ -51,11 +51,32 @@ type changes struct {
 }
 
 // clockRecord is the value of the 'c' record: the clock, the seq counter (so that a
-// restored state orders new holds and keys after the restored ones) and the
-// eviction counters.
+// restored state orders new holds and keys after the restored ones), the eviction
+// counters, and then the consumed command offset + 1 (0 = none recorded) and the
+// keys rejected as full. Records written before the last two fields existed end
+// after the eviction counters, and restore as zero.
 type clockRecord struct {
 	clock, seq                   int64
 	keysEvicted, resolvedEvicted int64
+	consumed, keysRejected       int64
+}
+
+// clockNow is the clock record of s as it is.
+func (s *State) clockNow() clockRecord {
+	cr := clockRecord{clock: s.clock, seq: int64(s.seq), keysEvicted: s.keysEvictedEarly,
+		resolvedEvicted: s.resolvedEvictedEarly, keysRejected: s.keysRejectedFull}
+	if s.hasConsumed {
+		cr.consumed = s.consumed + 1
+	}
+	return cr
+}
+
+func encodeClock(b []byte, cr clockRecord) []byte {
+	b = binary.LittleEndian.AppendUint64(append(b, changelogVersion), uint64(cr.clock))
+	for _, v := range [...]int64{cr.seq, cr.keysEvicted, cr.resolvedEvicted, cr.consumed, cr.keysRejected} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	return b
 }
 
 type customerRef struct {
@@ -116,15 +137,11 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 		c.value = encodeKey(c.value[:0], k)
 		emit(c.key, c.value)
 	}
-	if cr := (clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}); cr != c.drained {
+	if cr := s.clockNow(); cr != c.drained {
 		c.drained = cr
-		v := binary.LittleEndian.AppendUint64(append(c.value[:0], changelogVersion), uint64(s.clock))
-		v = binary.AppendUvarint(v, s.seq)
-		v = binary.AppendUvarint(v, uint64(s.keysEvictedEarly))
-		v = binary.AppendUvarint(v, uint64(s.resolvedEvictedEarly))
+		c.value = encodeClock(c.value[:0], cr)
 		c.key = append(c.key[:0], recClock)
-		emit(c.key, v)
-		c.value = v
+		emit(c.key, c.value)
 	}
 	c.zones, c.customers, c.holds, c.keys = c.zones[:0], c.customers[:0], c.holds[:0], c.keys[:0]
 }
@@ -351,20 +368,24 @@ func (s *State) restoreClock(rest, value []byte) error {
 	if len(rest) != 0 {
 		return errCorrupt
 	}
-	if value == nil {
-		s.clock, s.seq, s.keysEvictedEarly, s.resolvedEvictedEarly = 0, 0, 0, 0
-		s.changes.drained = clockRecord{}
-		return nil
+	var cr clockRecord
+	if value != nil {
+		d := decoder{b: value[1:]}
+		cr.clock = d.time()
+		for _, v := range []*int64{&cr.seq, &cr.keysEvicted, &cr.resolvedEvicted} {
+			*v = int64(d.uvarint())
+		}
+		if len(d.b) > 0 { // written with the consumed offset
+			cr.consumed, cr.keysRejected = int64(d.uvarint()), int64(d.uvarint())
+		}
+		if !d.end() || cr.seq < 0 || cr.keysEvicted < 0 || cr.resolvedEvicted < 0 || cr.consumed < 0 || cr.keysRejected < 0 {
+			return errCorrupt
+		}
 	}
-	d := decoder{b: value[1:]}
-	s.clock = d.time()
-	s.seq = d.uvarint()
-	s.keysEvictedEarly = int64(d.uvarint())
-	s.resolvedEvictedEarly = int64(d.uvarint())
-	if !d.end() {
-		return errCorrupt
-	}
-	s.changes.drained = clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}
+	s.clock, s.seq, s.keysEvictedEarly, s.resolvedEvictedEarly = cr.clock, uint64(cr.seq), cr.keysEvicted, cr.resolvedEvicted
+	s.keysRejectedFull = cr.keysRejected
+	s.consumed, s.hasConsumed = max(cr.consumed-1, 0), cr.consumed > 0
+	s.changes.drained = cr
 	return nil
 }
 
@@ -598,10 +619,10 @@ func (s *State) FinishRestore() error {
 	for _, r := range keys {
 		s.keyFIFO.push(r.v)
 	}
-	// A config lowered since the changelog was written: forget the oldest early.
-	for s.keyFIFO.len() > s.cfg.KeysMax {
-		s.forgetKey(*s.keyFIFO.front())
-		s.keysEvictedEarly++
+	// A config lowered since the changelog was written: the keys are kept (the read
+	// model may not have them) and new ones wait for room.
+	if n := s.keyFIFO.len(); n > s.cfg.KeysMax {
+		s.keysRestored = n
 	}
 	for s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		s.forgetHold(*s.resolvedFIFO.front())
