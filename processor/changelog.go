@@ -304,6 +304,7 @@ func (d *decoder) code(n int) int {
 	c := int(d.byte())
 	if c == 0 || c >= n {
 		d.fail()
+		return 0 // an index the caller may still use
 	}
 	return c
 }
@@ -404,7 +405,8 @@ func (s *State) restoreZone(rest, value []byte) error {
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
-	if !d.end() {
+	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
+		z.capacity < 0 || z.capacity > ZoneCapacityMax || z.restoredHeld < 0 || z.sold < 0 {
 		return errCorrupt
 	}
 	s.zones[id] = z
@@ -578,6 +580,9 @@ func (s *State) FinishRestore() error {
 			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
 		}
 		h.zone = z
+		if err := s.restoredHoldErr(h); err != nil {
+			return fmt.Errorf("processor: restore: hold %s: %w", h.id, err)
+		}
 		if h.status != statusActive {
 			resolved = append(resolved, seqRef[hold]{h.resolveSeq, h})
 			continue
@@ -594,6 +599,13 @@ func (s *State) FinishRestore() error {
 		panic("processor: restored holds not all linked")
 	}
 	for _, z := range s.zones {
+		var ordered int64
+		for _, ct := range z.customers {
+			ordered += ct.ordered
+		}
+		if ordered > z.sold {
+			return fmt.Errorf("processor: restore: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
+		}
 		if z.held != z.restoredHeld {
 			return fmt.Errorf("processor: restore: zone %s: active holds sum to %d tickets, zone record says %d",
 				z.id, z.held, z.restoredHeld)
@@ -613,6 +625,9 @@ func (s *State) FinishRestore() error {
 	}
 	keys := make([]seqRef[keyEntry], 0, s.keys.len())
 	for k := range s.keys.all() {
+		if k.decidedAt > s.clock || k.seq > s.seq {
+			return fmt.Errorf("processor: restore: key %q decided after the clock record", k.id.key)
+		}
 		keys = append(keys, seqRef[keyEntry]{k.seq, k})
 	}
 	sortBySeq(keys)
@@ -627,6 +642,28 @@ func (s *State) FinishRestore() error {
 	for s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		s.forgetHold(*s.resolvedFIFO.front())
 		s.resolvedEvictedEarly++
+	}
+	return nil
+}
+
+// restoredHoldErr says how a restored hold contradicts itself or the clock record
+// (written in the same transaction as any change of a hold): a hold placed or
+// resolved after the clock, or active past its expiry, would break the expiry and
+// retention orders.
+func (s *State) restoredHoldErr(h *hold) error {
+	switch {
+	case h.qty < 1:
+		return errors.New("quantity below 1")
+	case h.createdAt > s.clock || h.seq > s.seq:
+		return errors.New("placed after the clock record")
+	case h.expiresAt <= h.createdAt:
+		return errors.New("expires before it was placed")
+	case h.status == statusActive && h.expiresAt <= s.clock:
+		return errors.New("active past its expiry")
+	case h.status != statusActive && (h.resolvedAt > s.clock || h.resolveSeq > s.seq):
+		return errors.New("resolved after the clock record")
+	case h.status != statusActive && (h.resolvedAt < h.createdAt || h.resolveSeq <= h.seq):
+		return errors.New("resolved before it was placed")
 	}
 	return nil
 }
