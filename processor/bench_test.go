@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"testing"
@@ -245,4 +246,44 @@ func BenchmarkRestore(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(records)), "records")
+}
+
+// BenchmarkKeyMemory measures the heap one remembered idempotency key costs: its
+// entry, its share of the table and of the decision-order queue, and its key string
+// (36 bytes, a UUID as clients usually send). Each command is a keyed confirm of an
+// unknown hold, so it creates nothing else. Run with -benchtime=1x.
+func BenchmarkKeyMemory(b *testing.B) {
+	const keys = 500_000
+	cfg := DefaultConfig()
+	for b.Loop() {
+		s, _, now := benchState(b, cfg)
+		confirm := topics.ConfirmHold{HoldID: testID('H', 0)}
+		cmd := topics.Command{Version: 1, Type: topics.CmdConfirmHold, EventID: eventID, ZoneID: zoneA, Confirm: &confirm}
+		var dst []topics.Event
+		discard := func(key, value []byte) {}
+		before := heapInUse()
+		for i := range keys {
+			cmd.RequestID, cmd.IdempotencyKey = testID('R', uint64(i)), uuid.NewString()
+			dst = s.Apply(dst[:0], &cmd, now)
+			if i%benchTxn == 0 {
+				s.DrainChanges(discard)
+			}
+		}
+		s.DrainChanges(discard)
+		dst = nil
+		after := heapInUse()
+		if st := s.Stats(); st.Keys != keys {
+			b.Fatalf("stats %+v", st)
+		}
+		b.ReportMetric(float64(after-before)/keys, "bytes/key")
+		runtime.KeepAlive(s)
+	}
+}
+
+// heapInUse returns the bytes of live heap objects after a full collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }

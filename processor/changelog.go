@@ -51,11 +51,32 @@ type changes struct {
 }
 
 // clockRecord is the value of the 'c' record: the clock, the seq counter (so that a
-// restored state orders new holds and keys after the restored ones) and the
-// eviction counters.
+// restored state orders new holds and keys after the restored ones), the eviction
+// counters, and then the consumed command offset + 1 (0 = none recorded) and the
+// keys rejected as full. Records written before the last two fields existed end
+// after the eviction counters, and restore as zero.
 type clockRecord struct {
 	clock, seq                   int64
 	keysEvicted, resolvedEvicted int64
+	consumed, keysRejected       int64
+}
+
+// clockNow is the clock record of s as it is.
+func (s *State) clockNow() clockRecord {
+	cr := clockRecord{clock: s.clock, seq: int64(s.seq), keysEvicted: s.keysEvictedEarly,
+		resolvedEvicted: s.resolvedEvictedEarly, keysRejected: s.keysRejectedFull}
+	if s.hasConsumed {
+		cr.consumed = s.consumed + 1
+	}
+	return cr
+}
+
+func encodeClock(b []byte, cr clockRecord) []byte {
+	b = binary.LittleEndian.AppendUint64(append(b, changelogVersion), uint64(cr.clock))
+	for _, v := range [...]int64{cr.seq, cr.keysEvicted, cr.resolvedEvicted, cr.consumed, cr.keysRejected} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	return b
 }
 
 type customerRef struct {
@@ -116,15 +137,11 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 		c.value = encodeKey(c.value[:0], k)
 		emit(c.key, c.value)
 	}
-	if cr := (clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}); cr != c.drained {
+	if cr := s.clockNow(); cr != c.drained {
 		c.drained = cr
-		v := binary.LittleEndian.AppendUint64(append(c.value[:0], changelogVersion), uint64(s.clock))
-		v = binary.AppendUvarint(v, s.seq)
-		v = binary.AppendUvarint(v, uint64(s.keysEvictedEarly))
-		v = binary.AppendUvarint(v, uint64(s.resolvedEvictedEarly))
+		c.value = encodeClock(c.value[:0], cr)
 		c.key = append(c.key[:0], recClock)
-		emit(c.key, v)
-		c.value = v
+		emit(c.key, c.value)
 	}
 	c.zones, c.customers, c.holds, c.keys = c.zones[:0], c.customers[:0], c.holds[:0], c.keys[:0]
 }
@@ -287,6 +304,7 @@ func (d *decoder) code(n int) int {
 	c := int(d.byte())
 	if c == 0 || c >= n {
 		d.fail()
+		return 0 // an index the caller may still use
 	}
 	return c
 }
@@ -351,20 +369,24 @@ func (s *State) restoreClock(rest, value []byte) error {
 	if len(rest) != 0 {
 		return errCorrupt
 	}
-	if value == nil {
-		s.clock, s.seq, s.keysEvictedEarly, s.resolvedEvictedEarly = 0, 0, 0, 0
-		s.changes.drained = clockRecord{}
-		return nil
+	var cr clockRecord
+	if value != nil {
+		d := decoder{b: value[1:]}
+		cr.clock = d.time()
+		for _, v := range []*int64{&cr.seq, &cr.keysEvicted, &cr.resolvedEvicted} {
+			*v = int64(d.uvarint())
+		}
+		if len(d.b) > 0 { // written with the consumed offset
+			cr.consumed, cr.keysRejected = int64(d.uvarint()), int64(d.uvarint())
+		}
+		if !d.end() || cr.seq < 0 || cr.keysEvicted < 0 || cr.resolvedEvicted < 0 || cr.consumed < 0 || cr.keysRejected < 0 {
+			return errCorrupt
+		}
 	}
-	d := decoder{b: value[1:]}
-	s.clock = d.time()
-	s.seq = d.uvarint()
-	s.keysEvictedEarly = int64(d.uvarint())
-	s.resolvedEvictedEarly = int64(d.uvarint())
-	if !d.end() {
-		return errCorrupt
-	}
-	s.changes.drained = clockRecord{s.clock, int64(s.seq), s.keysEvictedEarly, s.resolvedEvictedEarly}
+	s.clock, s.seq, s.keysEvictedEarly, s.resolvedEvictedEarly = cr.clock, uint64(cr.seq), cr.keysEvicted, cr.resolvedEvicted
+	s.keysRejectedFull = cr.keysRejected
+	s.consumed, s.hasConsumed = max(cr.consumed-1, 0), cr.consumed > 0
+	s.changes.drained = cr
 	return nil
 }
 
@@ -383,7 +405,8 @@ func (s *State) restoreZone(rest, value []byte) error {
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
-	if !d.end() {
+	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
+		z.capacity < 0 || z.capacity > ZoneCapacityMax || z.restoredHeld < 0 || z.sold < 0 {
 		return errCorrupt
 	}
 	s.zones[id] = z
@@ -403,33 +426,34 @@ func (s *State) restoreHold(rest, value []byte) error {
 		}
 		return nil
 	}
-	h := old
-	if h == nil {
-		h = s.holdSlab.get()
-	}
+	// Decoded aside: a corrupt record leaves the previous version untouched.
 	d := decoder{b: value[1:]}
-	*h = hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
-	h.createdAt, h.expiresAt, h.seq = d.time(), d.time(), d.uvarint()
-	h.customer = s.intern(&d)
-	if h.status < statusActive || h.status > statusExpired {
+	v := hold{id: id, zoneID: d.uuid(), status: holdStatus(d.byte()), qty: d.varint()}
+	v.createdAt, v.expiresAt, v.seq = d.time(), d.time(), d.uvarint()
+	v.customer = s.intern(&d)
+	if v.status < statusActive || v.status > statusExpired {
 		d.fail()
 	}
-	if h.status != statusActive {
-		h.resolvedAt, h.resolveSeq = d.time(), d.uvarint()
+	if v.status != statusActive {
+		v.resolvedAt, v.resolveSeq = d.time(), d.uvarint()
 	}
-	if h.status == statusConfirmed {
-		h.orderID = d.uuid()
+	if v.status == statusConfirmed {
+		v.orderID = d.uuid()
 	}
 	if !d.end() {
-		if old == nil {
-			s.holdSlab.put(h)
-		}
 		return errCorrupt
 	}
-	if old == nil {
-		s.addHold(h)
-		s.restore.holds = append(s.restore.holds, h)
+	if old != nil {
+		// A later version of a hold already read (placed in one transaction,
+		// resolved in a later one): it stays where the table has it, under its hash.
+		v.hash = old.hash
+		*old = v
+		return nil
 	}
+	h := s.holdSlab.get()
+	*h = v
+	s.addHold(h)
+	s.restore.holds = append(s.restore.holds, h)
 	return nil
 }
 
@@ -556,6 +580,9 @@ func (s *State) FinishRestore() error {
 			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
 		}
 		h.zone = z
+		if err := s.restoredHoldErr(h); err != nil {
+			return fmt.Errorf("processor: restore: hold %s: %w", h.id, err)
+		}
 		if h.status != statusActive {
 			resolved = append(resolved, seqRef[hold]{h.resolveSeq, h})
 			continue
@@ -572,6 +599,13 @@ func (s *State) FinishRestore() error {
 		panic("processor: restored holds not all linked")
 	}
 	for _, z := range s.zones {
+		var ordered int64
+		for _, ct := range z.customers {
+			ordered += ct.ordered
+		}
+		if ordered > z.sold {
+			return fmt.Errorf("processor: restore: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
+		}
 		if z.held != z.restoredHeld {
 			return fmt.Errorf("processor: restore: zone %s: active holds sum to %d tickets, zone record says %d",
 				z.id, z.held, z.restoredHeld)
@@ -591,20 +625,45 @@ func (s *State) FinishRestore() error {
 	}
 	keys := make([]seqRef[keyEntry], 0, s.keys.len())
 	for k := range s.keys.all() {
+		if k.decidedAt > s.clock || k.seq > s.seq {
+			return fmt.Errorf("processor: restore: key %q decided after the clock record", k.id.key)
+		}
 		keys = append(keys, seqRef[keyEntry]{k.seq, k})
 	}
 	sortBySeq(keys)
 	for _, r := range keys {
 		s.keyFIFO.push(r.v)
 	}
-	// A config lowered since the changelog was written: forget the oldest early.
-	for s.keyFIFO.len() > s.cfg.KeysMax {
-		s.forgetKey(*s.keyFIFO.front())
-		s.keysEvictedEarly++
+	// A config lowered since the changelog was written: the keys are kept (the read
+	// model may not have them) and new ones wait for room.
+	if n := s.keyFIFO.len(); n > s.cfg.KeysMax {
+		s.keysRestored = n
 	}
 	for s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		s.forgetHold(*s.resolvedFIFO.front())
 		s.resolvedEvictedEarly++
+	}
+	return nil
+}
+
+// restoredHoldErr says how a restored hold contradicts itself or the clock record
+// (written in the same transaction as any change of a hold): a hold placed or
+// resolved after the clock, or active past its expiry, would break the expiry and
+// retention orders.
+func (s *State) restoredHoldErr(h *hold) error {
+	switch {
+	case h.qty < 1:
+		return errors.New("quantity below 1")
+	case h.createdAt > s.clock || h.seq > s.seq:
+		return errors.New("placed after the clock record")
+	case h.expiresAt <= h.createdAt:
+		return errors.New("expires before it was placed")
+	case h.status == statusActive && h.expiresAt <= s.clock:
+		return errors.New("active past its expiry")
+	case h.status != statusActive && (h.resolvedAt > s.clock || h.resolveSeq > s.seq):
+		return errors.New("resolved after the clock record")
+	case h.status != statusActive && (h.resolvedAt < h.createdAt || h.resolveSeq <= h.seq):
+		return errors.New("resolved before it was placed")
 	}
 	return nil
 }

@@ -12,8 +12,12 @@ type Stats struct {
 	ResolvedHolds int
 	Keys          int
 	// KeysEvictedEarly counts keys forgotten before their retention because KeysMax
-	// was reached.
+	// was reached, each once the read model had it (SetSunkThrough).
 	KeysEvictedEarly int64
+	// KeysRejectedFull counts commands with a new key rejected with
+	// ReasonPartitionFull because KeysMax keys were remembered and the oldest was
+	// not yet known to be in the read model.
+	KeysRejectedFull int64
 	// ResolvedEvictedEarly counts resolved holds forgotten before their retention
 	// because ResolvedHoldsMax was reached.
 	ResolvedEvictedEarly int64
@@ -27,6 +31,7 @@ func (s *State) Stats() Stats {
 		ResolvedHolds:        s.resolvedFIFO.len(),
 		Keys:                 s.keys.len(),
 		KeysEvictedEarly:     s.keysEvictedEarly,
+		KeysRejectedFull:     s.keysRejectedFull,
 		ResolvedEvictedEarly: s.resolvedEvictedEarly,
 	}
 }
@@ -165,7 +170,7 @@ func (s *State) checkBounds(fail func(string, ...any)) {
 	if s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		fail("%d resolved holds, ResolvedHoldsMax %d", s.resolvedFIFO.len(), s.cfg.ResolvedHoldsMax)
 	}
-	if s.keys.len() > s.cfg.KeysMax {
-		fail("%d keys, KeysMax %d", s.keys.len(), s.cfg.KeysMax)
+	if s.keys.len() > max(s.cfg.KeysMax, s.keysRestored) {
+		fail("%d keys, KeysMax %d, restored %d", s.keys.len(), s.cfg.KeysMax, s.keysRestored)
 	}
 }

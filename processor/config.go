@@ -34,11 +34,19 @@ type Config struct {
 	HoldQuantityMaxDefault int64
 	// IdempotencyRetention is how long an idempotency key, and a resolved hold, is
 	// remembered after it was decided: it is forgotten once the clock reaches
-	// decided+IdempotencyRetention. Default 24h.
+	// decided+IdempotencyRetention. A key is forgotten before that only once the
+	// read model has its decision (see KeysMax), which then answers its retries.
+	// Default 24h.
 	IdempotencyRetention time.Duration
 	// KeysMax bounds the idempotency keys remembered per partition. When it is
-	// reached, the oldest key is forgotten early (Stats.KeysEvictedEarly). Default
-	// 2,000,000.
+	// reached, the oldest key is forgotten early if the read model has it
+	// (State.SetSunkThrough; Stats.KeysEvictedEarly); otherwise a command with a
+	// new key is rejected with ReasonPartitionFull, which is retryable
+	// (Stats.KeysRejectedFull): a key is never forgotten while a retry could still
+	// decide it a second time. So KeysMax needs to cover the keyed commands of the
+	// read model's lag, not of the retention. A key costs about 330 bytes of heap
+	// with a 36-byte key (BenchmarkKeyMemory), so the default bounds the keys of a
+	// partition to about 660 MB. Default 2,000,000.
 	KeysMax int
 	// HoldsMax bounds the active holds per partition; a hold beyond it is rejected
 	// with ReasonPartitionFull. Default 2,000,000.

@@ -29,13 +29,13 @@ var (
 // harness drives one State, checking its invariants and the one-answer rule after
 // every command.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	s   *State
 	now time.Time
 	n   uint64
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	return &harness{t: t, s: NewState(cfg), now: t0}
 }

@@ -95,13 +95,26 @@ func (a *fingerprint) equal(b *fingerprint) bool {
 	return *a.cfg == *b.cfg
 }
 
-// remember records the answer to a keyed command. When KeysMax keys are remembered
-// the oldest is forgotten early.
-func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
-	if s.keyFIFO.len() >= s.cfg.KeysMax {
-		s.forgetKey(*s.keyFIFO.front())
+// roomForKey makes room for one more key below KeysMax by forgetting the oldest keys
+// the read model has (SetSunkThrough). It reports false, counting it, when the
+// oldest key is not known to be in the read model: forgetting it would let a retry
+// decide anew, a second hold or order. Keys are in decision order, so when the
+// oldest cannot go, none can.
+func (s *State) roomForKey() bool {
+	for s.keyFIFO.len() >= s.cfg.KeysMax {
+		k := *s.keyFIFO.front()
+		if k.decidedAt > s.sunk || k.seq > s.sunkSeq {
+			s.keysRejectedFull++
+			return false
+		}
+		s.forgetKey(k)
 		s.keysEvictedEarly++
 	}
+	return true
+}
+
+// remember records the answer to a keyed command; roomForKey made room for it.
+func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
 	k := s.keySlab.get()
 	s.seq++
 	*k = keyEntry{

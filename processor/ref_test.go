@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -20,7 +21,11 @@ type refModel struct {
 	holds           map[uuid.UUID]*refHold // active and remembered resolved
 	keys            map[string]*refKey     // zone + "/" + key
 	keysEvicted     int64
+	keysRejected    int64
 	resolvedEvicted int64
+	// sunk: every decision at or before it is in the read model. The simulation
+	// only ever passes a time before the clock, so no later decision is covered.
+	sunk int64
 }
 
 type refZone struct {
@@ -50,7 +55,21 @@ type refKey struct {
 }
 
 func newRefModel(cfg Config) *refModel {
-	return &refModel{cfg: cfg, zones: map[uuid.UUID]*refZone{}, holds: map[uuid.UUID]*refHold{}, keys: map[string]*refKey{}}
+	return &refModel{cfg: cfg, zones: map[uuid.UUID]*refZone{}, holds: map[uuid.UUID]*refHold{}, keys: map[string]*refKey{},
+		sunk: math.MinInt64}
+}
+
+func (m *refModel) setSunkThrough(t time.Time) { m.sunk = max(m.sunk, t.UnixNano()) }
+
+// oldestKey returns the name of the key decided first.
+func (m *refModel) oldestKey() string {
+	oldest := ""
+	for name, e := range m.keys {
+		if oldest == "" || e.seq < m.keys[oldest].seq {
+			oldest = name
+		}
+	}
+	return oldest
 }
 
 func (m *refModel) inventory(z *refZone) topics.Inventory {
@@ -81,7 +100,8 @@ func (m *refModel) nextExpiry() (time.Time, bool) {
 }
 
 func (m *refModel) stats() Stats {
-	st := Stats{Zones: len(m.zones), Keys: len(m.keys), KeysEvictedEarly: m.keysEvicted, ResolvedEvictedEarly: m.resolvedEvicted}
+	st := Stats{Zones: len(m.zones), Keys: len(m.keys), KeysEvictedEarly: m.keysEvicted,
+		KeysRejectedFull: m.keysRejected, ResolvedEvictedEarly: m.resolvedEvicted}
 	for _, h := range m.holds {
 		if h.status == topics.HoldActive {
 			st.ActiveHolds++
@@ -204,6 +224,18 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
 		ev.Replay = &r
 		return append(evs, ev)
 	}
+	if cmd.IdempotencyKey != "" {
+		// A full partition forgets its oldest key only if the read model has it.
+		for len(m.keys) >= m.cfg.KeysMax {
+			oldest := m.oldestKey()
+			if m.keys[oldest].decidedAt > m.sunk {
+				m.keysRejected++
+				return reject(topics.ReasonPartitionFull, 0)
+			}
+			delete(m.keys, oldest)
+			m.keysEvicted++
+		}
+	}
 	ev = m.decide(cmd, ev)
 	if cmd.IdempotencyKey != "" {
 		m.seq++
@@ -216,16 +248,6 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
 			k.replay.OrderID = ev.Order.ID
 		}
 		m.keys[keyName] = k
-		if len(m.keys) > m.cfg.KeysMax {
-			oldest := ""
-			for name, e := range m.keys {
-				if oldest == "" || e.seq < m.keys[oldest].seq {
-					oldest = name
-				}
-			}
-			delete(m.keys, oldest)
-			m.keysEvicted++
-		}
 	}
 	return append(evs, ev)
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,47 +32,71 @@ func simConfig() Config {
 
 func TestSimulation(t *testing.T) {
 	// Proves State matches a plain reference model event for event, with its invariants intact, over random
-	// commands, clock jumps (backwards too) and crash/restore points from the drained changelog.
+	// commands, clock jumps (backwards too) and the read model's progress, and that a State restored from its
+	// changelog as Kafka holds it (every version in write order, tombstones, aborted transactions skipped as
+	// read_committed does, partly compacted) at random points, then fed the steps of its unfinished
+	// transaction again, is the State it replaces and goes on through retention and eviction alike.
 	seed := *simSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("seed %d (replay: go test ./processor -run TestSimulation -sim.seed=%d)", seed, seed)
-	sim := &simulation{t: t, rng: rand.New(rand.NewPCG(seed, seed>>32)), cfg: simConfig(), log: map[string][]byte{}, seen: map[string]int{}, inventory: map[uuid.UUID]topics.Inventory{}}
+	sim := &simulation{t: t, rng: rand.New(rand.NewPCG(seed, seed>>32)), cfg: simConfig(), seen: map[string]int{},
+		inventory: map[uuid.UUID]topics.Inventory{}, committed: -1, sunkAtCommit: math.MinInt64}
 	sim.s, sim.ref, sim.now = NewState(sim.cfg), newRefModel(sim.cfg), t0
 	for i := range sim.zones {
 		sim.zones[i] = testID('Z', uint64(i+1))
 	}
 	start := time.Now()
-	var dst []topics.Event
 	for sim.step = 0; sim.step < *simSteps; sim.step++ {
-		sim.now = sim.nextNow()
-		var got, want []topics.Event
-		if sim.rng.IntN(100) < 3 {
-			got, want = sim.s.Advance(dst[:0], sim.now), sim.ref.advance(sim.now)
-		} else {
-			cmd := sim.command()
-			got, want = sim.s.Apply(dst[:0], cmd, sim.now), sim.ref.apply(cmd, sim.now)
-			sim.learn(cmd, got)
-		}
-		sim.compare(got, want)
-		for _, ev := range got {
-			kind := string(ev.Type)
-			if ev.Rejection != nil {
-				kind += "/" + string(ev.Rejection.Reason)
-			}
-			sim.seen[kind]++
-		}
-		dst = got
+		sim.next()
 		if sim.rng.IntN(100) < 30 {
-			sim.drain()
+			sim.transaction()
 		}
 		if sim.rng.IntN(1000) < 2 {
 			sim.crash()
 		}
+		if sim.rng.IntN(1000) < 5 {
+			sim.compact()
+		}
 	}
-	t.Logf("%d steps, %d restores, %v; final %+v", *simSteps, sim.restores, time.Since(start).Round(time.Millisecond), sim.s.Stats())
+	t.Logf("%d steps, %d restores (%d after aborts), %d transactions, %d records restored, log of %d; %v; final %+v",
+		*simSteps, sim.restores, sim.aborts, sim.txns, sim.restored, len(sim.log), time.Since(start).Round(time.Millisecond), sim.s.Stats())
 	t.Logf("events seen: %v", sim.seen)
+}
+
+// next takes one random step: a command, a clock advance or news of the read model.
+func (sim *simulation) next() {
+	sim.now = sim.nextNow()
+	st := simStep{now: sim.now}
+	switch r := sim.rng.IntN(100); {
+	case r < 2:
+		// The read model has every decision up to some time before the clock.
+		st.kind = stepSunk
+		st.now = sim.s.Clock().Add(-time.Nanosecond - time.Duration(sim.rng.Int64N(int64(2*time.Minute))))
+		sim.s.SetSunkThrough(st.now)
+		sim.ref.setSunkThrough(st.now)
+		sim.pending = append(sim.pending, st)
+		return
+	case r < 5:
+		st.kind = stepAdvance
+		st.events = sim.s.Advance(nil, sim.now)
+		sim.compare(st.events, sim.ref.advance(sim.now))
+	default:
+		st.kind, st.cmd = stepApply, sim.command()
+		st.events = sim.s.Apply(nil, st.cmd, sim.now)
+		sim.compare(st.events, sim.ref.apply(st.cmd, sim.now))
+		sim.learn(st.cmd, st.events)
+		sim.offset++
+	}
+	for _, ev := range st.events {
+		kind := string(ev.Type)
+		if ev.Rejection != nil {
+			kind += "/" + string(ev.Rejection.Reason)
+		}
+		sim.seen[kind]++
+	}
+	sim.pending = append(sim.pending, st)
 }
 
 type simulation struct {
@@ -82,14 +108,46 @@ type simulation struct {
 	now       time.Time
 	step      int
 	zones     [4]uuid.UUID
-	holds     []simHold         // holds placed, for confirms and releases
-	keyed     []*topics.Command // recent commands with a key, for retries
-	places    []*topics.Command // recent places, for duplicate request ids
-	log       map[string][]byte // the compacted changelog: latest value per key
-	restores  int
+	holds     []simHold                      // holds placed, for confirms and releases
+	keyed     []*topics.Command              // recent commands with a key, for retries
+	places    []*topics.Command              // recent places, for duplicate request ids
 	inventory map[uuid.UUID]topics.Inventory // latest seen per zone
 	seen      map[string]int
 	n         uint64
+
+	log          []logRecord // the changelog topic partition
+	pending      []simStep   // steps since the last committed transaction
+	offset       int64       // commands applied: the next command offset
+	committed    int64       // the offset the last committed transaction recorded, -1 = none
+	sunkAtCommit int64       // the read model's progress known at the last commit
+	txns         int
+	restores     int
+	aborts       int
+	restored     int // records fed to Restore
+}
+
+// logRecord is a changelog record as the topic partition holds it.
+type logRecord struct {
+	key     string
+	value   []byte // nil = tombstone
+	aborted bool   // written in a transaction that aborted: read_committed skips it
+}
+
+type stepKind uint8
+
+const (
+	stepApply stepKind = iota
+	stepAdvance
+	stepSunk
+)
+
+// simStep is one input of the State and what it answered, to be fed again after a
+// restore, as the loop reads the commands after the last committed offset again.
+type simStep struct {
+	kind   stepKind
+	cmd    *topics.Command
+	now    time.Time // for stepSunk, the time passed to SetSunkThrough
+	events []topics.Event
 }
 
 type simHold struct{ zone, id uuid.UUID }
@@ -307,41 +365,173 @@ func (sim *simulation) compareState() {
 	}
 }
 
-func (sim *simulation) drain() {
+// transaction writes the changes since the last one, with the consumed offset, as
+// one transaction of the changelog, which commits or sometimes aborts (a fenced or
+// failed producer). After an abort the State restores, as the loop does.
+func (sim *simulation) transaction() {
+	sim.s.SetConsumed(sim.offset)
+	start := len(sim.log)
 	sim.s.DrainChanges(func(key, value []byte) {
 		if value != nil {
 			value = append([]byte{}, value...)
 		}
-		sim.log[string(key)] = value
+		sim.log = append(sim.log, logRecord{key: string(key), value: value})
 	})
+	if sim.rng.IntN(100) < 3 {
+		for i := range sim.log[start:] {
+			sim.log[start+i].aborted = true
+		}
+		sim.aborts++
+		sim.crash()
+		return
+	}
+	sim.txns++
+	sim.pending, sim.committed, sim.sunkAtCommit = sim.pending[:0], sim.offset, sim.ref.sunk
 }
 
-// crash rebuilds the state from the changelog drained so far, fed in random order
-// with random tombstones compacted away, and goes on with it.
+// compact cleans the log as Kafka's log cleaner may. It cleans a prefix (the rest
+// is the head it has not reached): there, records of aborted transactions go, a
+// record with a later one of its key in the prefix goes (only some of them,
+// sometimes, as in a clean cut short), and a tombstone goes once no earlier record
+// of its key is left (its delete retention passed), sometimes.
+func (sim *simulation) compact() {
+	end := sim.rng.IntN(len(sim.log) + 1)
+	latest := map[string]int{}
+	for i, r := range sim.log[:end] {
+		if !r.aborted {
+			latest[r.key] = i
+		}
+	}
+	full := sim.pct(60)
+	earlier := map[string]bool{} // keys with a committed record kept before
+	kept := sim.log[:0]
+	for i, r := range sim.log {
+		if i < end {
+			switch {
+			case r.aborted && sim.pct(80):
+				continue
+			case r.aborted:
+			case latest[r.key] != i && (full || sim.pct(50)):
+				continue
+			case r.value == nil && !earlier[r.key] && sim.pct(50):
+				continue
+			}
+		}
+		if !r.aborted {
+			earlier[r.key] = true
+		}
+		kept = append(kept, r)
+	}
+	clear(sim.log[len(kept):])
+	sim.log = kept
+}
+
+// crash replaces the State by one restored from the committed records of the log,
+// then feeds it the steps of the unfinished transaction again: it must answer them
+// as the first time and end as the State it replaces.
 func (sim *simulation) crash() {
-	sim.drain()
-	keys := make([]string, 0, len(sim.log))
-	for k, v := range sim.log {
-		if v == nil && sim.pct(50) {
+	t := sim.t
+	old := sim.s
+	s := NewState(sim.cfg)
+	for _, r := range sim.log {
+		if r.aborted {
 			continue
 		}
-		keys = append(keys, k)
-	}
-	sim.rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-	s := NewState(sim.cfg)
-	for _, k := range keys {
-		if err := s.Restore([]byte(k), sim.log[k]); err != nil {
-			sim.t.Fatalf("step %d: %v", sim.step, err)
+		if err := s.Restore([]byte(r.key), r.value); err != nil {
+			t.Fatalf("step %d: %v", sim.step, err)
 		}
+		sim.restored++
 	}
 	if err := s.FinishRestore(); err != nil {
-		sim.t.Fatalf("step %d: %v", sim.step, err)
+		t.Fatalf("step %d: %v", sim.step, err)
 	}
 	if err := s.Check(); err != nil {
-		sim.t.Fatalf("step %d: after restore: %v", sim.step, err)
+		t.Fatalf("step %d: after restore: %v", sim.step, err)
 	}
+	if next, ok := s.Consumed(); ok != (sim.committed >= 0) || (ok && next != sim.committed) {
+		t.Fatalf("step %d: restored consumed %d %v, committed %d", sim.step, next, ok, sim.committed)
+	}
+	s.DrainChanges(func(key, value []byte) { t.Fatalf("step %d: restored state has changes: %q", sim.step, key) })
 	sim.s = s
 	sim.restores++
+	sim.resumeSunk()
+	for _, st := range sim.pending {
+		sim.replay(st)
+	}
+	if g, w := snapshot(s), snapshot(old); !reflect.DeepEqual(g, w) {
+		t.Fatalf("step %d: restored state differs from the one it replaces:\n%s", sim.step, snapshotDiff(g, w))
+	}
 	sim.compareState()
-	s.DrainChanges(func(key, value []byte) { sim.t.Fatalf("step %d: restored state has changes: %q", sim.step, key) })
+}
+
+// resumeSunk tells the restored State how far the read model is, as the loop does
+// once it has looked: as far as it was known at the last commit, so that the steps
+// fed again are answered alike. With none to feed, sometimes it has not looked yet,
+// and nothing may be forgotten early.
+func (sim *simulation) resumeSunk() {
+	if len(sim.pending) == 0 && sim.pct(50) {
+		sim.ref.sunk, sim.sunkAtCommit = math.MinInt64, math.MinInt64
+		return
+	}
+	if sim.sunkAtCommit != math.MinInt64 {
+		sim.s.SetSunkThrough(unixTime(sim.sunkAtCommit))
+	}
+}
+
+func (sim *simulation) replay(st simStep) {
+	var got []topics.Event
+	switch st.kind {
+	case stepSunk:
+		sim.s.SetSunkThrough(st.now)
+		return
+	case stepAdvance:
+		got = sim.s.Advance(nil, st.now)
+	case stepApply:
+		got = sim.s.Apply(nil, st.cmd, st.now)
+	}
+	if !reflect.DeepEqual(got, st.events) {
+		gj, _ := json.MarshalIndent(got, "", " ")
+		wj, _ := json.MarshalIndent(st.events, "", " ")
+		sim.t.Fatalf("step %d: restored state answers a step again differently\ngot:  %s\nwant: %s", sim.step, gj, wj)
+	}
+	if err := sim.s.Check(); err != nil {
+		sim.t.Fatalf("step %d: %v", sim.step, err)
+	}
+}
+
+// snapshot encodes every entity of s as its changelog record, the consumed offset
+// left out (a restored State has the committed one until its next transaction).
+func snapshot(s *State) map[string]string {
+	m := map[string]string{}
+	for _, z := range s.zones {
+		m[string(append([]byte{recZone}, z.id[:]...))] = string(encodeZone(nil, z))
+		for c, ct := range z.customers {
+			m[fmt.Sprintf("%c%s%s", recCustomer, z.id[:], c)] = fmt.Sprint(ct.active, ct.ordered)
+		}
+	}
+	for h := range s.holds.all() {
+		m[string(append([]byte{recHold}, h.id[:]...))] = string(encodeHold(nil, h))
+	}
+	for k := range s.keys.all() {
+		m[fmt.Sprintf("%c%s%s", recKey, k.id.zone[:], k.id.key)] = string(encodeKey(nil, k))
+	}
+	cr := s.clockNow()
+	cr.consumed = 0
+	m[string([]byte{recClock})] = string(encodeClock(nil, cr))
+	return m
+}
+
+func snapshotDiff(got, want map[string]string) string {
+	var b strings.Builder
+	for k, v := range got {
+		if want[k] != v {
+			fmt.Fprintf(&b, "%q: got %x, want %x\n", k, v, want[k])
+		}
+	}
+	for k, v := range want {
+		if _, ok := got[k]; !ok {
+			fmt.Fprintf(&b, "%q: missing, want %x\n", k, v)
+		}
+	}
+	return b.String()
 }

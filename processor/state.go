@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,7 +105,19 @@ type State struct {
 	evReplays    arena[topics.Replay]
 
 	keysEvictedEarly     int64
+	keysRejectedFull     int64
 	resolvedEvictedEarly int64
+
+	// sunk and sunkSeq: every decision made at clock time <= sunk with seq <=
+	// sunkSeq is in the read model (SetSunkThrough). Not persisted.
+	sunk    int64
+	sunkSeq uint64
+	// keysRestored is how many keys a restore brought back when that was more than
+	// KeysMax (a config lowered since): they are kept until they may be forgotten.
+	keysRestored int
+
+	consumed    int64 // the next command offset the state reflects, with hasConsumed
+	hasConsumed bool
 
 	changes  changes
 	restore  *restoreState // while restoring
@@ -123,7 +136,48 @@ func NewState(cfg Config) *State {
 		queues: make(map[time.Duration]*expiryQueue),
 		holds:  newTable[hold](),
 		keys:   newTable[keyEntry](),
+		sunk:   math.MinInt64,
 	}
+}
+
+// SetConsumed records next, the offset of the next command of the partition (the
+// last applied command's offset + 1). The loop calls it in every transaction; the
+// next DrainChanges writes it to the changelog with the clock, so a restored state
+// says which commands it reflects. next must be >= 0.
+func (s *State) SetConsumed(next int64) {
+	if next < 0 {
+		panic(fmt.Sprintf("processor: consumed offset %d < 0", next))
+	}
+	s.consumed, s.hasConsumed = next, true
+}
+
+// Consumed returns the offset recorded by SetConsumed, or as restored from the
+// changelog; ok is false for a state that never recorded one.
+func (s *State) Consumed() (next int64, ok bool) { return s.consumed, s.hasConsumed }
+
+// SetSunkThrough tells the state that every decision made so far at clock time <= t
+// is in the read model, which answers replays of their keys from then on. Only such
+// keys may be forgotten before IdempotencyRetention, and only when KeysMax is
+// reached. Decisions made after the call are not covered by it, whatever their
+// time: they share clock times with the ones before. A t earlier than the last one
+// is ignored. Not persisted: after a restore nothing is forgotten early until the
+// loop calls it again.
+func (s *State) SetSunkThrough(t time.Time) {
+	if ns := unixNanoClamped(t); ns >= s.sunk {
+		s.sunk, s.sunkSeq = ns, s.seq
+	}
+}
+
+// unixNanoClamped is t in unix ns, clamped to the int64 range (time.UnixNano is
+// undefined outside it, for instance for the zero time).
+func unixNanoClamped(t time.Time) int64 {
+	switch {
+	case t.Before(unixTime(math.MinInt64)):
+		return math.MinInt64
+	case t.After(unixTime(math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // Clock returns the partition clock: the latest now seen.
@@ -206,6 +260,11 @@ func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []
 					"idempotency key already used with another request", 0))
 			}
 			return append(dst, s.replayEvent(cmd, k))
+		}
+		if !s.roomForKey() {
+			// Not remembered: nothing was decided, and a retry may succeed later.
+			return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonPartitionFull,
+				"partition has too many idempotency keys not yet in the read model", 0))
 		}
 	}
 	var o outcome

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -365,11 +366,9 @@ func TestIdempotency(t *testing.T) {
 	wantRejected(t, h.apply(other), topics.ReasonIdempotencyConflict)
 }
 
-func TestIdempotencyRetentionAndBound(t *testing.T) {
-	// Proves keys and resolved holds are forgotten after the retention, and the oldest key early when KeysMax is reached.
-	cfg := DefaultConfig()
-	cfg.KeysMax = 2
-	h := newHarness(t, cfg)
+func TestIdempotencyRetention(t *testing.T) {
+	// Proves keys and resolved holds are forgotten once IdempotencyRetention has passed, read model or not.
+	h := newHarness(t, DefaultConfig())
 	h.createZone(zoneA, 100, topics.ConfigureZone{})
 	hold := h.place(zoneA, 1, "")
 	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.EvHoldConfirmed)
@@ -377,16 +376,49 @@ func TestIdempotencyRetentionAndBound(t *testing.T) {
 	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.EvRequestReplayed)
 	h.now = h.now.Add(time.Nanosecond)
 	wantRejected(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.ReasonHoldNotFound)
-	if st := h.s.Stats(); st.Keys != 1 || st.ResolvedHolds != 0 {
+	if st := h.s.Stats(); st.Keys != 1 || st.ResolvedHolds != 0 || st.KeysEvictedEarly != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	h.apply(h.placeCmd(zoneA, 1, "", "k2"))
-	h.apply(h.placeCmd(zoneA, 1, "", "k3")) // evicts k1 (1)
-	wantType(t, h.apply(h.placeCmd(zoneA, 1, "", "k2")), topics.EvRequestReplayed)
-	h.apply(h.placeCmd(zoneA, 1, "", "k4")) // evicts k2 (2)
-	// k2 is decided anew, evicting k3 (3).
-	wantType(t, h.apply(h.placeCmd(zoneA, 1, "", "k2")), topics.EvHoldPlaced)
-	if st := h.s.Stats(); st.Keys != 2 || st.KeysEvictedEarly != 3 {
+}
+
+func TestKeysMaxNeverForgetsAKeyTheReadModelLacks(t *testing.T) {
+	// Proves a retry after KeysMax other keys is still a replay (no second hold) while the read model may lack
+	// its key: new keys are rejected partition_full instead, and room is made only from keys it has.
+	cfg := DefaultConfig()
+	cfg.KeysMax = 3
+	h := newHarness(t, cfg)
+	h.createZone(zoneA, 100, topics.ConfigureZone{})
+	first := h.apply(h.placeCmd(zoneA, 1, "", "retried"))
+	wantType(t, first, topics.EvHoldPlaced)
+	h.now = h.now.Add(time.Minute)
+	for i := range 2 * cfg.KeysMax {
+		ev := h.apply(h.placeCmd(zoneA, 1, "", fmt.Sprintf("other-%d", i)))
+		if i < cfg.KeysMax-1 {
+			wantType(t, ev, topics.EvHoldPlaced)
+		} else {
+			wantRejected(t, ev, topics.ReasonPartitionFull)
+		}
+	}
+	retry := h.apply(h.placeCmd(zoneA, 1, "", "retried"))
+	wantType(t, retry, topics.EvRequestReplayed)
+	if retry.Replay.HoldID != first.Hold.ID {
+		t.Fatalf("replay names hold %s, want %s", retry.Replay.HoldID, first.Hold.ID)
+	}
+	if st := h.s.Stats(); st.ActiveHolds != cfg.KeysMax || st.KeysEvictedEarly != 0 || st.KeysRejectedFull != int64(cfg.KeysMax+1) {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// The read model has the decisions up to t0 (the first key) only: one key may go.
+	h.s.SetSunkThrough(t0)
+	wantType(t, h.apply(h.placeCmd(zoneA, 1, "", "after-sunk")), topics.EvHoldPlaced)
+	wantRejected(t, h.apply(h.placeCmd(zoneA, 1, "", "one-more")), topics.ReasonPartitionFull)
+	// Decisions made after SetSunkThrough are not covered by it, even at an earlier clock time.
+	h.s.SetSunkThrough(h.now)
+	for _, key := range []string{"one-more", "and-more", "third"} {
+		wantType(t, h.apply(h.placeCmd(zoneA, 1, "", key)), topics.EvHoldPlaced)
+	}
+	wantRejected(t, h.apply(h.placeCmd(zoneA, 1, "", "too-many")), topics.ReasonPartitionFull)
+	if st := h.s.Stats(); st.Keys != cfg.KeysMax || st.KeysEvictedEarly != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -430,4 +462,48 @@ func TestMalformedCommands(t *testing.T) {
 	if st := h.s.Stats(); st.Keys != 0 || st.ActiveHolds != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+func TestBacklogAfterDowntimeJudgedAtAppendTimes(t *testing.T) {
+	// Proves a backlog applied long after a downtime longer than the TTL decides as it would have live:
+	// each command at its append time, so queued confirms of holds then active succeed, events carry the
+	// append times, and only the hold whose TTL ran out before its command expires.
+	h := newHarness(t, DefaultConfig())
+	h.createZone(zoneA, 10, topics.ConfigureZone{HoldTTLSeconds: i64(60)})
+	var holds []uuid.UUID
+	for i := range 3 {
+		h.now = t0.Add(time.Duration(i) * 10 * time.Second)
+		holds = append(holds, h.place(zoneA, 2, ""))
+	}
+	// The processor was down from here for two hours; the commands below were appended to the log during
+	// that time and are applied afterwards, each with its append time as now.
+	backlog := []struct {
+		at   time.Duration
+		cmd  *topics.Command
+		want topics.EventType
+	}{
+		{30 * time.Second, h.confirmCmd(zoneA, holds[0], "pay-0"), topics.EvHoldConfirmed},
+		{69 * time.Second, h.confirmCmd(zoneA, holds[1], "pay-1"), topics.EvHoldConfirmed},
+		{90 * time.Second, h.confirmCmd(zoneA, holds[2], "pay-2"), topics.EvRequestRejected},
+	}
+	for _, b := range backlog {
+		h.now = t0.Add(b.at)
+		evs := h.applyAll(b.cmd)
+		ev := evs[len(evs)-1]
+		wantType(t, ev, b.want)
+		if !ev.Time.Equal(h.now) {
+			t.Fatalf("decided at %v, want the append time %v", ev.Time, h.now)
+		}
+		if b.want == topics.EvRequestRejected {
+			wantRejected(t, ev, topics.ReasonHoldExpired)
+			if len(evs) != 2 || evs[0].Hold.ID != holds[2] || !evs[0].Time.Equal(t0.Add(90*time.Second)) {
+				t.Fatalf("want hold %s expired first, got %d events", holds[2], len(evs))
+			}
+		}
+	}
+	// Caught up, the clock moves on with wall time: nothing is left to expire.
+	if evs := h.s.Advance(nil, t0.Add(2*time.Hour)); len(evs) != 0 {
+		t.Fatalf("%d events after the backlog", len(evs))
+	}
+	wantInventory(t, h.apply(h.placeCmd(zoneA, 1, "", "")).Zone, 10, 5, 1, 4)
 }
