@@ -16,10 +16,23 @@ const (
 	waitPollIntervalDefault = 5 * time.Millisecond
 	bodyBytesMaxDefault     = 64 << 10
 	rateClientsMaxDefault   = 100_000
-	pendingWindowDefault    = 10 * time.Minute
+	clockSkewMaxDefault     = 2 * time.Minute
 	readyTimeoutDefault     = 2 * time.Second
 	queryTimeoutDefault     = 2 * time.Second
 	publishTimeoutDefault   = 10 * time.Second
+
+	readHeaderTimeoutDefault = 5 * time.Second
+	readTimeoutDefault       = 15 * time.Second
+	// writeTimeoutBeyondWaitDefault is what WriteTimeout adds to WaitMax by
+	// default: a submit may wait WaitMax, then still has to publish and answer.
+	writeTimeoutBeyondWaitDefault = 15 * time.Second
+	idleTimeoutDefault            = 60 * time.Second
+	headerBytesMaxDefault         = 16 << 10
+	connectionsMaxDefault         = 10_000
+
+	// requestIDPartitionsMax is how many partitions a request id can name: the
+	// partition goes in the 12 rand_a bits of the UUIDv7.
+	requestIDPartitionsMax = 1 << 12
 
 	// adminTokenBytesMin keeps guessable tokens out of the configuration.
 	adminTokenBytesMin = 16
@@ -56,9 +69,15 @@ type Config struct {
 	// X-Real-IP headers name the client. Default: none, the client is the peer.
 	TrustedProxies []string
 
-	// PendingWindow is how long after its creation an unknown request id still
-	// answers "pending" rather than 404. Default 10m.
-	PendingWindow time.Duration
+	// Partitions is the partition count of the commands topic. Required: request
+	// ids carry the partition of their command (see newRequestID), and an unknown
+	// id is told from a pending one by that partition's progress.
+	Partitions int32
+	// ClockSkewMax is the largest difference allowed between the clocks of the API
+	// hosts and the Kafka brokers. GET /requests/{id} answers 404 for an unknown id
+	// only once its partition is decided through the id's time plus PublishTimeout
+	// plus ClockSkewMax. Default 2m.
+	ClockSkewMax time.Duration
 
 	// ReadyTimeout bounds one GET /ready check. Default 2s.
 	ReadyTimeout time.Duration
@@ -66,6 +85,25 @@ type Config struct {
 	QueryTimeout time.Duration
 	// PublishTimeout bounds publishing one command. Default 10s.
 	PublishTimeout time.Duration
+
+	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included: a client sending
+	// its body slowly is cut off. Default 15s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end of its
+	// answer; it must exceed WaitMax, the longest `Prefer: wait`. Default WaitMax
+	// + 15s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a keep-alive connection waits for its next
+	// request. Default 60s.
+	IdleTimeout time.Duration
+	// HeaderBytesMax bounds a request's headers (net/http allows 4 KiB of slack on
+	// top); larger headers answer 431. Default 16 KiB.
+	HeaderBytesMax int
+	// ConnectionsMax bounds the connections served at once; further clients wait
+	// in the listen backlog until one closes. Default 10000.
+	ConnectionsMax int
 
 	// Logger receives errors worth an operator's attention. Default slog.Default().
 	Logger *slog.Logger
@@ -84,16 +122,22 @@ func (c Config) Validate() error {
 		d    time.Duration
 	}{
 		{"WaitMax", c.WaitMax}, {"WaitPollInterval", c.WaitPollInterval},
-		{"PendingWindow", c.PendingWindow}, {"ReadyTimeout", c.ReadyTimeout},
+		{"ClockSkewMax", c.ClockSkewMax}, {"ReadyTimeout", c.ReadyTimeout},
 		{"QueryTimeout", c.QueryTimeout}, {"PublishTimeout", c.PublishTimeout},
+		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout},
+		{"WriteTimeout", c.WriteTimeout}, {"IdleTimeout", c.IdleTimeout},
 	}
 	for _, d := range durations {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("api: %s is negative (%s)", d.name, d.d))
 		}
 	}
-	if c.WaitersMax < 0 || c.BodyBytesMax < 0 || c.RateBurst < 0 || c.RateClientsMax < 0 {
-		errs = append(errs, errors.New("api: WaitersMax, BodyBytesMax, RateBurst and RateClientsMax must not be negative"))
+	if c.WaitersMax < 0 || c.BodyBytesMax < 0 || c.RateBurst < 0 || c.RateClientsMax < 0 ||
+		c.HeaderBytesMax < 0 || c.ConnectionsMax < 0 {
+		errs = append(errs, errors.New("api: WaitersMax, BodyBytesMax, RateBurst, RateClientsMax, HeaderBytesMax and ConnectionsMax must not be negative"))
+	}
+	if c.Partitions < 1 || c.Partitions > requestIDPartitionsMax {
+		errs = append(errs, fmt.Errorf("api: Partitions %d is not in [1, %d]", c.Partitions, requestIDPartitionsMax))
 	}
 	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
 		errs = append(errs, fmt.Errorf("api: RateLimit %v must be a finite number >= 0", c.RateLimit))
@@ -105,8 +149,8 @@ func (c Config) Validate() error {
 	if d.WaitPollInterval >= d.WaitMax {
 		errs = append(errs, fmt.Errorf("api: WaitPollInterval %s must be shorter than WaitMax %s", d.WaitPollInterval, d.WaitMax))
 	}
-	if d.PendingWindow < d.WaitMax {
-		errs = append(errs, fmt.Errorf("api: PendingWindow %s is shorter than WaitMax %s: a waited request would turn 404", d.PendingWindow, d.WaitMax))
+	if d.WriteTimeout <= d.WaitMax {
+		errs = append(errs, fmt.Errorf("api: WriteTimeout %s must be longer than WaitMax %s: a waiting submit would be cut off", d.WriteTimeout, d.WaitMax))
 	}
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
@@ -122,7 +166,17 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() Config {
 	setDuration(&c.WaitMax, waitMaxDefault)
 	setDuration(&c.WaitPollInterval, waitPollIntervalDefault)
-	setDuration(&c.PendingWindow, pendingWindowDefault)
+	setDuration(&c.ClockSkewMax, clockSkewMaxDefault)
+	setDuration(&c.ReadHeaderTimeout, readHeaderTimeoutDefault)
+	setDuration(&c.ReadTimeout, readTimeoutDefault)
+	setDuration(&c.WriteTimeout, c.WaitMax+writeTimeoutBeyondWaitDefault)
+	setDuration(&c.IdleTimeout, idleTimeoutDefault)
+	if c.HeaderBytesMax == 0 {
+		c.HeaderBytesMax = headerBytesMaxDefault
+	}
+	if c.ConnectionsMax == 0 {
+		c.ConnectionsMax = connectionsMaxDefault
+	}
 	setDuration(&c.ReadyTimeout, readyTimeoutDefault)
 	setDuration(&c.QueryTimeout, queryTimeoutDefault)
 	setDuration(&c.PublishTimeout, publishTimeoutDefault)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -38,6 +39,11 @@ func (s *server) decodeJSON(c *gin.Context, dst any) *Error {
 			return bodyTooLarge(s.cfg.BodyBytesMax)
 		}
 		return invalid("invalid_body", "reading the body: %v", err)
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; a body that is
+	// not UTF-8 (RFC 8259 asks for it) is refused instead.
+	if !utf8.Valid(body) {
+		return invalid("invalid_text", "the body is not valid UTF-8 (at byte %d)", invalidUTF8At(body))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -89,10 +95,30 @@ func missing(field string) *Error {
 	return invalid("missing_field", "field %q is required", field)
 }
 
-// checkText checks a string's length in bytes: 1 to limit.
+// checkText checks that a text value can be stored all the way down: 1 to limit
+// bytes of valid UTF-8 without NUL (a Postgres text value cannot hold 0x00, and a
+// value the read model cannot store would stop the sink).
 func checkText(s, field string, limit int) *Error {
 	if s == "" || len(s) > limit {
 		return invalid("invalid_field", "field %q must be 1 to %d bytes", field, limit)
 	}
+	if !utf8.ValidString(s) {
+		return invalid("invalid_text", "field %q is not valid UTF-8", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return invalid("invalid_text", "field %q must not contain NUL (U+0000)", field)
+	}
 	return nil
+}
+
+// invalidUTF8At is the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }

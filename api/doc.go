@@ -8,8 +8,9 @@
 //
 // The API never writes Postgres: the sink is the read model's only writer. That is
 // why a request the API accepted but the sink has not recorded yet has no row, and
-// the API infers "pending" from the request id itself (a UUIDv7 carries its creation
-// time); see Config.PendingWindow.
+// the API infers "pending" from the request id itself: a UUIDv7 that carries its
+// creation time and its command's partition, pending until the sink has written
+// that partition past it (see server.mayBePending and docs/adr/0004).
 //
 // Errors are typed inside the package (*Error with a Kind) and mapped to HTTP status
 // codes in one place, at the edge (statusOf).

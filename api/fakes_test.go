@@ -61,6 +61,10 @@ type fakeReads struct {
 	orders  map[uuid.UUID]Order
 	results map[uuid.UUID]RequestResult
 	err     error
+	// keys maps a zone's idempotency key to the request that decided it;
+	// through is each partition's decided-through time.
+	keys    map[zoneKey]uuid.UUID
+	through map[int32]time.Time
 	// resultQueries counts RequestResults calls; maxIDs is the most ids in one.
 	resultQueries int
 	maxIDs        int
@@ -68,7 +72,49 @@ type fakeReads struct {
 
 func newFakeReads() *fakeReads {
 	return &fakeReads{zones: map[uuid.UUID]Zone{}, events: map[uuid.UUID]Event{},
-		holds: map[uuid.UUID]Hold{}, orders: map[uuid.UUID]Order{}, results: map[uuid.UUID]RequestResult{}}
+		holds: map[uuid.UUID]Hold{}, orders: map[uuid.UUID]Order{}, results: map[uuid.UUID]RequestResult{},
+		keys: map[zoneKey]uuid.UUID{}, through: map[int32]time.Time{}}
+}
+
+type zoneKey struct {
+	zone uuid.UUID
+	key  string
+}
+
+func (f *fakeReads) ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error) {
+	z, err := f.Zone(ctx, zone)
+	if err != nil {
+		return Zone{}, nil, err
+	}
+	return z, f.decision(zone, key, since), nil
+}
+
+func (f *fakeReads) HoldAndKey(ctx context.Context, hold uuid.UUID, key string, since time.Time) (Hold, *RequestResult, error) {
+	h, err := f.Hold(ctx, hold)
+	if err != nil {
+		return Hold{}, nil, err
+	}
+	return h, f.decision(h.ZoneID, key, since), nil
+}
+
+// decision is the result that decided key in zone after since, with its hold.
+func (f *fakeReads) decision(zone uuid.UUID, key string, since time.Time) *RequestResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.results[f.keys[zoneKey{zone, key}]]
+	if !ok || !r.DecidedAt.After(since) {
+		return nil
+	}
+	if h, ok := f.holds[r.HoldID]; ok {
+		r.Hold = &h
+	}
+	return &r
+}
+
+func (f *fakeReads) DecidedThrough(_ context.Context, partition int32) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.through[partition], f.err
 }
 
 func (f *fakeReads) Zone(_ context.Context, id uuid.UUID) (Zone, error) {
@@ -163,6 +209,7 @@ func (f *fakeReads) queries() (n, maxIDs int) {
 // 4), and one active hold in zone.
 type fixture struct {
 	t       *testing.T
+	srv     *server // to set its clock
 	h       http.Handler
 	pub     *fakePublisher
 	reads   *fakeReads
@@ -191,12 +238,15 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	if cfg.AdminTokens == nil {
 		cfg.AdminTokens = []string{testAdminToken}
 	}
-	h, err := New(cfg, Deps{Publisher: f.pub, Reads: f.reads, Registry: prometheus.NewRegistry(),
+	if cfg.Partitions == 0 {
+		cfg.Partitions = testPartitions
+	}
+	srv, err := newServer(cfg, Deps{Publisher: f.pub, Reads: f.reads, Registry: prometheus.NewRegistry(),
 		Ready: func(context.Context) error { return f.ready }})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	f.h = h
+	f.srv, f.h = srv, srv.routes()
 	return f
 }
 
@@ -236,3 +286,6 @@ func (f *fixture) assertNothingPublished() {
 }
 
 var errDown = errors.New("connection refused")
+
+// testPartitions is the commands topic's partition count in the fixture's Config.
+const testPartitions = 3

@@ -17,6 +17,7 @@ type metrics struct {
 	waitPollErrors  prometheus.Counter
 	waitOutcomes    *prometheus.CounterVec
 	rateLimited     prometheus.Counter
+	keyReplays      *prometheus.CounterVec
 }
 
 // routeUnmatched labels requests that matched no route, so that scanners probing
@@ -62,9 +63,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ticket_api_rate_limited_total",
 			Help: "Requests answered 429 by the per-client rate limit.",
 		}),
+		keyReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticket_api_key_replays_total",
+			Help: "Retries answered from the read model without publishing, by command type and outcome (replay or conflict).",
+		}, []string{"type", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.published,
-		m.publishFailures, m.waiters, m.waitPolls, m.waitPollErrors, m.waitOutcomes, m.rateLimited} {
+		m.publishFailures, m.waiters, m.waitPolls, m.waitPollErrors, m.waitOutcomes, m.rateLimited, m.keyReplays} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

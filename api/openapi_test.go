@@ -32,7 +32,7 @@ func TestOpenAPIDocumentsEveryRouteAndNoOther(t *testing.T) {
 			}
 		}
 	}
-	s, err := newServer(Config{}, Deps{Publisher: &fakePublisher{}, Reads: newFakeReads(),
+	s, err := newServer(Config{Partitions: testPartitions}, Deps{Publisher: &fakePublisher{}, Reads: newFakeReads(),
 		Ready: func(context.Context) error { return nil }})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,20 @@ type ReadModel interface {
 	// the current state of the hold and order they name. Undecided ids are
 	// missing from the result; that is not an error.
 	RequestResults(ctx context.Context, ids []uuid.UUID) ([]RequestResult, error)
+
+	// ZoneAndKey returns a zone and, when idempotency key was decided in the zone
+	// after since, the decision that answers a retry of it, in one round trip (a
+	// submit needs both). That is the key's first decided request, not a replay,
+	// and not a rejection the processor does not remember under the key
+	// (idempotency_conflict, invalid_command, or the retryable partition_full).
+	ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error)
+	// HoldAndKey is ZoneAndKey for a hold: the hold, and the decision of key in
+	// the hold's zone.
+	HoldAndKey(ctx context.Context, hold uuid.UUID, key string, since time.Time) (Hold, *RequestResult, error)
+	// DecidedThrough is the newest event time the read model has from a
+	// partition of the events topic: every command appended to the partition
+	// before it is decided and recorded. Zero when the partition has none.
+	DecidedThrough(ctx context.Context, partition int32) (time.Time, error)
 }
 
 // Zone is a row of zones: configuration and inventory as of AsOf, the processor's

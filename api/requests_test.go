@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -12,29 +11,80 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// uuidV7At makes a UUIDv7 whose timestamp is t.
-func uuidV7At(t time.Time) uuid.UUID {
-	id := uuid.Must(uuid.NewV7())
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
-	copy(id[0:6], ms[2:8])
-	return id
+// requestIDAt makes a request id with time t on partition p, as the API mints them.
+func requestIDAt(t time.Time, p int32) uuid.UUID { return newRequestID(t, p) }
+
+func TestRequestIDCarriesItsPartition(t *testing.T) {
+	// A request id is a UUIDv7 with the API's time and its command's partition.
+	f := newFixture(t, Config{})
+	now := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	f.srv.now = func() time.Time { return now }
+	w := f.do("POST", "/holds", holdBody(f, 1, "k-partition"))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	cmd := f.pub.published()[0]
+	sec, nsec := cmd.RequestID.Time().UnixTime()
+	if cmd.RequestID.Version() != 7 || !time.Unix(sec, nsec).Equal(now) {
+		t.Errorf("request id %s: version %d, time %v, want 7 and %v", cmd.RequestID, cmd.RequestID.Version(), time.Unix(sec, nsec), now)
+	}
+	if got, want := requestPartition(cmd.RequestID), topics.PartitionOf(f.zone.ID, testPartitions); got != want {
+		t.Errorf("request id partition %d, want %d", got, want)
+	}
 }
 
-func TestUnknownRequestIsPendingOnlyWhenRecent(t *testing.T) {
-	// A request id the read model does not know is pending when it is a UUIDv7 made
-	// within PendingWindow of now, and 404 otherwise (old, future, or not a v7).
-	f := newFixture(t, Config{PendingWindow: 10 * time.Minute})
+func TestAcceptedRequestStaysPendingWhilePipelineIsDown(t *testing.T) {
+	// An accepted request the read model does not have is pending for as long as
+	// its partition has not moved past it, however far the clock runs; only once
+	// the partition is decided through a later time than the id's time plus the
+	// margin is it unknown.
+	f := newFixture(t, Config{PublishTimeout: 10 * time.Second, ClockSkewMax: 2 * time.Minute})
+	start := time.Now()
+	f.srv.now = func() time.Time { return start }
+	w := f.do("POST", "/holds", holdBody(f, 1, "k-pending"))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("submit: status %d: %s", w.Code, w.Body)
+	}
+	id := f.pub.published()[0].RequestID
+	p := requestPartition(id)
+	get := func() int {
+		w := f.do("GET", "/requests/"+id.String(), "")
+		return w.Code
+	}
+	for _, ahead := range []time.Duration{0, 11 * time.Minute, 30 * 24 * time.Hour} {
+		f.srv.now = func() time.Time { return start.Add(ahead) }
+		if code := get(); code != http.StatusOK {
+			t.Errorf("%v later, pipeline down: status %d, want 200 pending", ahead, code)
+		}
+	}
+	// The partition is decided up to the margin: the request may still come.
+	f.reads.through[p] = start.Add(2*time.Minute + 10*time.Second - time.Millisecond)
+	if code := get(); code != http.StatusOK {
+		t.Errorf("decided through the margin: status %d, want 200 pending", code)
+	}
+	// Another partition moving on says nothing about this one.
+	f.reads.through[(p+1)%testPartitions] = start.Add(time.Hour)
+	if code := get(); code != http.StatusOK {
+		t.Errorf("other partition decided: status %d, want 200 pending", code)
+	}
+	// Past the margin, the request would have been decided: it is unknown.
+	f.reads.through[p] = start.Add(time.Hour)
+	if code := get(); code != http.StatusNotFound {
+		t.Errorf("partition decided past the id: status %d, want 404", code)
+	}
+}
+
+func TestUnknownRequestIDs(t *testing.T) {
+	// Ids the API never mints are 404 at once; a read-model failure is 503.
+	f := newFixture(t, Config{})
 	now := time.Now()
 	cases := []struct {
 		name   string
 		id     string
 		status int
 	}{
-		{"just made", uuidV7At(now).String(), 200},
-		{"nine minutes old", uuidV7At(now.Add(-9 * time.Minute)).String(), 200},
-		{"eleven minutes old", uuidV7At(now.Add(-11 * time.Minute)).String(), 404},
-		{"an hour ahead", uuidV7At(now.Add(time.Hour)).String(), 404},
+		{"fresh, partition not decided", requestIDAt(now, 1).String(), 200},
+		{"a partition that does not exist", requestIDAt(now, testPartitions).String(), 404},
 		{"a UUIDv4", uuid.NewString(), 404},
 		{"malformed", "not-a-uuid", 400},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,19 +14,20 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Store is the ReadModel on Postgres, against the schema of
-// migrations/001_init.up.sql. It only reads: the sink is the read model's only
-// writer.
+// Store is the ReadModel on Postgres, against the schema of migrations/. It only
+// reads: the sink is the read model's only writer.
 type Store struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	eventsTopic string
 }
 
-// NewStore returns a Store reading through pool.
-func NewStore(pool *pgxpool.Pool) *Store {
-	if pool == nil {
-		panic("api: NewStore with a nil pool")
+// NewStore returns a Store reading through pool; eventsTopic names the events
+// topic whose progress the sink records in sink_offsets.
+func NewStore(pool *pgxpool.Pool, eventsTopic string) *Store {
+	if pool == nil || eventsTopic == "" {
+		panic("api: NewStore needs a pool and the events topic")
 	}
-	return &Store{pool: pool}
+	return &Store{pool: pool, eventsTopic: eventsTopic}
 }
 
 var _ ReadModel = (*Store)(nil)
@@ -50,19 +52,55 @@ const sqlOrder = `
 SELECT id, hold_id, event_id, zone_id, quantity, customer_id, created_at
 FROM orders WHERE id = $1`
 
-// sqlRequestResults is the waiters' poll: one query for every request waited on,
-// joined with the current state of the hold and order each names, so that a result
-// can be answered without a second round trip.
-const sqlRequestResults = `
-SELECT r.id, r.type, r.event_id, r.zone_id, r.status, r.event_type,
+// resultColumns are a request (alias r) with the current state of the hold (h)
+// and order (o) it names; see scanResult.
+const resultColumns = `
+       r.id, r.type, r.event_id, r.zone_id, r.status, r.event_type,
        r.hold_id, r.order_id, r.reason, r.message, r.available, r.replayed, r.decided_at,
        h.id, h.event_id, h.zone_id, h.quantity, h.customer_id, h.status, h.idempotency_key,
        h.created_at, h.expires_at, h.resolved_at, h.order_id,
-       o.id, o.hold_id, o.event_id, o.zone_id, o.quantity, o.customer_id, o.created_at
+       o.id, o.hold_id, o.event_id, o.zone_id, o.quantity, o.customer_id, o.created_at`
+
+// sqlRequestResults is the waiters' poll: one query for every request waited on,
+// joined with the current state of the hold and order each names, so that a result
+// can be answered without a second round trip.
+const sqlRequestResults = `SELECT ` + resultColumns + `
 FROM requests r
 LEFT JOIN holds h ON h.id = r.hold_id
 LEFT JOIN orders o ON o.id = r.order_id
 WHERE r.id = ANY($1::uuid[])`
+
+// keyDecisionJoin joins the decision that answers a retry of idempotency key $2
+// in the zone named by its zoneColumn, decided after $3 (see ReadModel.ZoneAndKey),
+// as r, h and o; index requests_zone_idempotency_key.
+const keyDecisionJoin = `
+LEFT JOIN LATERAL (
+    SELECT * FROM requests
+    WHERE zone_id = %s AND idempotency_key = $2 AND decided_at > $3
+      AND NOT replayed AND type <> ''
+      AND (reason IS NULL OR reason NOT IN ('idempotency_conflict', 'invalid_command', 'partition_full'))
+    ORDER BY decided_at LIMIT 1) r ON true
+LEFT JOIN holds h ON h.id = r.hold_id
+LEFT JOIN orders o ON o.id = r.order_id`
+
+// sqlZoneAndKey is POST /holds's one query: the zone and the key's decision.
+var sqlZoneAndKey = `
+SELECT z.id, z.event_id, z.name, z.capacity, z.available, z.held, z.sold,
+       z.hold_ttl_seconds, z.hold_quantity_max, z.customer_limit, z.as_of,` + resultColumns + `
+FROM zones z` + fmt.Sprintf(keyDecisionJoin, "z.id") + `
+WHERE z.id = $1`
+
+// sqlHoldAndKey is a confirm's or release's one query: the hold and the key's
+// decision in the hold's zone.
+var sqlHoldAndKey = `
+SELECT hh.id, hh.event_id, hh.zone_id, hh.quantity, hh.customer_id, hh.status, hh.idempotency_key,
+       hh.created_at, hh.expires_at, hh.resolved_at, hh.order_id,` + resultColumns + `
+FROM holds hh` + fmt.Sprintf(keyDecisionJoin, "hh.zone_id") + `
+WHERE hh.id = $1`
+
+// sqlDecidedThrough reads how far the sink has written a partition.
+const sqlDecidedThrough = `
+SELECT decided_through FROM sink_offsets WHERE topic = $1 AND partition = $2`
 
 // Zone implements ReadModel.
 func (s *Store) Zone(ctx context.Context, id uuid.UUID) (Zone, error) {
@@ -90,20 +128,68 @@ func (s *Store) Event(ctx context.Context, id uuid.UUID) (Event, error) {
 
 // Hold implements ReadModel.
 func (s *Store) Hold(ctx context.Context, id uuid.UUID) (Hold, error) {
-	var (
-		h       Hold
-		status  string
-		cust    pgtype.Text
-		key     pgtype.Text
-		orderID pgtype.UUID
-	)
-	err := s.pool.QueryRow(ctx, sqlHold, id).Scan(&h.ID, &h.EventID, &h.ZoneID, &h.Quantity,
-		&cust, &status, &key, &h.CreatedAt, &h.ExpiresAt, &h.ResolvedAt, &orderID)
-	if err != nil {
+	var h holdRow
+	if err := s.pool.QueryRow(ctx, sqlHold, id).Scan(h.dest()...); err != nil {
 		return Hold{}, notFoundOr(err, "hold")
 	}
-	h.Status, h.CustomerID, h.IdempotencyKey, h.OrderID = topics.HoldStatus(status), cust.String, key.String, orderID.Bytes
-	return h, nil
+	return h.hold(), nil
+}
+
+// ZoneAndKey implements ReadModel.
+func (s *Store) ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error) {
+	var (
+		z Zone
+		r resultRow
+	)
+	dest := append([]any{&z.ID, &z.EventID, &z.Name, &z.Capacity, &z.Available, &z.Held, &z.Sold,
+		&z.HoldTTLSeconds, &z.HoldQuantityMax, &z.CustomerLimit, &z.AsOf}, r.dest()...)
+	if err := s.pool.QueryRow(ctx, sqlZoneAndKey, zone, key, since).Scan(dest...); err != nil {
+		return Zone{}, nil, notFoundOr(err, "zone")
+	}
+	return z, r.resultOrNil(), nil
+}
+
+// HoldAndKey implements ReadModel.
+func (s *Store) HoldAndKey(ctx context.Context, hold uuid.UUID, key string, since time.Time) (Hold, *RequestResult, error) {
+	var (
+		h holdRow
+		r resultRow
+	)
+	if err := s.pool.QueryRow(ctx, sqlHoldAndKey, hold, key, since).Scan(append(h.dest(), r.dest()...)...); err != nil {
+		return Hold{}, nil, notFoundOr(err, "hold")
+	}
+	return h.hold(), r.resultOrNil(), nil
+}
+
+// DecidedThrough implements ReadModel.
+func (s *Store) DecidedThrough(ctx context.Context, partition int32) (time.Time, error) {
+	var t pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, sqlDecidedThrough, s.eventsTopic, partition).Scan(&t)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("query decided_through: %w", err)
+	}
+	return t.Time, nil
+}
+
+// holdRow receives a row of holds.
+type holdRow struct {
+	h       Hold
+	status  string
+	cust    pgtype.Text
+	key     pgtype.Text
+	orderID pgtype.UUID
+}
+
+func (r *holdRow) dest() []any {
+	h := &r.h
+	return []any{&h.ID, &h.EventID, &h.ZoneID, &h.Quantity, &r.cust, &r.status, &r.key,
+		&h.CreatedAt, &h.ExpiresAt, &h.ResolvedAt, &r.orderID}
+}
+
+func (r *holdRow) hold() Hold {
+	h := r.h
+	h.Status, h.CustomerID, h.IdempotencyKey, h.OrderID = topics.HoldStatus(r.status), r.cust.String, r.key.String, r.orderID.Bytes
+	return h
 }
 
 // Order implements ReadModel.
@@ -188,33 +274,51 @@ func (n *nullOrder) order() *Order {
 		CreatedAt: n.createdAt.Time}
 }
 
-func scanRequestResult(row pgx.CollectableRow) (RequestResult, error) {
-	var (
-		r                   RequestResult
-		typ, status, evType string
-		holdID, orderID     pgtype.UUID
-		reason, message     pgtype.Text
-		available           pgtype.Int8
-		h                   nullHold
-		o                   nullOrder
-	)
-	err := row.Scan(&r.ID, &typ, &r.EventID, &r.ZoneID, &status, &evType,
-		&holdID, &orderID, &reason, &message, &available, &r.Replayed, &r.DecidedAt,
+// resultRow receives resultColumns; every column may be NULL (a LEFT JOIN with
+// no request).
+type resultRow struct {
+	id, eventID, zoneID, holdID, orderID pgtype.UUID
+	typ, status, evType                  pgtype.Text
+	reason, message                      pgtype.Text
+	available                            pgtype.Int8
+	replayed                             pgtype.Bool
+	decidedAt                            pgtype.Timestamptz
+	h                                    nullHold
+	o                                    nullOrder
+}
+
+func (r *resultRow) dest() []any {
+	h, o := &r.h, &r.o
+	return []any{&r.id, &r.typ, &r.eventID, &r.zoneID, &r.status, &r.evType,
+		&r.holdID, &r.orderID, &r.reason, &r.message, &r.available, &r.replayed, &r.decidedAt,
 		&h.id, &h.eventID, &h.zoneID, &h.quantity, &h.customerID, &h.status, &h.key,
 		&h.createdAt, &h.expiresAt, &h.resolvedAt, &h.orderID,
-		&o.id, &o.holdID, &o.eventID, &o.zoneID, &o.quantity, &o.customerID, &o.createdAt)
-	if err != nil {
+		&o.id, &o.holdID, &o.eventID, &o.zoneID, &o.quantity, &o.customerID, &o.createdAt}
+}
+
+// resultOrNil is the request, or nil when the row had none.
+func (r *resultRow) resultOrNil() *RequestResult {
+	if !r.id.Valid {
+		return nil
+	}
+	res := RequestResult{ID: r.id.Bytes, Type: topics.CommandType(r.typ.String), EventID: r.eventID.Bytes,
+		ZoneID: r.zoneID.Bytes, Status: RequestStatus(r.status.String), EventType: topics.EventType(r.evType.String),
+		HoldID: r.holdID.Bytes, OrderID: r.orderID.Bytes, Reason: topics.Reason(r.reason.String),
+		Message: r.message.String, Replayed: r.replayed.Bool, DecidedAt: r.decidedAt.Time,
+		Hold: r.h.hold(), Order: r.o.order()}
+	if r.available.Valid {
+		n := r.available.Int64
+		res.Available = &n
+	}
+	return &res
+}
+
+func scanRequestResult(row pgx.CollectableRow) (RequestResult, error) {
+	var r resultRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return RequestResult{}, err
 	}
-	r.Type, r.Status, r.EventType = topics.CommandType(typ), RequestStatus(status), topics.EventType(evType)
-	r.HoldID, r.OrderID = holdID.Bytes, orderID.Bytes
-	r.Reason, r.Message = topics.Reason(reason.String), message.String
-	if available.Valid {
-		n := available.Int64
-		r.Available = &n
-	}
-	r.Hold, r.Order = h.hold(), o.order()
-	return r, nil
+	return *r.resultOrNil(), nil
 }
 
 // notFoundOr turns pgx.ErrNoRows into ErrNotFound and wraps any other error.

@@ -29,15 +29,41 @@ type pendingJSON struct {
 }
 
 func (s *server) placeHold(c *gin.Context) {
-	cmd, err := s.placeHoldCommand(c)
+	cmd, prior, err := s.placeHoldCommand(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.submit(c, cmd)
+	s.submitOrReplay(c, cmd, prior)
 }
 
-func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *Error) {
+// placeHoldCommand checks a POST /holds and builds its command; prior is the
+// decision of its idempotency key, when the read model has one.
+func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *RequestResult, *Error) {
+	cmd, err := s.placeHoldBody(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	zone, prior, err := s.zoneAndKey(c, cmd.EventID, cmd.ZoneID, cmd.IdempotencyKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The processor checks this too; checking here keeps hopeless requests off Kafka.
+	// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax
+	// still bounds every hold.
+	limit := int64(zoneCapacityMax)
+	if zone.HoldQuantityMax > 0 {
+		limit = min(limit, zone.HoldQuantityMax)
+	}
+	if cmd.Place.Quantity > limit {
+		return nil, nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
+			fmt.Sprintf("quantity is over the limit of %d per hold", limit))
+	}
+	return cmd, prior, nil
+}
+
+// placeHoldBody decodes and checks the body of a POST /holds into its command.
+func (s *server) placeHoldBody(c *gin.Context) (*topics.Command, *Error) {
 	var b placeHoldBody
 	if err := s.decodeJSON(c, &b); err != nil {
 		return nil, err
@@ -69,24 +95,39 @@ func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *Error) {
 		}
 		place.CustomerID = *b.CustomerID
 	}
-	zone, err := s.zoneOfEvent(c, eventID, zoneID)
-	if err != nil {
-		return nil, err
-	}
-	// The processor checks this too; checking here keeps hopeless requests off Kafka.
-	// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax
-	// still bounds every hold.
-	limit := int64(zoneCapacityMax)
-	if zone.HoldQuantityMax > 0 {
-		limit = min(limit, zone.HoldQuantityMax)
-	}
-	if place.Quantity > limit {
-		return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
-			fmt.Sprintf("quantity is over the limit of %d per hold", limit))
-	}
 	cmd := s.newCommand(topics.CmdPlaceHold, eventID, zoneID, *b.IdempotencyKey)
 	cmd.Place = place
 	return cmd, nil
+}
+
+// zoneAndKey reads a zone, checks that it belongs to the event, and reads the
+// decision of key in the zone within the retention, in one query.
+func (s *server) zoneAndKey(c *gin.Context, eventID, zoneID uuid.UUID, key string) (Zone, *RequestResult, *Error) {
+	ctx, cancel := s.queryCtx(c)
+	defer cancel()
+	zone, prior, err := s.deps.Reads.ZoneAndKey(ctx, zoneID, key, s.keysSince())
+	if err == nil && zone.EventID == eventID {
+		return zone, prior, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Zone{}, nil, readError(err, nil)
+	}
+	return Zone{}, nil, s.zoneMissing(ctx, eventID)
+}
+
+// keysSince is the oldest decision time of an idempotency key still kept: keys
+// are promised for topics.IdempotencyRetention.
+func (s *server) keysSince() time.Time {
+	return s.now().Add(-topics.IdempotencyRetention)
+}
+
+// zoneMissing is the error for a zone not found in an event: an unknown event and
+// an unknown zone are told apart only on this error path.
+func (s *server) zoneMissing(ctx context.Context, eventID uuid.UUID) *Error {
+	if _, err := s.deps.Reads.Event(ctx, eventID); err != nil {
+		return readError(err, notFound("event_not_found", "event not found"))
+	}
+	return notFound(string(topics.ReasonZoneNotFound), "zone not found in this event")
 }
 
 // zoneOfEvent reads a zone and checks that it belongs to the event; an unknown
@@ -101,10 +142,7 @@ func (s *server) zoneOfEvent(c *gin.Context, eventID, zoneID uuid.UUID) (Zone, *
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Zone{}, readError(err, nil)
 	}
-	if _, err := s.deps.Reads.Event(ctx, eventID); err != nil {
-		return Zone{}, readError(err, notFound("event_not_found", "event not found"))
-	}
-	return Zone{}, notFound(string(topics.ReasonZoneNotFound), "zone not found in this event")
+	return Zone{}, s.zoneMissing(ctx, eventID)
 }
 
 func (s *server) confirmHold(c *gin.Context) {
@@ -146,7 +184,7 @@ func (s *server) resolveHold(c *gin.Context, holdID uuid.UUID, key string, typ t
 		return
 	}
 	ctx, cancel := s.queryCtx(c)
-	hold, err := s.deps.Reads.Hold(ctx, holdID)
+	hold, prior, err := s.deps.Reads.HoldAndKey(ctx, holdID, key, s.keysSince())
 	cancel()
 	if err != nil {
 		s.fail(c, readError(err, notFound(string(topics.ReasonHoldNotFound), "hold not found")))
@@ -158,12 +196,91 @@ func (s *server) resolveHold(c *gin.Context, holdID uuid.UUID, key string, typ t
 	} else {
 		cmd.Release = &topics.ReleaseHold{HoldID: holdID}
 	}
-	s.submit(c, cmd)
+	s.submitOrReplay(c, cmd, prior)
 }
 
+// newCommand builds a command with a new request id (see newRequestID).
 func (s *server) newCommand(typ topics.CommandType, eventID, zoneID uuid.UUID, key string) *topics.Command {
-	return &topics.Command{Version: topics.SchemaVersion, Type: typ, RequestID: uuid.Must(uuid.NewV7()),
-		EventID: eventID, ZoneID: zoneID, IdempotencyKey: key, SubmittedAt: s.now().UTC()}
+	now := s.now()
+	id := newRequestID(now, topics.PartitionOf(zoneID, s.cfg.Partitions))
+	return &topics.Command{Version: topics.SchemaVersion, Type: typ, RequestID: id,
+		EventID: eventID, ZoneID: zoneID, IdempotencyKey: key, SubmittedAt: now.UTC()}
+}
+
+// submitOrReplay submits cmd, unless the read model already has the decision of
+// its idempotency key (prior): then it answers from that decision and publishes
+// nothing. The processor would answer the same (it keeps a key at least until the
+// read model has it), but the read model keeps keys for the whole retention while
+// the processor's memory is bounded.
+func (s *server) submitOrReplay(c *gin.Context, cmd *topics.Command, prior *RequestResult) {
+	switch judgeRetry(cmd, prior) {
+	case retryConflicts:
+		s.metrics.keyReplays.WithLabelValues(string(cmd.Type), "conflict").Inc()
+		s.fail(c, rejectionError(topics.ReasonIdempotencyConflict, "", nil))
+	case retryReplays:
+		s.metrics.keyReplays.WithLabelValues(string(cmd.Type), "replay").Inc()
+		s.replay(c, *prior)
+	default:
+		s.submit(c, cmd)
+	}
+}
+
+// A retry's fate, judged from the read model.
+const (
+	retryPublishes = iota // no usable decision: the processor decides
+	retryReplays          // same request: the first answer
+	retryConflicts        // same key, another request: idempotency_conflict
+)
+
+// judgeRetry compares a command with the decision of its key, as the processor's
+// fingerprint does: the command type, and the payload (a hold's quantity and
+// customer, a confirm's or release's hold). A rejection names no hold and its
+// event does not carry the payload, so a rejected key answers its rejection
+// whatever the retry's payload; either way nothing is created.
+func judgeRetry(cmd *topics.Command, prior *RequestResult) int {
+	switch {
+	case prior == nil:
+		return retryPublishes
+	case prior.Type != cmd.Type:
+		return retryConflicts
+	case prior.Status != RequestSucceeded:
+		return retryReplays
+	}
+	switch cmd.Type {
+	case topics.CmdPlaceHold:
+		if prior.Hold == nil {
+			return retryPublishes // the hold's row is missing: let the processor answer
+		}
+		if prior.Hold.Quantity != cmd.Place.Quantity || prior.Hold.CustomerID != cmd.Place.CustomerID {
+			return retryConflicts
+		}
+	case topics.CmdConfirmHold:
+		if prior.HoldID != cmd.Confirm.HoldID {
+			return retryConflicts
+		}
+	case topics.CmdReleaseHold:
+		if prior.HoldID != cmd.Release.HoldID {
+			return retryConflicts
+		}
+	default:
+		return retryPublishes
+	}
+	return retryReplays
+}
+
+// replay answers a retry with the first decision of its key, as the processor's
+// replay would: with `Prefer: wait` the decided answer itself (201 with the hold,
+// 200 with a confirm's order, or the rejection), naming the original request;
+// without it, 202 pointing at the original request, whose GET /requests/{id}
+// shows the result.
+func (s *server) replay(c *gin.Context, r RequestResult) {
+	r.Replayed = true
+	if _, asked := preferWait(c.Request.Header); asked {
+		o := decide(&r)
+		c.JSON(o.code, waitedBody(&r, o))
+		return
+	}
+	s.accepted(c, "/requests/"+r.ID.String(), pendingJSON{RequestID: r.ID, Status: r.Status})
 }
 
 // submit publishes one command and answers 202, or, when the client prefers to wait

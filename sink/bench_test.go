@@ -58,9 +58,15 @@ func benchApply(b *testing.B, size, writers int) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		if err := s.applyShares(ctx, batches[i]); err != nil {
+		if err := s.applyShares(ctx, batches[i], refuseDeadLetters); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+}
+
+// refuseDeadLetters is the dead-letter function of tests whose events are all
+// storable: a dead letter there is a failure.
+func refuseDeadLetters(_ context.Context, r Record, reason string) error {
+	return fmt.Errorf("unexpected dead letter of %d/%d: %s", r.Partition, r.Offset, reason)
 }

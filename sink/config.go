@@ -32,9 +32,9 @@ const (
 	// applyBackoffMin is the first wait after a failed batch; each retry doubles
 	// it, up to ApplyBackoffMax.
 	applyBackoffMin = 100 * time.Millisecond
-	// kafkaCommitInterval is how often the applied offsets are also committed to
-	// Kafka, only so that lag tools see the group's position.
-	kafkaCommitInterval = time.Second
+	// kafkaCommitTimeout bounds committing a batch's offsets to the Kafka group
+	// after its Postgres commit.
+	kafkaCommitTimeout = 5 * time.Second
 	// offsetsReadRetriesMax bounds reading the stored offsets on assignment, each
 	// retry after offsetsReadRetryWait.
 	offsetsReadRetriesMax = 5

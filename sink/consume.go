@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -49,7 +50,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		cl.AllowRebalance()
 		cl.Close()
 	}()
-	var lastKafkaCommit time.Time
+	dead := func(ctx context.Context, r Record, reason string) error {
+		return s.deadLetterOne(ctx, cl, r, reason)
+	}
 	for {
 		b, err := s.gather(ctx, cl)
 		if ctx.Err() != nil {
@@ -61,7 +64,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		if err := s.deadLetter(ctx, cl, b.dead); err != nil {
 			return err
 		}
-		if err := s.applyShares(ctx, b.records); err != nil {
+		if err := s.applyShares(ctx, b.records, dead); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -75,15 +78,22 @@ func (s *Sink) Run(ctx context.Context) error {
 		for p, hw := range b.highWatermarks {
 			s.metrics.lag.WithLabelValues(partitionLabel(p)).Set(float64(max(hw-b.next[p], 0)))
 		}
-		if time.Since(lastKafkaCommit) >= kafkaCommitInterval {
-			// Only for lag tools: Postgres holds the truth, so a failure here is
-			// harmless.
-			if err := cl.CommitUncommittedOffsets(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("sink: commit offsets to Kafka", "err", err)
-			}
-			lastKafkaCommit = time.Now()
-		}
+		s.commitToKafka(ctx, cl)
 		cl.AllowRebalance()
+	}
+}
+
+// commitToKafka commits the offsets just written to Postgres to the sink's
+// consumer group, after every Postgres commit: the processor reads them to know how
+// far the read model has got (it may forget an idempotency key only once the read
+// model has it), and lag tools show them. Postgres stays the sink's own truth, so a
+// failure here is only logged; the commit runs even when ctx has just ended, so
+// that a stopping sink leaves its group offsets equal to Postgres.
+func (s *Sink) commitToKafka(ctx context.Context, cl *kgo.Client) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), kafkaCommitTimeout)
+	defer cancel()
+	if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+		s.cfg.Logger.Warn("sink: commit offsets to Kafka", "err", err)
 	}
 }
 
@@ -167,7 +177,7 @@ func (b *polled) add(r Record, dead *kgo.Record) {
 
 // decode turns a Kafka record into a Record, or into a dead letter.
 func (s *Sink) decode(r *kgo.Record) (Record, *kgo.Record) {
-	rec := Record{Partition: r.Partition, Offset: r.Offset}
+	rec := Record{Partition: r.Partition, Offset: r.Offset, raw: r}
 	e, err := topics.DecodeEvent(r)
 	if err == nil {
 		err = check(&e)
@@ -179,6 +189,22 @@ func (s *Sink) decode(r *kgo.Record) (Record, *kgo.Record) {
 	}
 	rec.Event = &e
 	return rec, nil
+}
+
+// deadLetterOne produces the dead letter of a record Postgres refused, before the
+// record's offset is committed. Unlike deadLetter it fails when ctx ends: the
+// record must not be skipped without its dead letter.
+func (s *Sink) deadLetterOne(ctx context.Context, cl *kgo.Client, r Record, reason string) error {
+	s.metrics.deadLetters.Inc()
+	s.cfg.Logger.Warn("sink: dead letter", "partition", r.Partition, "offset", r.Offset, "reason", reason)
+	raw := r.raw
+	if raw == nil {
+		raw = &kgo.Record{Topic: s.cfg.Topics.Events, Partition: r.Partition, Offset: r.Offset}
+	}
+	if err := cl.ProduceSync(ctx, topics.DeadLetter(s.cfg.Topics.DeadLetters, raw, reason)).FirstErr(); err != nil {
+		return fmt.Errorf("sink: produce dead letter of %d/%d: %w", r.Partition, r.Offset, err)
+	}
+	return nil
 }
 
 // deadLetter produces a batch's dead letters before the batch commits, so that a
@@ -196,21 +222,19 @@ func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, dead []*kgo.Recor
 	return nil
 }
 
-// applyRetrying applies a batch, retrying with a doubling backoff while Postgres
-// fails it.
 // applyShares writes a batch as Writers transactions side by side, each with the
 // records and offsets of its own partitions (partition mod Writers). A partition's
 // records stay in one transaction, in order; a crash between the transactions
 // leaves each partition's rows and offset consistent, so exactly once holds per
 // partition.
-func (s *Sink) applyShares(ctx context.Context, batch []Record) error {
+func (s *Sink) applyShares(ctx context.Context, batch []Record, dead deadLetterFunc) error {
 	shares := splitByPartition(batch, s.cfg.Writers)
 	if len(shares) == 1 {
-		return s.applyRetrying(ctx, shares[0])
+		return s.applyRetrying(ctx, shares[0], dead)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, share := range shares {
-		g.Go(func() error { return s.applyRetrying(gctx, share) })
+		g.Go(func() error { return s.applyRetrying(gctx, share, dead) })
 	}
 	return g.Wait()
 }
@@ -238,10 +262,12 @@ func splitByPartition(batch []Record, n int) [][]Record {
 	return out
 }
 
-func (s *Sink) applyRetrying(ctx context.Context, batch []Record) error {
+// applyRetrying applies a batch, retrying with a doubling backoff while Postgres
+// fails it for a reason other than the data (see applyIsolating).
+func (s *Sink) applyRetrying(ctx context.Context, batch []Record, dead deadLetterFunc) error {
 	backoff := applyBackoffMin
 	for attempt := 0; ; attempt++ {
-		err := s.ApplyBatch(ctx, batch)
+		err := s.applyIsolating(ctx, batch, dead)
 		if err == nil || ctx.Err() != nil || attempt >= s.cfg.ApplyRetriesMax {
 			return err
 		}
@@ -254,6 +280,48 @@ func (s *Sink) applyRetrying(ctx context.Context, batch []Record) error {
 		}
 		backoff = min(2*backoff, s.cfg.ApplyBackoffMax)
 	}
+}
+
+// deadLetterFunc sends a record the read model cannot store to the dead-letter
+// topic with its reason.
+type deadLetterFunc func(ctx context.Context, r Record, reason string) error
+
+// applyIsolating applies a batch. When Postgres refuses it for its data (SQLSTATE
+// class 22, data exception, or 23, integrity constraint violation), retrying the
+// same batch would fail forever and block its partitions; instead the batch is
+// bisected until the records Postgres refuses stand alone, each of those is
+// dead-lettered with Postgres's reason and applied as a skipped record (its offset
+// moves on), and the rest is applied. Halves are applied in order, so every
+// partition's records still land in offset order.
+func (s *Sink) applyIsolating(ctx context.Context, batch []Record, dead deadLetterFunc) error {
+	err := s.ApplyBatch(ctx, batch)
+	if err == nil || !isDataError(err) {
+		return err
+	}
+	if len(batch) == 1 {
+		r := batch[0]
+		if err := dead(ctx, r, "unstorable event: "+err.Error()); err != nil {
+			return err
+		}
+		r.Event = nil
+		return s.ApplyBatch(ctx, []Record{r})
+	}
+	mid := len(batch) / 2
+	if err := s.applyIsolating(ctx, batch[:mid], dead); err != nil {
+		return err
+	}
+	return s.applyIsolating(ctx, batch[mid:], dead)
+}
+
+// isDataError reports whether Postgres refused a statement for the values it was
+// given (SQLSTATE class 22 or 23), which no retry can fix.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	class := pgErr.Code[:min(2, len(pgErr.Code))]
+	return class == "22" || class == "23"
 }
 
 // startOffsets points newly assigned partitions at the next offsets stored in

@@ -3,10 +3,13 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -18,6 +21,9 @@ type Record struct {
 	// Event is the decoded event, or nil for a record that was dead-lettered: it
 	// changes no row, but the partition's offset still moves past it.
 	Event *topics.Event
+	// raw is the record as it came from Kafka, for the dead-letter topic; nil for
+	// records built in tests.
+	raw *kgo.Record
 }
 
 // check rejects an event the read model cannot hold; its error is the dead-letter
@@ -29,6 +35,9 @@ func check(e *topics.Event) error {
 	}
 	if e.ZoneID == uuid.Nil {
 		return errors.New("invalid event: zone_id is required")
+	}
+	if err := storableText(e); err != nil {
+		return err
 	}
 	z := e.Zone
 	if z.Available < 0 || z.Held < 0 || z.Sold < 0 || z.Available+z.Held+z.Sold != z.Capacity {
@@ -56,6 +65,42 @@ func check(e *topics.Event) error {
 		}
 	}
 	return nil
+}
+
+// textField is one text value of an event, named as in its JSON.
+type textField struct{ name, value string }
+
+// storableText rejects an event with a text value Postgres cannot store: invalid
+// UTF-8, or NUL (0x00), which a text column refuses.
+func storableText(e *topics.Event) error {
+	texts := []textField{{"idempotency_key", e.IdempotencyKey}, {"command", string(e.CommandType)}}
+	if c := e.Config; c != nil {
+		texts = append(texts, textField{"config.event_name", c.EventName}, textField{"config.zone_name", c.ZoneName})
+	}
+	if h := e.Hold; h != nil {
+		texts = append(texts, textField{"hold.customer_id", h.CustomerID})
+	}
+	if o := e.Order; o != nil {
+		texts = append(texts, textField{"order.customer_id", o.CustomerID})
+	}
+	for _, rej := range []*topics.Rejection{e.Rejection, replayRejection(e.Replay)} {
+		if rej != nil {
+			texts = append(texts, textField{"rejection.reason", string(rej.Reason)}, textField{"rejection.message", rej.Message})
+		}
+	}
+	for _, t := range texts {
+		if !utf8.ValidString(t.value) || strings.IndexByte(t.value, 0) >= 0 {
+			return fmt.Errorf("invalid event: %s is not storable text (invalid UTF-8 or NUL)", t.name)
+		}
+	}
+	return nil
+}
+
+func replayRejection(r *topics.Replay) *topics.Rejection {
+	if r == nil {
+		return nil
+	}
+	return r.Rejection
 }
 
 func known(t topics.EventType) bool {
@@ -132,6 +177,7 @@ type requestRows struct {
 	available         []pgtype.Int8
 	replayed          []bool
 	decided           []time.Time
+	key               []pgtype.Text
 }
 
 // zoneState is one zone's collapsed state in a batch.
@@ -342,6 +388,7 @@ func (r *requestRows) add(e *topics.Event) {
 	r.available = append(r.available, available)
 	r.replayed = append(r.replayed, replayed)
 	r.decided = append(r.decided, e.Time)
+	r.key = append(r.key, text(e.IdempotencyKey))
 }
 
 // commandType is the type of the command an event answers: the event's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -91,9 +92,10 @@ func (s *Sink) apply(ctx context.Context, batch []Record) (*plan, int, error) {
 		return nil, 0, err
 	}
 	var (
-		events []*topics.Event
-		next   = make(map[int32]int64)
-		kept   int
+		events  []*topics.Event
+		next    = make(map[int32]int64)
+		through = make(map[int32]time.Time)
+		kept    int
 	)
 	for _, r := range batch {
 		if r.Offset < stored[r.Partition] {
@@ -103,13 +105,16 @@ func (s *Sink) apply(ctx context.Context, batch []Record) (*plan, int, error) {
 		next[r.Partition] = max(next[r.Partition], r.Offset+1)
 		if r.Event != nil {
 			events = append(events, r.Event)
+			if r.Event.Time.After(through[r.Partition]) {
+				through[r.Partition] = r.Event.Time
+			}
 		}
 	}
 	if kept == 0 {
 		return nil, 0, nil
 	}
 	p := collapse(events)
-	if err := s.write(ctx, tx, p, next); err != nil {
+	if err := s.write(ctx, tx, p, next, through); err != nil {
 		return nil, 0, err
 	}
 	if s.beforeCommit != nil {
@@ -149,8 +154,9 @@ func (s *Sink) lockOffsets(ctx context.Context, tx pgx.Tx, batch []Record) (map[
 	return stored, nil
 }
 
-// write sends the batch's statements in one round trip.
-func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int64) error {
+// write sends the batch's statements in one round trip. next and through are, per
+// partition, the offset after the batch and the newest event time in it.
+func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int64, through map[int32]time.Time) error {
 	b := &pgx.Batch{}
 	if s.cfg.AsyncCommit {
 		b.Queue(asyncCommitSQL)
@@ -174,14 +180,17 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 	}
 	if r := p.requests; len(r.id) > 0 {
 		b.Queue(insertRequestsSQL, r.id, r.typ, r.eventID, r.zoneID, r.status, r.eventType, r.holdID,
-			r.orderID, r.reason, r.message, r.available, r.replayed, r.decided)
+			r.orderID, r.reason, r.message, r.available, r.replayed, r.decided, r.key)
 	}
 	parts := make([]int32, 0, len(next))
 	offsets := make([]int64, 0, len(next))
+	times := make([]pgtype.Timestamptz, 0, len(next))
 	for part, n := range next {
+		t, ok := through[part]
 		parts, offsets = append(parts, part), append(offsets, n)
+		times = append(times, pgtype.Timestamptz{Time: t, Valid: ok})
 	}
-	b.Queue(storeOffsetsSQL, s.cfg.Topics.Events, parts, offsets)
+	b.Queue(storeOffsetsSQL, s.cfg.Topics.Events, parts, offsets, times)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("sink: write batch: %w", err)
 	}

@@ -15,10 +15,13 @@ SELECT $1, p, 0 FROM unnest($2::int[]) AS p
 ON CONFLICT (topic, partition) DO UPDATE SET next_offset = sink_offsets.next_offset
 RETURNING partition, next_offset`
 
-// storeOffsetsSQL moves the partitions of the batch to their new next_offset.
+// storeOffsetsSQL moves the partitions of the batch to their new next_offset and
+// decided_through, the newest event time written from the partition (GREATEST
+// skips a NULL: a batch of only dead letters keeps the time it had).
 const storeOffsetsSQL = `
-UPDATE sink_offsets SET next_offset = u.next_offset, updated_at = now()
-FROM unnest($2::int[], $3::bigint[]) AS u(partition, next_offset)
+UPDATE sink_offsets SET next_offset = u.next_offset, updated_at = now(),
+    decided_through = GREATEST(sink_offsets.decided_through, u.decided_through)
+FROM unnest($2::int[], $3::bigint[], $4::timestamptz[]) AS u(partition, next_offset, decided_through)
 WHERE sink_offsets.topic = $1 AND sink_offsets.partition = u.partition`
 
 // readOffsetsSQL reads where the sink stopped, for a new assignment.
@@ -85,10 +88,10 @@ ON CONFLICT DO NOTHING`
 // never changes, so the first row stays.
 const insertRequestsSQL = `
 INSERT INTO requests (id, type, event_id, zone_id, status, event_type, hold_id, order_id,
-                      reason, message, available, replayed, decided_at)
+                      reason, message, available, replayed, decided_at, idempotency_key)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
                      $7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::bigint[],
-                     $12::bool[], $13::timestamptz[])
+                     $12::bool[], $13::timestamptz[], $14::text[])
 ON CONFLICT (id) DO NOTHING`
 
 // asyncCommitSQL lets the batch's commit return before its WAL is flushed (see

@@ -109,13 +109,14 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer prod.Close()
-	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), TrustedProxies: splitList(cfg.TrustedProxies), Logger: log}
+	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), TrustedProxies: splitList(cfg.TrustedProxies),
+		Partitions: int32(cfg.Partitions), Logger: log}
 	if cfg.RateLimit > 0 {
 		apiCfg.RateLimit, apiCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
 	}
 	handler, err := api.New(apiCfg, api.Deps{
 		Publisher: prod,
-		Reads:     api.NewStore(pool),
+		Reads:     api.NewStore(pool, cfg.names().Events),
 		Ready: func(ctx context.Context) error {
 			if err := prod.Ping(ctx); err != nil {
 				return fmt.Errorf("kafka: %w", err)
@@ -130,9 +131,16 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	srv, err := api.HTTPServer(apiCfg, handler)
+	if err != nil {
+		return err
+	}
+	ln, err := api.Listen(apiCfg, cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("api listening", "addr", cfg.HTTPAddr)
 	select {
 	case err := <-errc:
