@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -20,6 +21,9 @@ const (
 	restoresConcurrentMax = 4
 	restoreBackoffMin     = time.Second
 	restoreBackoffMax     = 30 * time.Second
+	// restoreQuietFailuresMax is how many failures in a row are logged as warnings
+	// (a leader election after a broker restart) before they are errors.
+	restoreQuietFailuresMax = 3
 )
 
 // ErrRestoreIncomplete is returned when the changelog could not be read up to the
@@ -144,7 +148,11 @@ func (p *Processor) collectRestores(owned map[int32]uint64) {
 				reason = "offset_mismatch"
 			}
 			p.m.restoreFailures.WithLabelValues(reason).Inc()
-			p.log.Error("restore failed; retrying", "partition", res.part, "err", res.err, "failures", r.fails, "retry_in", wait)
+			level := slog.LevelWarn
+			if mm != nil || r.fails > restoreQuietFailuresMax {
+				level = slog.LevelError // a wrong state, or more than a broker settling
+			}
+			p.log.Log(context.Background(), level, "restore failed; retrying", "partition", res.part, "err", res.err, "failures", r.fails, "retry_in", wait)
 			continue
 		}
 		delete(p.restoring, res.part)

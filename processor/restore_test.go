@@ -160,9 +160,7 @@ func TestRestoredStateCheckedAgainstCommittedOffset(t *testing.T) {
 	ctx := context.Background()
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: names.Commands, Partition: 1, At: 7, LeaderEpoch: -1})
-	if _, err := p.adm.CommitOffsets(ctx, p.cfg.Group, offs); err != nil {
-		t.Fatal(err)
-	}
+	commitGroup(t, p.adm, p.cfg.Group, offs)
 	st := NewState(p.cfg.State)
 	st.SetConsumed(5)
 	var mm *ErrStateMismatch
@@ -231,4 +229,18 @@ func counterValue(c prometheus.Counter) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+// commitGroup commits offs for group, retrying while the new topic's metadata and
+// the group's coordinator settle.
+func commitGroup(t *testing.T, adm *kadm.Client, group string, offs kadm.Offsets) {
+	t.Helper()
+	var err error
+	for range 40 {
+		if err = adm.CommitAllOffsets(context.Background(), group, offs); err == nil {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("commit offsets of %s: %v", group, err)
 }

@@ -94,9 +94,7 @@ func TestSunkThroughFollowsSinkGroup(t *testing.T) {
 	ends.Each(func(o kadm.ListedOffset) {
 		offs.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1})
 	})
-	if _, err := p.adm.CommitOffsets(ctx, p.cfg.SinkGroup, offs); err != nil {
-		t.Fatal(err)
-	}
+	commitGroup(t, p.adm, p.cfg.SinkGroup, offs)
 	for {
 		// Commands move the partition clock past the observation and its grace.
 		w.send(t, &topics.Command{Type: topics.CmdPlaceHold, ZoneID: w.zones[0], Place: &topics.PlaceHold{Quantity: 1}})
