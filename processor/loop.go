@@ -39,8 +39,8 @@ type LoopConfig struct {
 	InstanceID string
 	// PollRecordsMax bounds the commands applied in one transaction (default 5,000).
 	PollRecordsMax int
-	// TickInterval is how often the clock advances when no command arrives, so holds
-	// expire on time in a quiet zone (default 100 ms).
+	// TickInterval is how long a poll waits for commands; a quiet partition whose
+	// next expiry is due sends a tick at most this often (default 100 ms).
 	TickInterval time.Duration
 	// HousekeepingInterval is how often an idle partition forgets idempotency keys and
 	// resolved holds past their retention (default 1 min).
@@ -50,9 +50,17 @@ type LoopConfig struct {
 	TransactionTimeout time.Duration
 	// RestoreTimeout bounds restoring one partition's state (default 2 min).
 	RestoreTimeout time.Duration
+	// SinkGroup is the consumer group of the sink (default "ticket-sink"): its
+	// committed offsets of the events topic tell how far the read model has got.
+	SinkGroup string
+	// SunkGrace is how old an observation of the sink's offsets must be before the
+	// state may use it to forget idempotency keys (default SunkGraceDefault, whose
+	// comment says what it must exceed).
+	SunkGrace time.Duration
 	// State configures the state machine (default DefaultConfig()).
 	State Config
-	// Now is the wall clock (default time.Now); the single writer stamps it.
+	// Now is the local clock (default time.Now). Only differences of its readings
+	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -90,6 +98,12 @@ func (c *LoopConfig) defaults() error {
 	if c.RestoreTimeout == 0 {
 		c.RestoreTimeout = 2 * time.Minute
 	}
+	if c.SinkGroup == "" {
+		c.SinkGroup = "ticket-sink"
+	}
+	if c.SunkGrace == 0 {
+		c.SunkGrace = SunkGraceDefault
+	}
 	if c.State == (Config{}) {
 		c.State = DefaultConfig()
 	}
@@ -109,26 +123,44 @@ func (c *LoopConfig) defaults() error {
 // Processor is one instance of the single-writer processor: a member of the
 // processor group that owns some partitions of the commands topic, one State each.
 type Processor struct {
-	cfg  LoopConfig
-	log  *slog.Logger
-	sess *kgo.GroupTransactSession
-	adm  *kadm.Client
-	m    *metrics
+	cfg   LoopConfig
+	log   *slog.Logger
+	opts  []kgo.Opt
+	sess  *kgo.GroupTransactSession
+	admCl *kgo.Client // plain client for admin reads (offsets, configs)
+	adm   *kadm.Client
+	m     *metrics
 
 	mu    sync.Mutex
-	owned map[int32]bool // partitions assigned by the group, updated by callbacks
+	owned map[int32]uint64 // assigned partitions and their assignment generation
+	gen   uint64           // bumped on every assignment change
 
-	parts map[int32]*partition // restored states, touched only by Run's goroutine
+	parts     map[int32]*partition // restored states, touched only by Run's goroutine
+	restoring map[int32]*restoreTry
+	restored  chan restoreResult
+	heldBack  map[int32]heldBack // partitions whose fetched records were dropped before restore
+
+	sinkMu   sync.Mutex
+	sinkNext map[int32]int64 // the sink group's committed offsets of the events topic
+	sinkSeq  uint64          // bumped on each successful read
+
+	// restorePoll polls the changelog reader; tests replace it to inject stalls.
+	restorePoll func(context.Context, *kgo.Client) kgo.Fetches
+	// onSunk, when set, sees every sunk-through time given to a state (tests).
+	onSunk func(part int32, t time.Time)
 }
 
-// partition is one owned partition: its state machine and scratch space. Its phase
-// goes recovering (restoring from the changelog) -> running -> gone (revoked, lost,
-// or dropped after an aborted transaction and restored again when next needed).
+// partition is one owned partition with a restored state and its scratch space.
 type partition struct {
 	id          int32
+	gen         uint64
 	state       *State
 	events      []topics.Event
-	lastHousekp time.Time
+	lastHousekp time.Time // local clock
+	tickSent    time.Time // local clock; zero when no tick is outstanding
+	broker      brokerClock
+	sunk        sunkTracker
+	sinkSeq     uint64
 	applied     int
 }
 
@@ -137,9 +169,12 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), owned: map[int32]bool{}, parts: map[int32]*partition{}}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), owned: map[int32]uint64{},
+		parts: map[int32]*partition{}, restoring: map[int32]*restoreTry{}, restored: make(chan restoreResult, 64),
+		heldBack: map[int32]heldBack{}, sinkNext: map[int32]int64{}}
+	p.restorePoll = func(ctx context.Context, cl *kgo.Client) kgo.Fetches { return cl.PollFetches(ctx) }
 	p.m = newMetrics(reg)
-	opts := []kgo.Opt{
+	p.opts = []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.TransactionalID(cfg.TransactionalID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
@@ -167,25 +202,29 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		kgo.OnPartitionsLost(p.revoked),
 	}
 	if cfg.InstanceID != "" {
-		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+		p.opts = append(p.opts, kgo.InstanceID(cfg.InstanceID))
 	}
 	if reg != nil {
-		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))
+		p.opts = append(p.opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))
 	}
-	sess, err := kgo.NewGroupTransactSession(opts...)
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	p.sess = sess
-	p.adm = kadm.NewClient(sess.Client())
+	p.admCl, p.adm = admCl, kadm.NewClient(admCl)
+	if p.sess, err = kgo.NewGroupTransactSession(p.opts...); err != nil {
+		admCl.Close()
+		return nil, fmt.Errorf("processor: %w", err)
+	}
 	return p, nil
 }
 
 func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.gen++
 	for _, part := range a[p.cfg.Topics.Commands] {
-		p.owned[part] = true
+		p.owned[part] = p.gen
 	}
 	p.log.Info("partitions assigned", "partitions", a[p.cfg.Topics.Commands])
 }
@@ -193,42 +232,100 @@ func (p *Processor) assigned(_ context.Context, _ *kgo.Client, a map[string][]in
 func (p *Processor) revoked(_ context.Context, _ *kgo.Client, r map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.gen++
 	for _, part := range r[p.cfg.Topics.Commands] {
 		delete(p.owned, part)
 	}
 	p.log.Info("partitions revoked", "partitions", r[p.cfg.Topics.Commands])
 }
 
-// Owned lists the partitions this instance holds a restored state for.
-func (p *Processor) ownedNow() map[int32]bool {
+// ownedNow returns the assigned partitions with their assignment generations.
+func (p *Processor) ownedNow() map[int32]uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[int32]bool, len(p.owned))
-	for k := range p.owned {
-		out[k] = true
+	out := make(map[int32]uint64, len(p.owned))
+	for k, g := range p.owned {
+		out[k] = g
 	}
 	return out
 }
 
 // Close leaves the group and disconnects. Call it after Run returns.
-func (p *Processor) Close() { p.sess.Close() }
+func (p *Processor) Close() {
+	p.sess.Close()
+	p.admCl.Close()
+}
 
-// Run checks the topics, then consumes, applies and produces until ctx is done.
-// An error is fatal for this instance: its transactional producer is in a state
-// that only a restart clears; the group hands its partitions to the others.
+// Backoff between attempts to reset the session or to pass the start-up checks.
+const (
+	resetBackoffMin = 100 * time.Millisecond
+	resetBackoffMax = 30 * time.Second
+)
+
+// Run checks the topics, then consumes, applies and produces until ctx is done. It
+// returns only then: a failed transaction resets the transactional session (a new
+// client, as franz-go asks after an error from End) and the partitions are restored
+// and go on, after a backoff that grows while failures repeat.
 func (p *Processor) Run(ctx context.Context) error {
-	if err := topics.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics); err != nil {
-		return err
-	}
-	for ctx.Err() == nil {
-		if err := p.step(ctx); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			return err
+	go p.followSink(ctx)
+	for fails := 0; ctx.Err() == nil; fails++ {
+		err := p.checkTopics(ctx)
+		if err == nil {
+			break
 		}
+		p.log.Error("topics not ready; retrying", "err", err)
+		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+	}
+	fails := 0
+	for ctx.Err() == nil {
+		err := p.step(ctx)
+		if err == nil {
+			fails = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		p.m.resets.Inc()
+		p.log.Error("transaction failed; resetting the session and restoring", "err", err, "failures", fails+1)
+		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+		fails++
+		p.reset(ctx)
 	}
 	return nil
+}
+
+func (p *Processor) checkTopics(ctx context.Context) error {
+	if err := topics.EnsureSettings(ctx, p.adm, p.cfg.Topics); err != nil {
+		return err
+	}
+	return topics.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics)
+}
+
+// reset drops every state and replaces the transactional session with a new one,
+// retrying until it can be created or ctx is done.
+func (p *Processor) reset(ctx context.Context) {
+	p.sess.Close()
+	p.dropAll()
+	p.mu.Lock()
+	clear(p.owned)
+	p.gen++
+	p.mu.Unlock()
+	for fails := 0; ctx.Err() == nil; fails++ {
+		sess, err := kgo.NewGroupTransactSession(p.opts...)
+		if err == nil {
+			p.sess = sess
+			return
+		}
+		p.log.Error("new transactional session", "err", err)
+		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+	}
+}
+
+// dropAll forgets every state: they are restored from the changelog when next needed.
+func (p *Processor) dropAll() {
+	clear(p.parts)
+	clear(p.heldBack)
 }
 
 // step is one turn of the loop: poll, restore what is newly owned, apply, and commit
@@ -240,95 +337,126 @@ func (p *Processor) step(ctx context.Context) error {
 	if fetches.IsClientClosed() {
 		return errors.New("processor: client closed")
 	}
+	arrived := p.cfg.Now()
 	fetches.EachError(func(t string, part int32, err error) {
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
 		}
 	})
-	if err := p.reconcile(ctx); err != nil {
-		return err
-	}
-	now := p.cfg.Now()
+	p.reconcile(ctx)
 	work := map[int32][]*kgo.Record{}
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if _, ok := p.parts[fp.Partition]; ok && len(fp.Records) > 0 {
-			work[fp.Partition] = fp.Records
-			next := fp.Records[len(fp.Records)-1].Offset + 1
-			p.m.backlog.WithLabelValues(strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-next, 0)))
+		if len(fp.Records) == 0 {
+			return
 		}
+		part, ok := p.parts[fp.Partition]
+		if !ok {
+			p.holdBack(fp.Partition, fp.Records[0].Offset)
+			return
+		}
+		work[fp.Partition] = fp.Records
+		for _, r := range fp.Records {
+			part.broker.observe(r.Timestamp, arrived, isTick(r))
+		}
+		next := fp.Records[len(fp.Records)-1].Offset + 1
+		p.m.backlog.WithLabelValues(strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-next, 0)))
 	})
+	p.followSunk()
+	now := p.cfg.Now()
+	ticks := map[int32]bool{}
 	for id, part := range p.parts {
-		if _, ok := work[id]; ok {
-			continue
-		}
-		if at, ok := part.state.NextExpiry(); (ok && !now.Before(at)) || now.Sub(part.lastHousekp) >= p.cfg.HousekeepingInterval {
-			work[id] = nil
+		if _, ok := work[id]; !ok && p.tickDue(part, now) {
+			ticks[id] = true
 		}
 	}
-	if len(work) == 0 {
+	if len(work) == 0 && len(ticks) == 0 {
 		return nil
 	}
-	return p.transact(ctx, work, now)
+	return p.transact(ctx, work, ticks)
 }
 
-// reconcile drops the states of partitions no longer owned and restores the newly
-// owned ones, before any of their commands is applied.
-func (p *Processor) reconcile(ctx context.Context) error {
-	owned := p.ownedNow()
-	for id := range p.parts {
-		if !owned[id] {
-			delete(p.parts, id)
-			p.m.forget(id)
-		}
+// tickDue tells whether a quiet partition needs its clock moved: its next hold is
+// due by the estimated broker clock (or there is no estimate yet), or housekeeping
+// is due. At most one tick is outstanding.
+func (p *Processor) tickDue(part *partition, now time.Time) bool {
+	if !part.tickSent.IsZero() && now.Sub(part.tickSent) < tickOutstandingMax {
+		return false
 	}
-	p.m.partitions.Set(float64(len(owned)))
-	for id := range owned {
-		if _, ok := p.parts[id]; ok {
-			continue
-		}
-		start := time.Now()
-		st, n, err := p.restore(ctx, id)
-		if err != nil {
-			return fmt.Errorf("processor: restore partition %d: %w", id, err)
-		}
-		p.m.restoreSeconds.Observe(time.Since(start).Seconds())
-		p.log.Info("partition restored", "partition", id, "records", n, "took", time.Since(start).Round(time.Millisecond), "stats", st.Stats())
-		p.parts[id] = &partition{id: id, state: st, lastHousekp: p.cfg.Now()}
+	if now.Sub(part.lastHousekp) >= p.cfg.HousekeepingInterval {
+		return true
 	}
-	return nil
+	at, ok := part.state.NextExpiry()
+	if !ok {
+		return false
+	}
+	est, known := part.broker.at(now)
+	return !known || !est.Before(at)
+}
+
+// heldBack is a partition whose records were fetched before its state was restored:
+// they were dropped, the consumer rewound to the first of them at once (so that no
+// transaction commits them as consumed) and its fetching paused until the restore.
+type heldBack struct {
+	gen    uint64
+	offset int64
+}
+
+func (p *Processor) holdBack(part int32, first int64) {
+	gen, ok := p.ownedNow()[part]
+	if !ok {
+		return
+	}
+	if h, ok := p.heldBack[part]; !ok || h.gen != gen || first < h.offset {
+		p.heldBack[part] = heldBack{gen: gen, offset: first}
+	}
+	cl := p.sess.Client()
+	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{p.cfg.Topics.Commands: {part: {Epoch: -1, Offset: p.heldBack[part].offset}}})
+	cl.PauseFetchPartitions(map[string][]int32{p.cfg.Topics.Commands: {part}})
 }
 
 // transact applies the work of every partition concurrently (each partition's state
 // is touched by one goroutine only) and ends the transaction. If it does not commit,
 // the in-memory states are ahead of Kafka: they are dropped and restored from the
-// changelog, and the consumer is back at the committed offsets.
-func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, now time.Time) error {
+// changelog, and the consumer is back at the committed offsets. An error means the
+// session must be replaced.
+func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, ticks map[int32]bool) error {
 	start := time.Now()
 	if err := p.sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin: %w", err)
 	}
 	var (
-		errMu      sync.Mutex
+		mu         sync.Mutex
 		produceErr error
+		lastEvent  = map[int32]int64{}
 	)
-	promise := func(_ *kgo.Record, err error) {
+	promise := func(r *kgo.Record, err error) {
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			errMu.Lock()
 			if produceErr == nil {
 				produceErr = err
 			}
-			errMu.Unlock()
+			return
+		}
+		if cur, ok := lastEvent[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
+			lastEvent[r.Partition] = r.Offset
 		}
 	}
 	var wg sync.WaitGroup
 	records := 0
-	for id, recs := range work {
-		part := p.parts[id]
+	for id, part := range p.parts {
+		recs, has := work[id]
+		if !has && !ticks[id] {
+			continue
+		}
 		records += len(recs)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.applyPartition(ctx, part, recs, now, promise)
+			p.applyPartition(ctx, part, recs, promise)
+			if ticks[id] {
+				p.sess.Produce(ctx, tickRecord(p.cfg.Topics.Commands, id), promise)
+			}
 		}()
 	}
 	wg.Wait()
@@ -341,35 +469,55 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 	p.m.txnSeconds.Observe(time.Since(start).Seconds())
 	if err != nil || !committed {
 		p.m.aborts.Inc()
-		clear(p.parts) // restored from the changelog on the next step
+		p.dropAll() // restored from the changelog on the next step
 		if err != nil {
 			return fmt.Errorf("processor: end transaction: %w", err)
 		}
 		p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
 		return nil
 	}
+	p.committed(work, ticks, lastEvent, records)
+	return nil
+}
+
+// committed updates the partitions' bookkeeping and the metrics after a commit.
+func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool, lastEvent map[int32]int64, records int) {
 	p.m.commands.Add(float64(records))
 	p.m.txns.Inc()
-	for id := range work {
-		part := p.parts[id]
+	now := p.cfg.Now()
+	for id, part := range p.parts {
+		if ticks[id] {
+			part.tickSent = now
+			p.m.ticks.Inc()
+		}
+		if off, ok := lastEvent[id]; ok {
+			part.sunk.mark(txnMark{offset: off, clock: part.state.Clock()})
+		}
+		if _, ok := work[id]; !ok {
+			continue
+		}
 		st, label := part.state.Stats(), strconv.Itoa(int(id))
 		p.m.activeHolds.WithLabelValues(label).Set(float64(st.ActiveHolds))
 		p.m.keys.WithLabelValues(label).Set(float64(st.Keys))
 		p.m.evictedEarly.WithLabelValues(label, "key").Set(float64(st.KeysEvictedEarly))
 		p.m.evictedEarly.WithLabelValues(label, "resolved_hold").Set(float64(st.ResolvedEvictedEarly))
+		p.m.clockSeconds.WithLabelValues(label).Set(float64(part.state.Clock().UnixNano()) / 1e9)
 	}
-	return nil
 }
 
-// applyPartition runs one partition's commands through its state machine and
-// produces the events, dead letters and changelog records, in order. Decoding and
-// encoding, the bulk of the work, run on all cores; applying stays sequential.
-func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, now time.Time, promise func(*kgo.Record, error)) {
+// applyPartition runs one partition's records through its state machine, each
+// command at its broker append time, and produces the events, dead letters and
+// changelog records, in order. Decoding and encoding, the bulk of the work, run on
+// all cores; applying stays sequential.
+func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, promise func(*kgo.Record, error)) {
 	names := p.cfg.Topics
 	cmds := make([]topics.Command, len(recs))
 	errs := make([]error, len(recs))
 	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands)
 	parallel(len(recs), func(i int) {
+		if isTick(recs[i]) {
+			return
+		}
 		cmds[i], errs[i] = topics.DecodeCommand(recs[i])
 		// A zone's commands must all reach its one writer: a record that a producer
 		// put on another partition would split the zone's state.
@@ -383,19 +531,22 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 
 	ev := part.events[:0]
 	var dead []*kgo.Record
-	if len(recs) == 0 {
-		ev = part.state.Advance(ev, now)
-		part.lastHousekp = now
-	}
-	for i := range recs {
-		if errs[i] != nil {
+	for i, r := range recs {
+		switch {
+		case isTick(r):
+			ev = part.state.Advance(ev, r.Timestamp)
+			part.lastHousekp, part.tickSent = p.cfg.Now(), time.Time{}
+		case errs[i] != nil:
 			p.m.deadLetters.Inc()
-			dl := topics.DeadLetter(names.DeadLetters, recs[i], errs[i].Error())
+			dl := topics.DeadLetter(names.DeadLetters, r, errs[i].Error())
 			dl.Partition = 0
 			dead = append(dead, dl)
-			continue
+		default:
+			ev = part.state.Apply(ev, &cmds[i], r.Timestamp)
 		}
-		ev = part.state.Apply(ev, &cmds[i], now)
+	}
+	if len(recs) > 0 {
+		part.state.SetConsumed(recs[len(recs)-1].Offset + 1)
 	}
 	out := make([]*kgo.Record, len(ev))
 	parallel(len(ev), func(i int) {
@@ -472,3 +623,24 @@ func retryBackoff(fails int) time.Duration {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// backoff is min doubling per failure, capped at ceiling.
+func backoff(fails int, floor, ceiling time.Duration) time.Duration {
+	d := floor
+	for range min(fails, 30) {
+		if d *= 2; d >= ceiling {
+			return ceiling
+		}
+	}
+	return d
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -50,7 +50,9 @@ func runChild() {
 }
 
 func childConfig() LoopConfig {
+	skew, _ := time.ParseDuration(os.Getenv("CHILD_CLOCK_SKEW"))
 	return LoopConfig{
+		Now:                func() time.Time { return time.Now().Add(skew) },
 		Brokers:            strings.Split(os.Getenv("CHILD_BROKERS"), ","),
 		Topics:             topics.NamesWithPrefix(os.Getenv("CHILD_PREFIX")),
 		Partitions:         3,
@@ -68,11 +70,12 @@ type child struct {
 	done chan error
 }
 
-func startChild(t *testing.T, brokers []string, prefix, instance string) *child {
+func startChild(t *testing.T, brokers []string, prefix, instance string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PROCESSOR_CHILD=1", "CHILD_BROKERS="+strings.Join(brokers, ","),
 		"CHILD_PREFIX="+prefix, "CHILD_INSTANCE="+instance)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

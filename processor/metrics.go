@@ -22,6 +22,12 @@ type metrics struct {
 	activeHolds    *prometheus.GaugeVec
 	keys           *prometheus.GaugeVec
 	evictedEarly   *prometheus.GaugeVec
+
+	resets          prometheus.Counter
+	restoreFailures *prometheus.CounterVec
+	ticks           prometheus.Counter
+	clockSeconds    *prometheus.GaugeVec
+	sunkThrough     *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -54,6 +60,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idempotency_keys", Help: "Idempotency keys remembered in the partition's state."}, []string{"partition"}),
 		evictedEarly: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "evicted_early", Help: "Keys and resolved holds forgotten before their retention because a bound was reached."}, []string{"partition", "kind"}),
+		resets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "session_resets_total", Help: "Transactional sessions replaced after a failed transaction."}),
+		restoreFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "restore_failures_total", Help: "Partition restores that failed and are retried, by reason (error, offset_mismatch)."}, []string{"reason"}),
+		ticks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "ticks_total", Help: "Ticks appended to quiet commands partitions to move their clock by the broker's append time."}),
+		clockSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "clock_seconds", Help: "The partition clock (broker append time of the newest record applied), Unix seconds."}, []string{"partition"}),
+		sunkThrough: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "sunk_through_seconds", Help: "Partition-clock time through which every decision is in the read model, Unix seconds."}, []string{"partition"}),
+	}
+	for _, r := range []string{"error", "offset_mismatch"} {
+		m.restoreFailures.WithLabelValues(r)
 	}
 	// Series exist from the start, so the first event of a kind shows as an increase.
 	for _, t := range topics.EventTypes {
@@ -61,7 +80,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.commands, m.events, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
-			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly)
+			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly,
+			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
 	}
 	return m
 }
@@ -74,4 +94,6 @@ func (m *metrics) forget(part int32) {
 	m.keys.DeleteLabelValues(label)
 	m.evictedEarly.DeleteLabelValues(label, "key")
 	m.evictedEarly.DeleteLabelValues(label, "resolved_hold")
+	m.clockSeconds.DeleteLabelValues(label)
+	m.sunkThrough.DeleteLabelValues(label)
 }

@@ -2,116 +2,311 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Bounds on restoring: how long to wait for a previous owner's open transaction to end,
-// and how long a read may stay idle before the partition is taken as fully read.
+// Bounds on restoring: how long to wait between looks at a previous owner's open
+// transaction, how long one poll of the changelog may wait, how much one fetch
+// reads, how many partitions restore at once, and the backoff after a failure.
 const (
-	restorePollWait = 100 * time.Millisecond
-	restoreIdleMax  = 10 * time.Second
-	restoreFetchMax = 16 << 20
+	restorePollWait       = 100 * time.Millisecond
+	restoreFetchWaitMax   = 5 * time.Second
+	restoreFetchMax       = 16 << 20
+	restoresConcurrentMax = 4
+	restoreBackoffMin     = time.Second
+	restoreBackoffMax     = 30 * time.Second
+	// restoreQuietFailuresMax is how many failures in a row are logged as warnings
+	// (a leader election after a broker restart) before they are errors.
+	restoreQuietFailuresMax = 3
 )
 
-// restore rebuilds a partition's state from the compacted changelog: every committed
-// record up to the end of the partition, newest per key winning. It first waits until
-// no transaction is open on the partition (last stable offset == high watermark), so
-// a previous owner's in-flight transaction is either in the state or aborted.
+// ErrRestoreIncomplete is returned when the changelog could not be read up to the
+// end offset measured before reading it, within RestoreTimeout.
+type ErrRestoreIncomplete struct {
+	Partition int32
+	Next, End int64 // the next offset to read and the measured end
+	Last      error // the last fetch error, if any
+}
+
+func (e *ErrRestoreIncomplete) Error() string {
+	return fmt.Sprintf("restore of partition %d stopped at offset %d of %d (last fetch error: %v)", e.Partition, e.Next, e.End, e.Last)
+}
+
+// ErrStateMismatch is returned when a restored state reflects another command
+// offset than the one the processor group committed for the partition: the state
+// is not what the offsets say, and applying commands to it could oversell.
+type ErrStateMismatch struct {
+	Partition        int32
+	Consumed         int64 // recorded in the state; -1 if none
+	Committed        int64 // the group's committed offset; -1 if none
+	ChangelogRecords int
+}
+
+func (e *ErrStateMismatch) Error() string {
+	return fmt.Sprintf("partition %d: state reflects command offset %d, group committed %d (%d changelog records)",
+		e.Partition, e.Consumed, e.Committed, e.ChangelogRecords)
+}
+
+// restoreTry is the restore of one partition: running, or failed and waiting.
+type restoreTry struct {
+	gen     uint64
+	running bool
+	fails   int
+	next    time.Time // local clock: when to try again
+}
+
+type restoreResult struct {
+	part  int32
+	gen   uint64
+	state *State
+	n     int
+	took  time.Duration
+	err   error
+}
+
+// reconcile drops the states of partitions no longer owned, installs finished
+// restores, and starts the restores of owned partitions without a state. Restores
+// run beside the loop, so a slow or failing partition holds back only itself.
+func (p *Processor) reconcile(ctx context.Context) {
+	owned := p.ownedNow()
+	for id, part := range p.parts {
+		if g, ok := owned[id]; !ok || g != part.gen {
+			delete(p.parts, id)
+			p.m.forget(id)
+		}
+	}
+	for id, h := range p.heldBack {
+		if g, ok := owned[id]; !ok || g != h.gen {
+			delete(p.heldBack, id)
+		}
+	}
+	p.m.partitions.Set(float64(len(owned)))
+	p.collectRestores(owned)
+	running := 0
+	for _, r := range p.restoring {
+		if r.running {
+			running++
+		}
+	}
+	now := p.cfg.Now()
+	for id, gen := range owned {
+		if _, ok := p.parts[id]; ok {
+			continue
+		}
+		r, ok := p.restoring[id]
+		if ok && r.gen != gen && !r.running {
+			r, ok = nil, false // an older assignment's failures do not delay this one
+		}
+		if ok && (r.running || now.Before(r.next)) || running >= restoresConcurrentMax {
+			continue
+		}
+		if !ok {
+			r = &restoreTry{}
+			p.restoring[id] = r
+		}
+		r.gen, r.running = gen, true
+		running++
+		go func() {
+			start := time.Now()
+			st, n, err := p.restore(ctx, id)
+			p.restored <- restoreResult{part: id, gen: gen, state: st, n: n, took: time.Since(start), err: err}
+		}()
+	}
+}
+
+// collectRestores installs the restores that finished, if their partition is still
+// owned under the same assignment, and schedules a retry for the failed ones.
+func (p *Processor) collectRestores(owned map[int32]uint64) {
+	for {
+		var res restoreResult
+		select {
+		case res = <-p.restored:
+		default:
+			return
+		}
+		r := p.restoring[res.part]
+		if r == nil {
+			continue
+		}
+		r.running = false
+		if owned[res.part] != res.gen || r.gen != res.gen {
+			continue // revoked or reassigned meanwhile: restore again if owned
+		}
+		if res.err != nil {
+			r.fails++
+			wait := backoff(r.fails-1, restoreBackoffMin, restoreBackoffMax)
+			r.next = p.cfg.Now().Add(wait)
+			reason := "error"
+			var mm *ErrStateMismatch
+			if errors.As(res.err, &mm) {
+				reason = "offset_mismatch"
+			}
+			p.m.restoreFailures.WithLabelValues(reason).Inc()
+			level := slog.LevelWarn
+			if mm != nil || r.fails > restoreQuietFailuresMax {
+				level = slog.LevelError // a wrong state, or more than a broker settling
+			}
+			p.log.Log(context.Background(), level, "restore failed; retrying", "partition", res.part, "err", res.err, "failures", r.fails, "retry_in", wait)
+			continue
+		}
+		delete(p.restoring, res.part)
+		p.install(res)
+	}
+}
+
+// install makes a restored state the partition's state and lets its commands flow
+// (fetching was paused if records came before the state).
+func (p *Processor) install(res restoreResult) {
+	p.m.restoreSeconds.Observe(res.took.Seconds())
+	p.log.Info("partition restored", "partition", res.part, "records", res.n, "took", res.took.Round(time.Millisecond), "stats", res.state.Stats())
+	now := p.cfg.Now()
+	p.parts[res.part] = &partition{id: res.part, gen: res.gen, state: res.state, lastHousekp: now}
+	delete(p.heldBack, res.part)
+	p.sess.Client().ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Commands: {res.part}})
+}
+
+// restore rebuilds a partition's state from the compacted changelog: every
+// committed record up to the end offset measured first, newest per key winning.
+// It first waits until no transaction is open on the partition (last stable offset
+// == high watermark), so a previous owner's in-flight transaction is either in the
+// state or aborted. Then it checks the state against the group's committed offset.
 func (p *Processor) restore(ctx context.Context, part int32) (*State, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RestoreTimeout)
 	defer cancel()
+	start, end, err := p.changelogRange(ctx, part)
+	if err != nil {
+		return nil, 0, err
+	}
+	st := NewState(p.cfg.State)
+	n := 0
+	if end > start {
+		if n, err = p.readChangelog(ctx, st, part, start, end); err != nil {
+			return nil, n, err
+		}
+	}
+	if err := st.FinishRestore(); err != nil {
+		return nil, n, err
+	}
+	return st, n, p.checkConsumed(ctx, st, part, n)
+}
+
+// changelogRange returns the partition's first offset and its end, once no
+// transaction is open on it.
+func (p *Processor) changelogRange(ctx context.Context, part int32) (start, end int64, err error) {
 	topic := p.cfg.Topics.State
-	var start, end int64
 	for {
 		ends, err := p.adm.ListEndOffsets(ctx, topic)
 		if err != nil {
-			return nil, 0, err
+			return 0, 0, err
 		}
 		stables, err := p.adm.ListCommittedOffsets(ctx, topic)
 		if err != nil {
-			return nil, 0, err
+			return 0, 0, err
 		}
 		starts, err := p.adm.ListStartOffsets(ctx, topic)
 		if err != nil {
-			return nil, 0, err
+			return 0, 0, err
 		}
 		e, ok1 := ends.Lookup(topic, part)
 		s, ok2 := stables.Lookup(topic, part)
 		b, ok3 := starts.Lookup(topic, part)
 		if !ok1 || !ok2 || !ok3 || e.Err != nil || s.Err != nil || b.Err != nil {
-			return nil, 0, fmt.Errorf("list offsets of %s/%d failed", topic, part)
+			return 0, 0, fmt.Errorf("list offsets of %s/%d failed", topic, part)
 		}
 		if e.Offset == s.Offset {
-			start, end = b.Offset, e.Offset
-			break
+			return b.Offset, e.Offset, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("an open transaction on %s/%d did not end: %w", topic, part, ctx.Err())
+			return 0, 0, fmt.Errorf("an open transaction on %s/%d did not end: %w", topic, part, ctx.Err())
 		case <-time.After(restorePollWait):
 		}
 	}
-	st := NewState(p.cfg.State)
-	if end <= start {
-		return st, 0, st.FinishRestore()
-	}
+}
+
+// readChangelog restores every record of [start, end). It stops only when it has
+// seen offset end-1 (the last record before the end is in the active segment,
+// which compaction never touches, so it is always there to be seen): an empty or
+// failed fetch means a slow or failing broker, not the end, and is polled again
+// until ctx (RestoreTimeout) is done.
+func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, start, end int64) (int, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().AtStart()}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.cfg.Topics.State: {part: kgo.NewOffset().At(start)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Control records (transaction markers) are kept so that reaching the
-		// partition's last offset, usually a commit marker, is seen.
+		// Control records (transaction markers) are kept: the last offset before the
+		// end is usually a commit marker, and reaching it is how the end is seen.
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(restoreFetchMax),
 		kgo.FetchMaxPartitionBytes(restoreFetchMax),
 	)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	defer cl.Close()
-	n := 0
-	for {
-		pollCtx, cancelPoll := context.WithTimeout(ctx, restoreIdleMax)
-		fetches := cl.PollFetches(pollCtx)
+	n, next := 0, start
+	var lastErr error
+	for next < end {
+		pollCtx, cancelPoll := context.WithTimeout(ctx, restoreFetchWaitMax)
+		fetches := p.restorePoll(pollCtx, cl)
 		cancelPoll()
 		if ctx.Err() != nil {
-			return nil, n, ctx.Err()
+			return n, &ErrRestoreIncomplete{Partition: part, Next: next, End: end, Last: lastErr}
 		}
-		if fetches.Empty() {
-			// Compaction can remove the last transaction marker; with nothing more to
-			// read for a while, everything up to the end has been seen.
-			break
-		}
-		var ferr error
 		fetches.EachError(func(_ string, _ int32, err error) {
-			if ferr == nil && err != context.DeadlineExceeded {
-				ferr = err
+			if !errors.Is(err, context.DeadlineExceeded) {
+				lastErr = err
 			}
 		})
-		if ferr != nil {
-			return nil, n, ferr
-		}
-		done := false
 		var rerr error
 		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= end-1 {
-				done = true
-			}
-			if r.Offset >= end || r.Attrs.IsControl() || rerr != nil {
+			if r.Offset < next || r.Offset >= end || rerr != nil {
 				return
 			}
-			rerr = st.Restore(r.Key, r.Value)
-			n++
+			next = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				rerr = st.Restore(r.Key, r.Value)
+				n++
+			}
 		})
 		if rerr != nil {
-			return nil, n, rerr
-		}
-		if done {
-			break
+			return n, rerr
 		}
 	}
-	return st, n, st.FinishRestore()
+	return n, nil
+}
+
+// checkConsumed compares the command offset the state reflects with the offset
+// the processor group committed for the partition: both are written in the same
+// transactions, so they differ only if the state is not the one the offsets say.
+// A state that records no offset (an empty changelog, or one written before the
+// state recorded it) is accepted unless the group has consumed commands while the
+// changelog is empty.
+func (p *Processor) checkConsumed(ctx context.Context, st *State, part int32, n int) error {
+	offs, err := p.adm.FetchOffsets(kadm.RequireStable(ctx), p.cfg.Group)
+	if err != nil {
+		return fmt.Errorf("fetch committed offsets of %s: %w", p.cfg.Group, err)
+	}
+	committed := int64(-1)
+	if o, ok := offs.Lookup(p.cfg.Topics.Commands, part); ok {
+		if o.Err != nil {
+			return fmt.Errorf("fetch committed offsets of %s: %w", p.cfg.Group, o.Err)
+		}
+		committed = o.At
+	}
+	consumed, ok := st.Consumed()
+	switch {
+	case ok && consumed != committed:
+	case !ok && n == 0 && committed > 0:
+		consumed = -1
+	default:
+		return nil
+	}
+	return &ErrStateMismatch{Partition: part, Consumed: consumed, Committed: committed, ChangelogRecords: n}
 }

@@ -84,6 +84,8 @@ func Declared(t Topology, n Names) []Spec {
 		{Name: n.Commands, Partitions: t.Partitions, CoPartitioned: true, Configs: map[string]*string{
 			"retention.ms":        ptr("604800000"), // 7 days: commands can be replayed for audits.
 			"min.insync.replicas": ptr(minISR),
+			// A command is judged at the broker's append time (ADR 5).
+			TimestampTypeSetting: ptr(LogAppendTime),
 		}},
 		{Name: n.Events, Partitions: t.Partitions, CoPartitioned: true, Configs: map[string]*string{
 			"retention.ms":        ptr("604800000"),
@@ -135,6 +137,9 @@ func Ensure(ctx context.Context, adm *kadm.Client, t Topology, n Names) error {
 			return fmt.Errorf("topics: create %s: %w", s.Name, err)
 		}
 	}
+	if err := EnsureSettings(ctx, adm, n); err != nil {
+		return err
+	}
 	// New topics reach every broker's metadata a moment after creation.
 	var err2 error
 	for range metadataRetriesMax {
@@ -155,6 +160,98 @@ const (
 	metadataRetriesMax = 50
 	metadataRetryWait  = 200 * time.Millisecond
 )
+
+// The topic setting that makes the broker stamp each record with its own clock when
+// it appends it, whatever the producer wrote.
+const (
+	TimestampTypeSetting = "message.timestamp.type"
+	LogAppendTime        = "LogAppendTime"
+)
+
+// required lists the settings correctness depends on, which an existing topic,
+// created by an older version, may lack.
+func required(n Names) map[string]map[string]string {
+	return map[string]map[string]string{n.Commands: {TimestampTypeSetting: LogAppendTime}}
+}
+
+// ErrSetting is returned when a topic lacks a required setting and it cannot be set.
+type ErrSetting struct {
+	Topic, Key, Want, Got string
+	Err                   error
+}
+
+func (e *ErrSetting) Error() string {
+	msg := fmt.Sprintf("topics: %s has %s=%q, want %q", e.Topic, e.Key, e.Got, e.Want)
+	if e.Err != nil {
+		msg += fmt.Sprintf(" (setting it failed: %v)", e.Err)
+	}
+	return msg
+}
+
+func (e *ErrSetting) Unwrap() error { return e.Err }
+
+// EnsureSettings sets every required setting an existing topic lacks: a commands
+// topic created before commands were judged at append time gets LogAppendTime.
+// The error names the topic and the setting.
+func EnsureSettings(ctx context.Context, adm *kadm.Client, n Names) error {
+	for topic, settings := range required(n) {
+		got, err := topicSettings(ctx, adm, topic)
+		if err != nil {
+			return err
+		}
+		for key, want := range settings {
+			if got[key] == want {
+				continue
+			}
+			v := want
+			resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: key, Value: &v}}, topic)
+			if err == nil {
+				for _, r := range resp {
+					err = errors.Join(err, r.Err)
+				}
+			}
+			if err != nil {
+				return &ErrSetting{Topic: topic, Key: key, Want: want, Got: got[key], Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// CheckSettings verifies the required settings without changing them.
+func CheckSettings(ctx context.Context, adm *kadm.Client, n Names) error {
+	for topic, settings := range required(n) {
+		got, err := topicSettings(ctx, adm, topic)
+		if err != nil {
+			return err
+		}
+		for key, want := range settings {
+			if got[key] != want {
+				return &ErrSetting{Topic: topic, Key: key, Want: want, Got: got[key]}
+			}
+		}
+	}
+	return nil
+}
+
+func topicSettings(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("topics: describe %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("topics: describe %s: %w", topic, err)
+	}
+	out := make(map[string]string, len(rc.Configs))
+	for _, c := range rc.Configs {
+		out[c.Key] = c.MaybeValue()
+	}
+	return out, nil
+}
 
 // Check verifies that every declared topic exists and that the co-partitioned topics
 // have the declared partition count.

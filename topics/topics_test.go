@@ -83,3 +83,27 @@ func admin(t *testing.T) *kadm.Client {
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
 }
+
+// TestEnsureSetsLogAppendTime proves that a commands topic created without
+// LogAppendTime (by an older version) gets it from Ensure, and that CheckSettings
+// names the topic and the setting while it is missing.
+func TestEnsureSetsLogAppendTime(t *testing.T) {
+	adm := admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	names := topics.NamesWithPrefix("old-commands-")
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, names.Commands); err != nil {
+		t.Fatal(err)
+	}
+	err := topics.CheckSettings(ctx, adm, names)
+	var es *topics.ErrSetting
+	if !errors.As(err, &es) || es.Topic != names.Commands || es.Key != topics.TimestampTypeSetting {
+		t.Fatalf("CheckSettings = %v, want an ErrSetting naming %s and %s", err, names.Commands, topics.TimestampTypeSetting)
+	}
+	if err := topics.Ensure(ctx, adm, topics.Topology{Partitions: 3, ReplicationFactor: 1}, names); err != nil {
+		t.Fatal(err)
+	}
+	if err := topics.CheckSettings(ctx, adm, names); err != nil {
+		t.Fatalf("after Ensure: %v", err)
+	}
+}

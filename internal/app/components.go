@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/ingest"
@@ -152,11 +152,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	return srv.Shutdown(sctx)
 }
 
-func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) error {
-	serveMetrics := reg == nil
-	if reg == nil {
-		reg = newRegistry()
-	}
+func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
 	st := processor.DefaultConfig()
 	st.HoldTTLDefault = cfg.HoldTTLDefault
 	p, err := processor.New(processor.LoopConfig{
@@ -172,17 +168,10 @@ func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg *promet
 		return err
 	}
 	defer p.Close()
-	if serveMetrics {
-		go serveMetricsOnly(ctx, cfg.HTTPAddr, reg, log)
-	}
 	return p.Run(ctx)
 }
 
-func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry) error {
-	serveMetrics := reg == nil
-	if reg == nil {
-		reg = newRegistry()
-	}
+func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
 	pool, err := openMigratedPool(ctx, cfg)
 	if err != nil {
 		return err
@@ -192,14 +181,12 @@ func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.
 	if err != nil {
 		return err
 	}
-	if serveMetrics {
-		go serveMetricsOnly(ctx, cfg.HTTPAddr, reg, log)
-	}
 	return s.Run(ctx)
 }
 
 // runAll migrates, creates the topics, and runs the three components in one process
-// with one metrics registry. If one stops with an error, the others are stopped.
+// with one metrics registry. Each is supervised on its own: one that fails is
+// restarted with a backoff and never stops the others. It returns when ctx is done.
 func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := migrate(ctx, cfg, log); err != nil {
 		return err
@@ -208,15 +195,35 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	reg := newRegistry()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runProcessor(gctx, cfg, log, reg) })
-	g.Go(func() error { return runSink(gctx, cfg, log, reg) })
-	g.Go(func() error { return runAPI(gctx, cfg, log, reg) })
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) || errors.Is(err, http.ErrServerClosed) {
-		return nil
+	sup := newSupervisor(log, reg)
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context) error{
+		"processor": func(ctx context.Context) error { return runProcessor(ctx, cfg, log, replacing{reg}) },
+		"sink":      func(ctx context.Context) error { return runSink(ctx, cfg, log, replacing{reg}) },
+		"api": func(ctx context.Context) error {
+			own := prometheus.NewRegistry()
+			own.MustRegister(bridge{reg})
+			return runAPI(ctx, cfg, log, own)
+		},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sup.run(ctx, name, run)
+		}()
 	}
-	return err
+	wg.Wait()
+	return nil
+}
+
+// runAlone runs one component as the whole process, supervised, with /metrics
+// served once for all its runs.
+func runAlone(ctx context.Context, cfg Config, log *slog.Logger, name string,
+	run func(context.Context, Config, *slog.Logger, prometheus.Registerer) error) error {
+	reg := newRegistry()
+	go serveMetricsOnly(ctx, cfg.HTTPAddr, reg, log)
+	newSupervisor(log, reg).run(ctx, name, func(ctx context.Context) error { return run(ctx, cfg, log, replacing{reg}) })
+	return nil
 }
 
 // serveMetricsOnly serves /metrics and /health for a component without the API.
@@ -246,11 +253,17 @@ func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 	case "topics":
 		return ensureTopics(ctx, cfg, log)
 	case "api":
-		return runAPI(ctx, cfg, log, nil)
+		sup := prometheus.NewRegistry()
+		newSupervisor(log, sup).run(ctx, "api", func(ctx context.Context) error {
+			own := newRegistry()
+			own.MustRegister(bridge{sup})
+			return runAPI(ctx, cfg, log, own)
+		})
+		return nil
 	case "processor":
-		return runProcessor(ctx, cfg, log, nil)
+		return runAlone(ctx, cfg, log, "processor", runProcessor)
 	case "sink":
-		return runSink(ctx, cfg, log, nil)
+		return runAlone(ctx, cfg, log, "sink", runSink)
 	case "all":
 		return runAll(ctx, cfg, log)
 	default:
