@@ -33,7 +33,8 @@ src=$(go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^[
 done_step
 
 step "vulndb: copy the reports into a git repository (gendb reads one)"
-work=$(mktemp -d "$cache/vulndb-src.XXXXXX" 2>/dev/null || { mkdir -p "$cache"; mktemp -d "$cache/vulndb-src.XXXXXX"; })
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/vulndb-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/repo"
 cp -r "$src/data" "$work/repo/"
