@@ -6,6 +6,14 @@ SHELL := /bin/bash
 GO ?= go
 PKGS := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 30s
+
+# go.mod names the toolchain to build with (its standard library has the security
+# fixes); when the installed Go is older, the go command fetches that toolchain from
+# the module proxy. A machine's Go config may say GOTOOLCHAIN=local: override it.
+export GOTOOLCHAIN ?= auto
 
 # testcontainers-go: no reaper image can be pulled here (containers are removed by the
 # tests themselves), and the host is the machine Docker publishes ports on.
@@ -15,7 +23,7 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
 # Image names resolved by `make deps` (official images, or local builds).
 IMAGES := set -a; [ -f .cache/images.env ] && . ./.cache/images.env; set +a;
 
-.PHONY: all deps build test test-short bench run run-cluster fmt vet tidy lint clean
+.PHONY: all deps build test test-short bench run run-cluster fmt vet tidy lint fuzz clean
 
 all: build
 
@@ -54,8 +62,16 @@ vet:
 tidy:
 	$(GO) mod tidy
 
+# govulncheck reads a database built from the module proxy (deploy/vulndb.sh), so
+# lint needs no host but the proxy.
 lint: vet
 	$(GO) run $(STATICCHECK) $(PKGS)
+	@db=$$(bash deploy/vulndb.sh) && echo "==> govulncheck ($$db)" && $(GO) run $(GOVULNCHECK) -db "$$db" $(PKGS)
+
+# Every fuzz target for FUZZTIME each (FUZZ_MATCH picks some); failing inputs are kept
+# under testdata/fuzz/.
+fuzz:
+	@FUZZTIME=$(FUZZTIME) GO=$(GO) bash deploy/fuzz.sh
 
 clean:
 	rm -rf bin .cache
