@@ -55,7 +55,7 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	reads.holds[fuzzHoldID] = Hold{ID: fuzzHoldID, EventID: fuzzEventID, ZoneID: fuzzZoneID, Quantity: 2,
 		Status: topics.HoldActive, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
 	a := &fuzzAPI{pub: &fakePublisher{}}
-	h, err := New(Config{AdminTokens: []string{testAdminToken}, BodyBytesMax: 4096},
+	h, err := New(Config{AdminTokens: []string{testAdminToken}, BodyBytesMax: 4096, Partitions: testPartitions},
 		Deps{Publisher: a.pub, Reads: reads, Registry: prometheus.NewRegistry(),
 			Ready: func(context.Context) error { return nil }})
 	if err != nil {
