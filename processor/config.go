@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // Limits that are not worth a config field. Each bounds an input the API already
@@ -67,7 +69,7 @@ func DefaultConfig() Config {
 		HoldTTLMin:             10 * time.Second,
 		HoldTTLMax:             time.Hour,
 		HoldQuantityMaxDefault: 10,
-		IdempotencyRetention:   24 * time.Hour,
+		IdempotencyRetention:   topics.IdempotencyRetention,
 		KeysMax:                2_000_000,
 		HoldsMax:               2_000_000,
 		ResolvedHoldsMax:       2_000_000,

@@ -501,6 +501,7 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 		p.m.keys.WithLabelValues(label).Set(float64(st.Keys))
 		p.m.evictedEarly.WithLabelValues(label, "key").Set(float64(st.KeysEvictedEarly))
 		p.m.evictedEarly.WithLabelValues(label, "resolved_hold").Set(float64(st.ResolvedEvictedEarly))
+		p.m.keysFull.WithLabelValues(label).Set(float64(st.KeysRejectedFull))
 		p.m.clockSeconds.WithLabelValues(label).Set(float64(part.state.Clock().UnixNano()) / 1e9)
 	}
 }

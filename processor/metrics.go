@@ -22,6 +22,7 @@ type metrics struct {
 	activeHolds    *prometheus.GaugeVec
 	keys           *prometheus.GaugeVec
 	evictedEarly   *prometheus.GaugeVec
+	keysFull       *prometheus.GaugeVec
 
 	resets          prometheus.Counter
 	restoreFailures *prometheus.CounterVec
@@ -60,6 +61,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "idempotency_keys", Help: "Idempotency keys remembered in the partition's state."}, []string{"partition"}),
 		evictedEarly: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "evicted_early", Help: "Keys and resolved holds forgotten before their retention because a bound was reached."}, []string{"partition", "kind"}),
+		keysFull: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "keys_rejected_full", Help: "Commands with a new idempotency key rejected partition_full since the state was restored: KeysMax reached while the read model lacked the oldest keys."}, []string{"partition"}),
 		resets: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "session_resets_total", Help: "Transactional sessions replaced after a failed transaction."}),
 		restoreFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
@@ -80,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.commands, m.events, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
-			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly,
+			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
 			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
 	}
 	return m
@@ -94,6 +97,7 @@ func (m *metrics) forget(part int32) {
 	m.keys.DeleteLabelValues(label)
 	m.evictedEarly.DeleteLabelValues(label, "key")
 	m.evictedEarly.DeleteLabelValues(label, "resolved_hold")
+	m.keysFull.DeleteLabelValues(label)
 	m.clockSeconds.DeleteLabelValues(label)
 	m.sunkThrough.DeleteLabelValues(label)
 }
