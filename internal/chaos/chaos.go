@@ -150,7 +150,7 @@ func (r *run) exercise(ctx context.Context, schedule []Fault, zones []zoneInfo) 
 	go r.load.follow(followCtx, zoneTTL)
 	var wg sync.WaitGroup
 	wg.Go(func() { r.load.run(faultCtx, r.cfg.Rate) })
-	wg.Go(func() { r.inj.run(faultCtx, schedule) })
+	wg.Go(func() { r.inj.run(ctx, faultCtx, schedule) })
 	progressDone := make(chan struct{})
 	go r.progress(faultCtx, progressDone)
 	wg.Wait()
