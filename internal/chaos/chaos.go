@@ -49,7 +49,8 @@ var zonePlan = []struct {
 
 // Config configures a run. Zero values take the defaults.
 type Config struct {
-	// Duration is how long faults are injected (the load runs as long).
+	// Duration is how long faults are planned for; the load runs as long, or until
+	// the last planned fault has run its course.
 	Duration time.Duration
 	// Seed chooses the fault schedule (and the load's choices).
 	Seed int64
@@ -143,16 +144,22 @@ func (r *run) exercise(ctx context.Context, schedule []Fault, zones []zoneInfo) 
 
 	r.load = newLoad(r.apiURL, adminToken, r.db, r.cfg.Seed, zones)
 	r.inj = newInjector(r.cluster, r.procs, r.newDup, r.logf)
-	faultCtx, stopFaults := context.WithTimeout(ctx, r.cfg.Duration)
-	defer stopFaults()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
 	followCtx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	go r.load.follow(followCtx, zoneTTL)
 	var wg sync.WaitGroup
-	wg.Go(func() { r.load.run(faultCtx, r.cfg.Rate) })
-	wg.Go(func() { r.inj.run(ctx, faultCtx, schedule) })
+	wg.Go(func() { r.load.run(loadCtx, r.cfg.Rate) })
 	progressDone := make(chan struct{})
-	go r.progress(faultCtx, progressDone)
+	go r.progress(loadCtx, progressDone)
+	minEnd := time.After(r.cfg.Duration)
+	r.inj.run(ctx, schedule)
+	select {
+	case <-minEnd:
+	case <-ctx.Done():
+	}
+	stopLoad()
 	wg.Wait()
 	<-progressDone
 	stopFollow()

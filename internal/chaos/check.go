@@ -19,7 +19,7 @@ import (
 // Invariants checked on the answers and the processes.
 const (
 	invTerminal   = "every 202 has a terminal result (GET /requests/{id})"
-	invInFold     = "every 202 is decided on the events topic"
+	invInFold     = "every 202 is decided on the events topic, as GET /requests/{id} answers"
 	invDrained    = "the system drains after the faults (every request decided, no hold left active, read model caught up)"
 	invNoPanic    = "no component panics"
 	invAPICheck   = "the final checks could run"
@@ -201,20 +201,21 @@ func (r *run) check(ctx context.Context, drained bool) (*Report, error) {
 func (r *run) checkAnswers(ctx context.Context, acc []accepted) map[string]int {
 	var mu sync.Mutex
 	counts := map[string]int{}
-	work := make(chan accepted)
+	work := make(chan int)
 	var wg sync.WaitGroup
 	for range checkParallel {
 		wg.Go(func() {
-			for a := range work {
-				s := r.answer(ctx, a)
+			for i := range work {
+				s := r.answer(ctx, acc[i])
 				mu.Lock()
 				counts[s]++
+				acc[i].answer = s
 				mu.Unlock()
 			}
 		})
 	}
-	for _, a := range acc {
-		work <- a
+	for i := range acc {
+		work <- i
 	}
 	close(work)
 	wg.Wait()
@@ -250,8 +251,12 @@ func (r *run) checkFold(acc []accepted) {
 	r.fold.mu.Lock()
 	defer r.fold.mu.Unlock()
 	for _, a := range acc {
-		if _, ok := r.fold.decisions[a.id]; !ok {
-			r.v.add(invInFold, "%s %s (key %q, zone %s)", a.kind, a.id, a.key, a.zone)
+		d, ok := r.fold.decisions[a.id]
+		switch {
+		case !ok:
+			r.v.add(invInFold, "%s %s (key %q, zone %s) not decided", a.kind, a.id, a.key, a.zone)
+		case a.answer != "" && (a.answer == "rejected") != d.rejected:
+			r.v.add(invInFold, "%s %s: answered %s, decided %s %s", a.kind, a.id, a.answer, d.evType, d.reason)
 		}
 	}
 }

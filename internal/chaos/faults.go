@@ -40,20 +40,21 @@ func newInjector(c *devstack.KafkaCluster, procs map[string]*proc, dup func(stri
 	return in
 }
 
-// run starts each fault at its time until the schedule ends or startCtx is done; it
-// returns once every fault it started has healed. A started fault runs its course
-// unless ctx is done: then it heals at once.
-func (in *injector) run(ctx, startCtx context.Context, schedule []Fault) {
+// run starts each fault of the schedule at its time, or later when an earlier fault
+// still holds its target, and returns once every fault has run its course. Every
+// planned fault runs, so a seed replays its whole schedule; when ctx is done the
+// faults heal at once and the rest are dropped.
+func (in *injector) run(ctx context.Context, schedule []Fault) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for _, f := range schedule {
 		select {
-		case <-startCtx.Done():
+		case <-ctx.Done():
 			return
 		case <-time.After(time.Until(start.Add(f.At))):
 		}
-		wg.Go(func() { in.inject(ctx, startCtx, f) })
+		wg.Go(func() { in.inject(ctx, f) })
 	}
 }
 
@@ -71,14 +72,14 @@ func lockNames(f Fault) []string {
 	}
 }
 
-func (in *injector) inject(ctx, startCtx context.Context, f Fault) {
+func (in *injector) inject(ctx context.Context, f Fault) {
 	names := lockNames(f)
 	for _, n := range names {
 		in.locks[n].Lock()
 		defer in.locks[n].Unlock()
 	}
-	if startCtx.Err() != nil {
-		return // the faults ended while this one waited its turn
+	if ctx.Err() != nil {
+		return // the run was aborted while this one waited its turn
 	}
 	in.mu.Lock()
 	in.counts[f.Kind]++

@@ -42,7 +42,9 @@ type fdecision struct {
 	hold   uuid.UUID
 	order  uuid.UUID
 	reason topics.Reason
-	at     time.Time
+	// rejected tells a rejection (or the replay of one) from a success.
+	rejected bool
+	at       time.Time
 }
 
 // fold applies the committed events topic (read_committed) in order, checking as it
@@ -156,6 +158,7 @@ func (f *fold) decide(e *topics.Event) {
 	if e.Rejection != nil {
 		d.reason = e.Rejection.Reason
 	}
+	d.rejected = e.Type == topics.EvRequestRejected || (e.Replay != nil && e.Replay.Rejection != nil)
 	f.decisions[e.RequestID] = d
 }
 

@@ -57,6 +57,8 @@ type accepted struct {
 	key  string
 	zone uuid.UUID
 	hold uuid.UUID // for confirms and releases
+	// answer is the final GET /requests/{id} status, once checked.
+	answer string
 }
 
 // action is one request to send at a time.

@@ -163,9 +163,13 @@ func latestZones(recs []*kgo.Record, into map[uuid.UUID]topics.Inventory) {
 	}
 }
 
-// logTimeMargin allows for the producer's clock when the commands topic keeps the
-// producer's timestamps rather than the broker's append time.
-const logTimeMargin = time.Second
+// Margins of the log-time check. With the broker's append time a confirm can still
+// meet a partition clock that wall time advanced a moment before the confirm was
+// fetched; with the producer's timestamps the append may come later than the stamp.
+const (
+	logAppendTimeMargin = 500 * time.Millisecond
+	createTimeMargin    = time.Second
+)
 
 // checkLogTime checks that every confirm was judged at its command's append time:
 // confirmed only if appended before its hold's expires_at, rejected hold_expired only
@@ -190,9 +194,9 @@ func checkLogTime(ctx context.Context, brokers []string, names topics.Names, f *
 				continue
 			}
 			n++
-			margin := logTimeMargin
+			margin := createTimeMargin
 			if r.Attrs.TimestampType() == 1 { // LogAppendTime: the broker's own
-				margin = 0
+				margin = logAppendTimeMargin
 			}
 			at := r.Timestamp
 			switch {

@@ -30,16 +30,6 @@ func (v *violations) add(invariant, format string, args ...any) {
 	}
 }
 
-func (v *violations) total() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := 0
-	for _, c := range v.counts {
-		n += c
-	}
-	return n
-}
-
 // Violation is one invariant's count and its first instances.
 type Violation struct {
 	Invariant string
