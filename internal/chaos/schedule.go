@@ -1,8 +1,10 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -42,6 +44,11 @@ const (
 	holdMax         = 20 * time.Second
 	// downPastTTL is how much longer than a TTL both processors stay down, at least.
 	downPastTTL = 5 * time.Second
+	// brokerRecovery is about how long a killed or stopped broker takes to start
+	// again, and componentRecovery a process; the schedule leaves a target alone
+	// that long after a fault's hold, so that the plan keeps to its duration.
+	brokerRecovery    = 20 * time.Second
+	componentRecovery = 2 * time.Second
 )
 
 // Fault is one planned fault: what, on what, when (from the start of the faults)
@@ -66,21 +73,44 @@ func (f Fault) String() string {
 // NewSchedule plans the faults of a run of the given length, from the seed alone:
 // the same seed, duration, TTL and broker count give the same schedule. Kinds come in
 // shuffled rounds, so that a short run still sees as many different kinds as it has
-// faults.
+// faults. Faults on the same target (all brokers count as one, so that the cluster
+// keeps its quorum) do not overlap: a fault starts once the one before it on its
+// target has healed, or is left out when that is past the end.
 func NewSchedule(seed int64, d, ttl time.Duration, brokers int) []Fault {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x6368616f73)) // "chaos"
 	var out []Fault
 	var round []Kind
+	busy := map[string]time.Duration{} // lock name -> free from
 	for at := firstFaultAfter; at < d; at += between(r, faultGapMin, faultGapMax) {
 		if len(round) == 0 {
 			round = append(round, kinds...)
 			r.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		}
-		k := round[0]
+		f := plan(r, at, round[0], ttl, brokers)
+		locks := lockNames(f)
+		for _, l := range locks {
+			f.At = max(f.At, busy[l])
+		}
+		if f.At >= d {
+			continue // the kind stays first in its round
+		}
 		round = round[1:]
-		out = append(out, plan(r, at, k, ttl, brokers))
+		for _, l := range locks {
+			busy[l] = f.At + f.Hold + recovery(f.Kind)
+		}
+		out = append(out, f)
 	}
+	slices.SortStableFunc(out, func(a, b Fault) int { return cmp.Compare(a.At, b.At) })
 	return out
+}
+
+func recovery(k Kind) time.Duration {
+	switch k {
+	case KillBroker, RestartBroker, RestoreInFailure:
+		return brokerRecovery
+	default:
+		return componentRecovery
+	}
 }
 
 func plan(r *rand.Rand, at time.Duration, k Kind, ttl time.Duration, brokers int) Fault {
