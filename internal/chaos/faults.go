@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 )
 
@@ -15,6 +18,11 @@ import (
 const (
 	brokerStartAttempts = 3
 	brokerOpTimeout     = 3 * time.Minute
+	// isrWaitMax bounds the wait, before a broker fault, for every partition to have
+	// all its replicas in sync again: one broker down at a time is what the cluster
+	// is built to survive, and a broker that has not caught up yet is as good as down.
+	isrWaitMax  = 90 * time.Second
+	isrPollWait = time.Second
 )
 
 // injector runs a schedule of faults against the cluster and the components.
@@ -141,6 +149,7 @@ func (in *injector) restoreInFailure(ctx context.Context, f Fault) error {
 	if err != nil {
 		return err
 	}
+	in.waitInSync(ctx)
 	bctx, cancel := context.WithTimeout(context.Background(), brokerOpTimeout)
 	defer cancel()
 	if err := in.cluster.PauseNode(bctx, b); err != nil {
@@ -154,11 +163,48 @@ func (in *injector) restoreInFailure(ctx context.Context, f Fault) error {
 	return firstErr(serr, in.cluster.UnpauseNode(bctx, b))
 }
 
+// waitInSync waits, within isrWaitMax, until every partition has all its replicas
+// in sync.
+func (in *injector) waitInSync(ctx context.Context) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(in.cluster.Brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(isrWaitMax)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		mctx, cancel := context.WithTimeout(ctx, isrPollWait*5)
+		md, err := adm.Metadata(mctx)
+		cancel()
+		if err == nil && inSync(md) {
+			return
+		}
+		time.Sleep(isrPollWait)
+	}
+	in.logf("replicas still out of sync after %s; the fault goes ahead", isrWaitMax)
+}
+
+func inSync(md kadm.Metadata) bool {
+	for _, t := range md.Topics {
+		if t.Err != nil {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.Err != nil || len(p.ISR) < len(p.Replicas) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (in *injector) brokerFault(ctx context.Context, f Fault) error {
 	b, err := brokerIndex(f.Target)
 	if err != nil {
 		return err
 	}
+	in.waitInSync(ctx)
 	bctx, cancel := context.WithTimeout(context.Background(), brokerOpTimeout)
 	defer cancel()
 	var down, up func(context.Context, int) error
