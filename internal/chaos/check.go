@@ -255,7 +255,7 @@ func (r *run) checkFold(acc []accepted) {
 		switch {
 		case !ok:
 			r.v.add(invInFold, "%s %s (key %q, zone %s) not decided", a.kind, a.id, a.key, a.zone)
-		case a.answer != "" && (a.answer == "rejected") != d.rejected:
+		case (a.answer == "succeeded" || a.answer == "rejected") && (a.answer == "rejected") != d.rejected:
 			r.v.add(invInFold, "%s %s: answered %s, decided %s %s", a.kind, a.id, a.answer, d.evType, d.reason)
 		}
 	}
