@@ -154,7 +154,7 @@ func (r *run) exercise(ctx context.Context, schedule []Fault, zones []zoneInfo) 
 	progressDone := make(chan struct{})
 	go r.progress(loadCtx, progressDone)
 	minEnd := time.After(r.cfg.Duration)
-	r.inj.run(ctx, schedule)
+	r.inj.run(ctx, schedule, r.cfg.Duration)
 	select {
 	case <-minEnd:
 	case <-ctx.Done():

@@ -16,7 +16,8 @@ const (
 	shortDuration     = 60 * time.Second
 	shortRate         = 40
 	shortDrainTimeout = 2 * time.Minute
-	shortTimeout      = 10 * time.Minute
+	// shortTimeout stays under go test's default -timeout of 10 minutes.
+	shortTimeout = 9 * time.Minute
 )
 
 // TestChaosShort runs the chaos harness for a minute of faults (CHAOS_SEED replays
@@ -34,9 +35,19 @@ func TestChaosShort(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shortTimeout)
 	defer cancel()
+	// The logs are kept when the test fails, and named in the report.
+	dir, err := os.MkdirTemp("", "chaos-short-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
 	var out strings.Builder
 	rep, err := Run(ctx, Config{Duration: shortDuration, Seed: seed, Rate: shortRate, DrainTimeout: shortDrainTimeout,
-		Dir: t.TempDir(), Out: testWriter{t}})
+		Dir: dir, Out: testWriter{t}})
 	if err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
 	}

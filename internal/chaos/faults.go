@@ -32,9 +32,11 @@ type injector struct {
 	dup     func(instance string) *proc // a new duplicate processor
 	logf    func(format string, args ...any)
 
-	mu     sync.Mutex
-	counts map[Kind]int
-	errs   []string
+	mu      sync.Mutex
+	counts  map[Kind]int
+	errs    []string
+	dropped []Fault
+	end     time.Time // a fault that cannot start before this is dropped
 	// locks serialise faults on the same target; broker faults share one lock so that
 	// at most one broker is down at a time and the cluster keeps its quorum.
 	locks map[string]*sync.Mutex
@@ -49,11 +51,12 @@ func newInjector(c *devstack.KafkaCluster, procs map[string]*proc, dup func(stri
 }
 
 // run starts each fault of the schedule at its time, or later when an earlier fault
-// still holds its target, and returns once every fault has run its course. Every
-// planned fault runs, so a seed replays its whole schedule; when ctx is done the
-// faults heal at once and the rest are dropped.
-func (in *injector) run(ctx context.Context, schedule []Fault) {
+// still holds its target, and returns once every fault has run its course. A fault
+// that cannot start within d (on a machine slower than the schedule assumes) is
+// dropped and reported; when ctx is done the faults heal at once.
+func (in *injector) run(ctx context.Context, schedule []Fault, d time.Duration) {
 	start := time.Now()
+	in.end = start.Add(d)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for _, f := range schedule {
@@ -88,6 +91,13 @@ func (in *injector) inject(ctx context.Context, f Fault) {
 	}
 	if ctx.Err() != nil {
 		return // the run was aborted while this one waited its turn
+	}
+	if time.Now().After(in.end) {
+		in.mu.Lock()
+		in.dropped = append(in.dropped, f)
+		in.mu.Unlock()
+		in.logf("fault dropped, its target was busy until the end: %s", f)
+		return
 	}
 	in.mu.Lock()
 	in.counts[f.Kind]++

@@ -17,7 +17,9 @@ type Report struct {
 	Dir      string
 	Faults   map[Kind]int
 	// FaultErrors are faults that could not be injected or healed as planned.
-	FaultErrors                              []string
+	FaultErrors []string
+	// Dropped are planned faults that could not start in time.
+	Dropped                                  []Fault
 	Sent, Accepted, Failed, Skipped, Retries int64
 	// Answers counts the accepted requests by their final GET /requests/{id} status.
 	Answers map[string]int
@@ -42,7 +44,7 @@ func (rep *Report) ViolationCount() int {
 func (r *run) report(acc []accepted, answers map[string]int) *Report {
 	rep := &Report{
 		Seed: r.cfg.Seed, Duration: r.cfg.Duration, Elapsed: time.Since(r.start), Dir: r.cfg.Dir,
-		Faults: r.inj.faultCounts(), FaultErrors: r.inj.errs,
+		Faults: r.inj.faultCounts(), FaultErrors: r.inj.errs, Dropped: r.inj.dropped,
 		Sent: r.load.sent.Load(), Accepted: int64(len(acc)), Failed: r.load.failed.Load(),
 		Skipped: r.load.skipped.Load(), Retries: r.load.retries.Load(),
 		Answers: answers, Decisions: map[string]int{}, UnexpectedExits: map[string][]string{},
@@ -87,6 +89,9 @@ func (rep *Report) Print(w io.Writer) {
 		total += rep.Faults[k]
 	}
 	p("  %-28s %d", "total", total)
+	for _, f := range rep.Dropped {
+		p("  dropped (its target was busy until the end): %s", f)
+	}
 	for _, e := range rep.FaultErrors {
 		p("  fault error: %s", e)
 	}

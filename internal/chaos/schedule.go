@@ -47,7 +47,7 @@ const (
 	// brokerRecovery is about how long a killed or stopped broker takes to start
 	// again, and componentRecovery a process; the schedule leaves a target alone
 	// that long after a fault's hold, so that the plan keeps to its duration.
-	brokerRecovery    = 20 * time.Second
+	brokerRecovery    = 30 * time.Second
 	componentRecovery = 2 * time.Second
 )
 
