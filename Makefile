@@ -23,7 +23,11 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
 # Image names resolved by `make deps` (official images, or local builds).
 IMAGES := set -a; [ -f .cache/images.env ] && . ./.cache/images.env; set +a;
 
+<<<<<<< HEAD
 .PHONY: all deps build test test-short bench run run-cluster fmt vet tidy lint fuzz clean
+=======
+.PHONY: all deps build test test-short bench run run-cluster chaos fmt vet tidy lint clean
+>>>>>>> chaos
 
 all: build
 
@@ -52,6 +56,12 @@ run: deps build
 # Like run, on a 3-node KRaft cluster with every topic replicated 3 times.
 run-cluster: deps build
 	@$(IMAGES) $(GO) run ./cmd/devstack -kafka-nodes 3
+
+# The system under faults (3 brokers, Postgres, api, 2 processors, sink as processes),
+# then its invariants checked. CHAOS_DURATION (default 5m) of faults; CHAOS_SEED
+# replays a run's fault schedule (the seed is printed at the start).
+chaos: deps
+	@$(IMAGES) $(GO) run ./cmd/chaos
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -40,7 +40,11 @@ const nodeStopTimeout = 30 * time.Second
 // reliability tests), started concurrently. Internal topics get replication factor
 // min(nodes, 3) and, from 3 nodes on, min.insync.replicas 2, which is also the
 // broker default.
-func StartKafkaCluster(ctx context.Context, image string, nodes int) (*KafkaCluster, error) {
+func StartKafkaCluster(ctx context.Context, image string, nodes int, opts ...ClusterOption) (*KafkaCluster, error) {
+	var o clusterOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if nodes < 1 {
 		return nil, fmt.Errorf("devstack: kafka cluster of %d nodes", nodes)
 	}
@@ -60,10 +64,18 @@ func StartKafkaCluster(ctx context.Context, image string, nodes int) (*KafkaClus
 	}
 	rf := min(nodes, 3)
 	minISR := max(rf-1, 1)
+	hostPorts, err := o.hostPorts(nodes)
+	if err != nil {
+		_ = nw.Remove(ctx)
+		return nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range nodes {
 		g.Go(func() error {
 			req := clusterNodeRequest(image, nw.Name, i, strings.Join(voters, ","), rf, minISR)
+			if hostPorts != nil {
+				req.HostConfigModifier = bindHostPort(hostPorts[i])
+			}
 			n, err := testcontainers.GenericContainer(gctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
 			if n != nil {
 				c.nodes[i] = n // each goroutine writes its own elements
