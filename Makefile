@@ -23,11 +23,7 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
 # Image names resolved by `make deps` (official images, or local builds).
 IMAGES := set -a; [ -f .cache/images.env ] && . ./.cache/images.env; set +a;
 
-<<<<<<< HEAD
-.PHONY: all deps build test test-short bench run run-cluster fmt vet tidy lint fuzz clean
-=======
-.PHONY: all deps build test test-short bench run run-cluster chaos fmt vet tidy lint clean
->>>>>>> chaos
+.PHONY: all deps build test test-short bench run run-cluster chaos fmt vet tidy lint fuzz clean
 
 all: build
 
