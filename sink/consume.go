@@ -137,6 +137,14 @@ func (s *Sink) gather(ctx context.Context, cl *kgo.Client) (*polled, error) {
 		if n == 0 && len(b.records) > 0 {
 			break // the wait ran out
 		}
+		if n == 0 {
+			// A poll that returns only errors (a group that could not be joined
+			// while a broker was unreachable) blocks rebalances like any other
+			// poll; with nothing gathered yet, let the group rejoin, else the sink
+			// waits forever for a session it has itself blocked.
+			cl.AllowRebalance()
+			continue
+		}
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) > 0 {
 				b.highWatermarks[p.Partition] = p.HighWatermark
