@@ -230,15 +230,26 @@ func (p *Processor) changelogRange(ctx context.Context, part int32) (start, end 
 	}
 }
 
-// readChangelog restores every record of [start, end). It stops only when it has
-// seen offset end-1 (the last record before the end is in the active segment,
-// which compaction never touches, so it is always there to be seen): an empty or
+// readChangelog restores every record of [start, end).
+func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, start, end int64) (int, error) {
+	n := 0
+	err := p.readRange(ctx, p.cfg.Topics.State, part, start, end, func(r *kgo.Record) error {
+		n++
+		return st.Restore(r.Key, r.Value)
+	})
+	return n, err
+}
+
+// readRange calls fn for every committed data record of [start, end) of one
+// partition, in order. It stops only when it has seen offset end-1 (the last
+// record before the end is in the active segment, which compaction never touches,
+// and a transaction marker is kept, so it is always there to be seen): an empty or
 // failed fetch means a slow or failing broker, not the end, and is polled again
 // until ctx (RestoreTimeout) is done.
-func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, start, end int64) (int, error) {
+func (p *Processor) readRange(ctx context.Context, topic string, part int32, start, end int64, fn func(*kgo.Record) error) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.cfg.Topics.State: {part: kgo.NewOffset().At(start)}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(start)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Control records (transaction markers) are kept: the last offset before the
 		// end is usually a commit marker, and reaching it is how the end is seen.
@@ -247,17 +258,17 @@ func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, st
 		kgo.FetchMaxPartitionBytes(restoreFetchMax),
 	)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer cl.Close()
-	n, next := 0, start
+	next := start
 	var lastErr error
 	for next < end {
 		pollCtx, cancelPoll := context.WithTimeout(ctx, restoreFetchWaitMax)
 		fetches := p.restorePoll(pollCtx, cl)
 		cancelPoll()
 		if ctx.Err() != nil {
-			return n, &ErrRestoreIncomplete{Partition: part, Next: next, End: end, Last: lastErr}
+			return &ErrRestoreIncomplete{Partition: part, Next: next, End: end, Last: lastErr}
 		}
 		fetches.EachError(func(_ string, _ int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -271,15 +282,14 @@ func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, st
 			}
 			next = r.Offset + 1
 			if !r.Attrs.IsControl() {
-				rerr = st.Restore(r.Key, r.Value)
-				n++
+				rerr = fn(r)
 			}
 		})
 		if rerr != nil {
-			return n, rerr
+			return rerr
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // checkConsumed compares the command offset the state reflects with the offset
@@ -302,6 +312,17 @@ func (p *Processor) checkConsumed(ctx context.Context, st *State, part int32, n 
 	}
 	consumed, ok := st.Consumed()
 	switch {
+	case ok && consumed < committed:
+		// The group's position moves past a transaction marker that follows the
+		// last command applied (the markers of the processor's own ticks, for
+		// one), which the state never sees. Only commands would make it stale.
+		stale, err := p.commandsBetween(ctx, part, consumed, committed)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			return nil
+		}
 	case ok && consumed != committed:
 	case !ok && n == 0 && committed > 0:
 		consumed = -1
@@ -309,4 +330,22 @@ func (p *Processor) checkConsumed(ctx context.Context, st *State, part int32, n 
 		return nil
 	}
 	return &ErrStateMismatch{Partition: part, Consumed: consumed, Committed: committed, ChangelogRecords: n}
+}
+
+// commandsBetween reports whether [from, to) of the commands partition holds a
+// committed command: a record other than a transaction marker or a tick.
+func (p *Processor) commandsBetween(ctx context.Context, part int32, from, to int64) (bool, error) {
+	ends, err := p.adm.ListEndOffsets(ctx, p.cfg.Topics.Commands)
+	if err != nil {
+		return false, err
+	}
+	if e, ok := ends.Lookup(p.cfg.Topics.Commands, part); !ok || e.Err != nil || e.Offset < to {
+		return true, nil // offsets past the partition's end: nothing to vouch for them
+	}
+	found := false
+	err = p.readRange(ctx, p.cfg.Topics.Commands, part, from, to, func(r *kgo.Record) error {
+		found = found || !isTick(r)
+		return nil
+	})
+	return found, err
 }

@@ -179,6 +179,74 @@ func TestRestoredStateCheckedAgainstCommittedOffset(t *testing.T) {
 	}
 }
 
+// TestCommittedOffsetPastATransactionMarker proves that a state is not taken for
+// stale when the group's position has only moved past what the state never sees:
+// the marker of a transaction that appended a tick (the group commits the offset
+// after the marker). A command in between still makes it stale. Before, any
+// difference was a mismatch, and a partition whose last record was a tick could
+// never be restored again (found by make chaos).
+func TestCommittedOffsetPastATransactionMarker(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	names := testenv.Topics(t, 3)
+	p := newTestProcessor(t, brokers, names, "marker", nil)
+	p.cfg.Group = names.Commands + "-marker"
+	ctx := context.Background()
+	// Offsets 0-1: commands; 2: a tick, 3: its commit marker; 4: a command.
+	produceCommands(t, brokers, names.Commands, 1, 2)
+	produceTick(t, brokers, names.Commands, 1)
+	produceCommands(t, brokers, names.Commands, 1, 1)
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: names.Commands, Partition: 1, At: 4, LeaderEpoch: -1})
+	commitGroup(t, p.adm, p.cfg.Group, offs)
+	st := NewState(p.cfg.State)
+	for _, c := range []struct {
+		consumed int64
+		stale    bool
+	}{{2, false}, {3, false}, {4, false}, {1, true}, {5, true}} {
+		st.SetConsumed(c.consumed)
+		err := p.checkConsumed(ctx, st, 1, 1)
+		var mm *ErrStateMismatch
+		if got := errors.As(err, &mm); got != c.stale || (err != nil && !got) {
+			t.Errorf("state at %d, group at 4: checkConsumed = %v, want stale %v", c.consumed, err, c.stale)
+		}
+	}
+}
+
+func produceCommands(t *testing.T, brokers []string, topic string, part int32, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for range n {
+		r := &kgo.Record{Topic: topic, Partition: part, Key: []byte("zone"), Value: []byte("{}")}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func produceTick(t *testing.T, brokers []string, topic string, part int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(topic+"-ticker"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, tickRecord(topic, part)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestFencedProducerResetsAndGoesOn proves that a transaction error does not stop
 // the processor: another producer with its transactional id fences it mid-stream;
 // it replaces its session, restores its partitions and answers every command
