@@ -32,7 +32,7 @@ const (
 	zoneTTL             = 10 * time.Second // the shortest a zone allows
 	progressEvery       = 10 * time.Second
 	drainPollEvery      = 3 * time.Second
-	readyTimeout        = 3 * time.Minute
+	zonesVisibleTimeout = 3 * time.Minute
 	setupAttempts       = 30
 	adminToken          = "chaos-admin-token-0123456789"
 )

@@ -66,7 +66,7 @@ func (r *run) createZones(ctx context.Context) ([]zoneInfo, error) {
 	for i, z := range zonePlan {
 		out[i] = zoneInfo{event: resp.EventID, id: resp.Zones[i].ID, capacity: z.capacity, small: z.small}
 	}
-	deadline := time.Now().Add(readyTimeout)
+	deadline := time.Now().Add(zonesVisibleTimeout)
 	for time.Now().Before(deadline) {
 		var av struct {
 			Zones []json.RawMessage `json:"zones"`
@@ -78,7 +78,7 @@ func (r *run) createZones(ctx context.Context) ([]zoneInfo, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("%w: zones not in the read model after %s", errNotReady, readyTimeout)
+	return nil, fmt.Errorf("%w: zones not in the read model after %s", errNotReady, zonesVisibleTimeout)
 }
 
 // endOffsets lists a topic's end offsets.

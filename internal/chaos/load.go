@@ -101,29 +101,22 @@ func newLoad(url, adminToken string, db *pgxpool.Pool, seed int64, zones []zoneI
 
 // run sends rate requests a second until ctx is done.
 func (l *load) run(ctx context.Context, rate float64) {
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	defer tick.Stop()
 	sem := make(chan struct{}, inFlightMax)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, time.Duration(float64(time.Second)/rate), func() {
 		a := l.next(time.Now())
 		select {
 		case sem <- struct{}{}:
 		default:
 			l.skipped.Add(1)
-			continue
+			return
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			l.send(ctx, a)
 		})
-	}
+	})
 }
 
 // next returns the first due action, or a new hold (now and then a capacity top-up).

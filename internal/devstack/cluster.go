@@ -80,17 +80,12 @@ func StartKafkaCluster(ctx context.Context, image string, nodes int, opts ...Clu
 			if hostPorts != nil {
 				req.HostConfigModifier = bindHostPort(hostPorts[i])
 			}
-			n, err := startContainer(gctx, req, "kafka node "+strconv.Itoa(i))
+			n, addr, err := startContainer(gctx, req, "kafka node "+strconv.Itoa(i))
 			if err != nil {
 				return err
 			}
-			c.nodes[i] = n // each goroutine writes its own elements
-			host, port, err := hostPort(ctx, n, kafkaPort)
-			if err != nil {
-				return err
-			}
-			c.Brokers[i] = hostJoin(host, port)
-			c.starts[i] = 1
+			// Each goroutine writes its own elements.
+			c.nodes[i], c.Brokers[i], c.starts[i] = n, addr, 1
 			return nil
 		})
 	}

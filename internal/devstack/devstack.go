@@ -32,15 +32,20 @@ func KafkaImage() string { return envOr("KAFKA_IMAGE", KafkaImageDefault) }
 // PostgresImage is the Postgres image to run.
 func PostgresImage() string { return envOr("POSTGRES_IMAGE", PostgresImageDefault) }
 
-// Kafka is a running single-node KRaft cluster.
-type Kafka struct {
-	Brokers   []string
+// server is a running container.
+type server struct {
 	container testcontainers.Container
 }
 
 // Stop removes the container.
-func (k *Kafka) Stop(ctx context.Context) error {
-	return testcontainers.TerminateContainer(k.container)
+func (s *server) Stop(ctx context.Context) error {
+	return testcontainers.TerminateContainer(s.container, testcontainers.StopContext(ctx))
+}
+
+// Kafka is a running single-node KRaft cluster.
+type Kafka struct {
+	Brokers []string
+	server
 }
 
 const (
@@ -64,16 +69,11 @@ func StartKafka(ctx context.Context, image string) (*Kafka, error) {
 	req := kafkaRequest(image, "localhost", kafkaEnv(kafkaNode{
 		id: 1, voters: "1@localhost:9094", replication: 1, minISR: 1, heap: "-Xms512m -Xmx1g",
 	}))
-	c, err := startContainer(ctx, req, "kafka")
+	c, addr, err := startContainer(ctx, req, "kafka")
 	if err != nil {
 		return nil, err
 	}
-	host, port, err := hostPort(ctx, c, kafkaPort)
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
-		return nil, err
-	}
-	return &Kafka{Brokers: []string{hostJoin(host, port)}, container: c}, nil
+	return &Kafka{Brokers: []string{addr}, server: server{c}}, nil
 }
 
 // kafkaNode is what sets one KRaft node apart.
@@ -149,28 +149,26 @@ func nodeStarted(n int) wait.Strategy {
 	return wait.ForLog("Kafka Server started").WithOccurrence(n).WithStartupTimeout(kafkaStartTimeout)
 }
 
-// startContainer creates and starts a container, and removes it again if it does
-// not start.
-func startContainer(ctx context.Context, req testcontainers.ContainerRequest, what string) (testcontainers.Container, error) {
+// startContainer creates and starts a container and returns it with the host
+// address of its first exposed port. A container that does not start is removed.
+func startContainer(ctx context.Context, req testcontainers.ContainerRequest, what string) (testcontainers.Container, string, error) {
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
-	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
+	if err == nil {
+		var host, port string
+		if host, port, err = hostPort(ctx, c, req.ExposedPorts[0]); err == nil {
+			return c, hostJoin(host, port), nil
 		}
-		return nil, fmt.Errorf("devstack: %s (%s): %w", what, req.Image, err)
 	}
-	return c, nil
+	if c != nil {
+		_ = testcontainers.TerminateContainer(c)
+	}
+	return nil, "", fmt.Errorf("devstack: %s (%s): %w", what, req.Image, err)
 }
 
 // Postgres is a running Postgres server.
 type Postgres struct {
-	URL       string
-	container testcontainers.Container
-}
-
-// Stop removes the container.
-func (p *Postgres) Stop(ctx context.Context) error {
-	return testcontainers.TerminateContainer(p.container)
+	URL string
+	server
 }
 
 const (
@@ -206,21 +204,16 @@ func StartPostgres(ctx context.Context, image string, settings ...string) (*Post
 			wait.ForListeningPort(pgPort),
 		).WithDeadline(pgStartTimeout),
 	}
-	c, err := startContainer(ctx, req, "postgres")
+	c, addr, err := startContainer(ctx, req, "postgres")
 	if err != nil {
 		return nil, err
 	}
-	host, port, err := hostPort(ctx, c, pgPort)
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
-		return nil, err
-	}
-	url := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", pgUser, pgPassword, hostJoin(host, port), pgDatabase)
+	url := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", pgUser, pgPassword, addr, pgDatabase)
 	if err := waitSQL(ctx, url); err != nil {
 		_ = testcontainers.TerminateContainer(c)
 		return nil, err
 	}
-	return &Postgres{URL: url, container: c}, nil
+	return &Postgres{URL: url, server: server{c}}, nil
 }
 
 func hostPort(ctx context.Context, c testcontainers.Container, port string) (string, string, error) {

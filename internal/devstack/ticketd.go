@@ -26,8 +26,8 @@ const (
 	readyPollInterval = 100 * time.Millisecond
 	// readyRequestTimeout bounds one GET /ready.
 	readyRequestTimeout = 2 * time.Second
-	// TicketdPackage is the import path BuildTicketd builds.
-	TicketdPackage = "github.com/ultimate-ticket/ultimate-ticket/cmd/ticketd"
+	// ticketdPackage is the import path BuildTicketd builds.
+	ticketdPackage = "github.com/ultimate-ticket/ultimate-ticket/cmd/ticketd"
 )
 
 // Errors of a ticketd's life.
@@ -213,7 +213,7 @@ func (t *Ticketd) Stop() error {
 // BuildTicketd builds ticketd into dir and returns the binary's path.
 func BuildTicketd(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "ticketd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, TicketdPackage).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ticketdPackage).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("devstack: build ticketd: %w\n%s", err, out)
 	}
 	return bin, nil

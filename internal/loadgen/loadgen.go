@@ -9,7 +9,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -490,7 +489,7 @@ func (r *runner) createEvent(ctx context.Context) error {
 		return fmt.Errorf("POST /events: %w", err)
 	}
 	if status != http.StatusAccepted && status != http.StatusCreated {
-		return fmt.Errorf("POST /events: status %d: %s", status, bytes.TrimSpace(raw))
+		return fmt.Errorf("POST /events: status %d: %s", status, strings.TrimSpace(string(raw)))
 	}
 	var created struct {
 		EventID string `json:"event_id"`
