@@ -1,6 +1,8 @@
-// Command consume-events prints the events of an ultimate-ticket events topic, one
-// line per event: partition/offset, key (the zone id), type, id and the JSON body. It
-// uses only franz-go and the standard library, as any downstream team could.
+// Command consume-events prints the records of the ticket.events topic: the
+// outcomes of the commands (a hold placed, confirmed, released or expired, a request
+// rejected or replayed, a zone configured), one line per record: partition/offset,
+// key (the zone id), type, id and the JSON body. It uses only franz-go and the
+// standard library, as any downstream team could.
 package main
 
 import (
@@ -19,8 +21,8 @@ import (
 func main() {
 	brokers := flag.String("brokers", "localhost:9092", "comma-separated seed brokers")
 	topic := flag.String("topic", "ticket.events", "events topic")
-	fromStart := flag.Bool("from-start", false, "read from the oldest event instead of only new ones")
-	idle := flag.Duration("exit-idle", 0, "exit after this long without events (0: run until interrupted)")
+	fromStart := flag.Bool("from-start", false, "read from the oldest record instead of only new ones")
+	idle := flag.Duration("exit-idle", 0, "exit after this long without records (0: run until interrupted)")
 	flag.Parse()
 
 	start := kgo.NewOffset().AtEnd()
@@ -31,7 +33,7 @@ func main() {
 		kgo.SeedBrokers(strings.Split(*brokers, ",")...),
 		kgo.ConsumeTopics(*topic),
 		kgo.ConsumeResetOffset(start),
-		// The processor writes in Kafka transactions: read only committed events.
+		// The processor writes in Kafka transactions: read only committed records.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)
 	if err != nil {

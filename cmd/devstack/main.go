@@ -7,15 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,9 +21,10 @@ import (
 )
 
 const (
-	adminTokenDefault = "dev-admin-token-change-me"
-	httpAddrDefault   = "localhost:8080"
-	ticketdPath       = "bin/ticketd"
+	adminTokenDefault     = "dev-admin-token-change-me"
+	httpAddrDefault       = "localhost:8080"
+	holdTTLDefaultDefault = "10m"
+	ticketdPath           = "bin/ticketd"
 )
 
 func main() {
@@ -47,61 +44,29 @@ func run() error {
 	// Our own progress lines say what happens; testcontainers' are for tests.
 	tclog.SetDefault(tclog.NewNoopLogger())
 	t0 := time.Now()
-	fmt.Printf("==> starting Kafka (%s, %d node(s))\n", devstack.KafkaImage(), *kafkaNodes)
-	var (
-		brokers  []string
-		kafkaEnv []string
-	)
-	if *kafkaNodes == 1 {
-		k, err := devstack.StartKafka(ctx, devstack.KafkaImage())
-		if err != nil {
-			return err
-		}
-		defer stopped("Kafka", func() error { return k.Stop(context.Background()) })
-		brokers = k.Brokers
-	} else {
-		k, err := devstack.StartKafkaCluster(ctx, devstack.KafkaImage(), *kafkaNodes)
-		if err != nil {
-			return err
-		}
-		defer stopped("Kafka", func() error { return k.Stop(context.Background()) })
-		brokers = k.Brokers
-		kafkaEnv = append(kafkaEnv, "REPLICATION_FACTOR="+strconv.Itoa(min(*kafkaNodes, 3)))
-	}
-	fmt.Printf("    %s after %s\n==> starting Postgres (%s)\n", strings.Join(brokers, ","), since(t0), devstack.PostgresImage())
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresImage())
+	stack, err := devstack.Up(ctx, devstack.Options{KafkaNodes: *kafkaNodes, Log: os.Stdout})
 	if err != nil {
 		return err
 	}
-	defer stopped("Postgres", func() error { return pg.Stop(context.Background()) })
-	fmt.Printf("    %s after %s\n", pg.URL, since(t0))
+	defer func() { _ = stack.Down(context.Background()) }() // Down prints its failures
 
 	token := envOr("ADMIN_TOKEN", adminTokenDefault)
-	addr := envOr("HTTP_ADDR", httpAddrDefault)
-	cmd := exec.Command(ticketdPath, "all")
-	cmd.Env = append(os.Environ(),
-		"KAFKA_BROKERS="+strings.Join(brokers, ","),
-		"DATABASE_URL="+pg.URL,
-		"ADMIN_TOKEN="+token,
-		"HTTP_ADDR="+addr,
-		"HOLD_TTL_DEFAULT="+envOr("HOLD_TTL_DEFAULT", "10m"),
-	)
-	cmd.Env = append(cmd.Env, kafkaEnv...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	// Its own process group: Ctrl-C reaches devstack, which stops ticketd in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (run `make build`): %w", ticketdPath, err)
+	td, err := devstack.StartTicketd(devstack.Process{
+		Bin:     ticketdPath,
+		Command: "all",
+		Addr:    envOr("HTTP_ADDR", httpAddrDefault),
+		Env: append(stack.Env(),
+			"ADMIN_TOKEN="+token,
+			"HOLD_TTL_DEFAULT="+envOr("HOLD_TTL_DEFAULT", holdTTLDefaultDefault),
+		),
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("%w (run `make build`)", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	url := "http://" + addr
-	if strings.HasPrefix(addr, ":") {
-		url = "http://localhost" + addr
-	}
-	if err := waitHealthy(ctx, url, done); err != nil {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-done
+	if err := td.WaitReady(ctx); err != nil {
+		_ = td.Stop()
 		return err
 	}
 	fmt.Printf(`
@@ -114,49 +79,16 @@ Admin token: %s. Try:
 
 The README has the whole session.
 
-`, url, since(t0), token, url, token)
+`, td.URL, time.Since(t0).Round(100*time.Millisecond), token, td.URL, token)
 	select {
-	case err := <-done:
-		return fmt.Errorf("ticketd stopped: %v", err)
+	case <-td.Done():
+		return fmt.Errorf("ticketd stopped: %v", td.Err())
 	case <-ctx.Done():
 	}
 	fmt.Println("\n==> stopping ticketd")
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	_ = td.Stop()
 	return nil
 }
-
-func waitHealthy(ctx context.Context, url string, done <-chan error) error {
-	deadline := time.After(2 * time.Minute)
-	for {
-		if err := ping(ctx, url+"/ready"); err == nil {
-			return nil
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("ticketd exited: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline:
-			return errors.New("ticketd not ready after 2 minutes")
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-func stopped(what string, stop func() error) {
-	fmt.Printf("==> stopping %s\n", what)
-	if err := stop(); err != nil {
-		fmt.Printf("    %v\n", err)
-	}
-}
-
-func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

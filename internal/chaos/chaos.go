@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -29,15 +28,13 @@ const (
 	RateDefault         = 60 // requests per second
 	DrainTimeoutDefault = 3 * time.Minute
 	partitions          = 4
-	brokers             = 3
-	replication         = 3
+	brokers             = 3                // replication 3, min.insync.replicas 2
 	zoneTTL             = 10 * time.Second // the shortest a zone allows
 	progressEvery       = 10 * time.Second
 	drainPollEvery      = 3 * time.Second
-	readyTimeout        = 3 * time.Minute
+	zonesVisibleTimeout = 3 * time.Minute
 	setupAttempts       = 30
 	adminToken          = "chaos-admin-token-0123456789"
-	ticketdPackage      = "github.com/ultimate-ticket/ultimate-ticket/cmd/ticketd"
 )
 
 // zonePlan is the zones of the run: small ones sell out (and are topped up), large
@@ -95,10 +92,10 @@ type run struct {
 	start   time.Time
 	v       *violations
 	bin     string
-	cluster *devstack.KafkaCluster
-	pg      *devstack.Postgres
+	stack   *devstack.Stack
+	cluster *devstack.KafkaCluster // the stack's
 	db      *pgxpool.Pool
-	env     []string
+	env     []string // ticketd's, beside this process's
 	procs   map[string]*proc
 	dupMu   sync.Mutex
 	dups    []*proc
@@ -175,14 +172,7 @@ func (r *run) exercise(ctx context.Context, schedule []Fault, zones []zoneInfo) 
 
 func (r *run) progress(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(progressEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, progressEvery, func() {
 		var down []string
 		for _, n := range []string{"api", "p1", "p2", "sink"} {
 			if !r.procs[n].running() {
@@ -191,37 +181,46 @@ func (r *run) progress(ctx context.Context, done chan<- struct{}) {
 		}
 		r.logf("progress: faults %d | sent %d, accepted %d, failed %d, skipped %d | down: %s",
 			r.inj.total(), r.load.sent.Load(), r.load.ok202.Load(), r.load.failed.Load(), r.load.skipped.Load(), strings.Join(down, ","))
+	})
+}
+
+// every calls f every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f()
 	}
 }
 
 // setup builds ticketd, starts Kafka and Postgres, creates the topics and starts
 // the components.
 func (r *run) setup(ctx context.Context) error {
-	r.bin = filepath.Join(r.cfg.Dir, "ticketd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", r.bin, ticketdPackage).CombinedOutput(); err != nil {
-		return fmt.Errorf("build ticketd: %v\n%s", err, out)
-	}
-	var kerr, perr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		r.cluster, kerr = devstack.StartKafkaCluster(ctx, devstack.KafkaImage(), brokers, devstack.WithFixedHostPorts())
-	})
-	wg.Go(func() { r.pg, perr = devstack.StartPostgres(ctx, devstack.PostgresImage(), "fsync=off") })
-	wg.Wait()
-	if err := firstErr(kerr, perr); err != nil {
-		return err
-	}
-	r.logf("kafka %v and postgres up", r.cluster.Brokers)
 	var err error
-	if r.db, err = pgxpool.New(ctx, r.pg.URL); err != nil {
+	if r.bin, err = devstack.BuildTicketd(ctx, r.cfg.Dir); err != nil {
 		return err
 	}
-	r.env = append(os.Environ(),
-		"KAFKA_BROKERS="+strings.Join(r.cluster.Brokers, ","),
-		"DATABASE_URL="+r.pg.URL,
+	r.stack, err = devstack.Up(ctx, devstack.Options{
+		KafkaNodes:       brokers,
+		Cluster:          []devstack.ClusterOption{devstack.WithFixedHostPorts()},
+		PostgresSettings: []string{"fsync=off"},
+	})
+	if err != nil {
+		return err
+	}
+	r.cluster = r.stack.Cluster
+	r.logf("kafka %v and postgres up", r.cluster.Brokers)
+	if r.db, err = pgxpool.New(ctx, r.stack.Postgres.URL); err != nil {
+		return err
+	}
+	r.env = append(r.stack.Env(),
 		"ADMIN_TOKEN="+adminToken,
 		fmt.Sprintf("PARTITIONS=%d", partitions),
-		fmt.Sprintf("REPLICATION_FACTOR=%d", replication),
 		"LOG_LEVEL=info",
 	)
 	for _, step := range []string{"topics", "migrate"} {
@@ -238,7 +237,7 @@ func (r *run) once(ctx context.Context, command string) error {
 	var err error
 	for range setupAttempts {
 		cmd := exec.CommandContext(ctx, r.bin, command)
-		cmd.Env = r.env
+		cmd.Env = append(os.Environ(), r.env...)
 		if out, err = cmd.CombinedOutput(); err == nil {
 			return nil
 		}
@@ -249,78 +248,79 @@ func (r *run) once(ctx context.Context, command string) error {
 
 func (r *run) startComponents(ctx context.Context) error {
 	for _, c := range []struct{ name, command string }{{"api", "api"}, {"p1", "processor"}, {"p2", "processor"}, {"sink", "sink"}} {
-		addr, err := freeAddr()
+		p, err := r.newProc(c.name, c.command, c.name)
 		if err != nil {
 			return err
 		}
 		if c.name == "api" {
-			r.apiURL = "http://" + addr
+			r.apiURL = "http://" + p.spec.Addr
 		}
-		env := append(append([]string(nil), r.env...), "HTTP_ADDR="+addr, "INSTANCE="+c.name)
-		p := newProc(c.name, r.bin, c.command, env, r.cfg.Dir)
 		r.procs[c.name] = p
 		if err := p.start(); err != nil {
 			return err
 		}
 	}
-	return r.waitReady(ctx)
+	if err := devstack.WaitReady(ctx, r.apiURL, nil); err != nil {
+		return fmt.Errorf("%w: api: %w", errNotReady, err)
+	}
+	r.logf("api ready at %s", r.apiURL)
+	return nil
+}
+
+// newProc makes a process of a ticketd command on a free port of its own.
+func (r *run) newProc(name, command, instance string) (*proc, error) {
+	addr, err := devstack.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return newProc(name, devstack.Process{
+		Bin: r.bin, Command: command, Addr: addr,
+		Env: append(append([]string(nil), r.env...), "INSTANCE="+instance),
+	}, r.cfg.Dir), nil
 }
 
 // newDup makes a second processor with the same INSTANCE as a running one.
-func (r *run) newDup(instance string) *proc {
+func (r *run) newDup(instance string) (*proc, error) {
 	r.dupMu.Lock()
 	defer r.dupMu.Unlock()
-	addr, _ := freeAddr()
-	env := append(append([]string(nil), r.env...), "HTTP_ADDR="+addr, "INSTANCE="+instance)
-	p := newProc(fmt.Sprintf("%s-dup%d", instance, len(r.dups)+1), r.bin, "processor", env, r.cfg.Dir)
+	p, err := r.newProc(fmt.Sprintf("%s-dup%d", instance, len(r.dups)+1), "processor", instance)
+	if err != nil {
+		return nil, err
+	}
 	r.dups = append(r.dups, p)
-	return p
+	return p, nil
 }
 
-func (r *run) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(readyTimeout)
-	for time.Now().Before(deadline) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		resp, err := httpGet(ctx, r.apiURL+"/ready")
-		if err == nil && resp == 200 {
-			r.logf("api ready at %s", r.apiURL)
-			return nil
-		}
-		time.Sleep(500 * time.Millisecond)
+// eachProc runs f on every process, components and duplicates, side by side, and
+// waits for all.
+func (r *run) eachProc(f func(*proc)) {
+	var wg sync.WaitGroup
+	for _, p := range r.procs {
+		wg.Go(func() { f(p) })
 	}
-	return fmt.Errorf("%w: api after %s", errNotReady, readyTimeout)
+	r.dupMu.Lock()
+	for _, p := range r.dups {
+		wg.Go(func() { f(p) })
+	}
+	r.dupMu.Unlock()
+	wg.Wait()
 }
 
 // teardown stops every process, then the containers.
 func (r *run) teardown() {
-	var wg sync.WaitGroup
-	for _, p := range r.procs {
-		wg.Go(p.close)
-	}
-	r.dupMu.Lock()
-	for _, p := range r.dups {
-		wg.Go(p.close)
-	}
-	r.dupMu.Unlock()
-	wg.Wait()
+	r.eachProc((*proc).close)
 	if r.db != nil {
 		r.db.Close()
 	}
+	if r.stack == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if r.cluster != nil {
-		for i := range brokers {
-			_ = r.cluster.UnpauseNode(ctx, i) // a paused container is not removed cleanly
-		}
-		if err := r.cluster.Stop(ctx); err != nil {
-			r.logf("stop kafka: %v", err)
-		}
+	for i := range brokers {
+		_ = r.cluster.UnpauseNode(ctx, i) // a paused container is not removed cleanly
 	}
-	if r.pg != nil {
-		if err := r.pg.Stop(ctx); err != nil {
-			r.logf("stop postgres: %v", err)
-		}
+	if err := r.stack.Down(ctx); err != nil {
+		r.logf("stop the containers: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/loadgen"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -27,25 +27,11 @@ const (
 	foldWaitMax   = 2 * time.Minute
 )
 
-func httpGet(ctx context.Context, url string) (int, error) {
-	status, _, err := httpGetBody(ctx, url)
-	return status, err
-}
-
+// httpGetBody sends GET url and reads the answer, within httpTimeout.
 func httpGetBody(ctx context.Context, url string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, httpTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, raw, err
+	return loadgen.Send(ctx, http.DefaultClient, http.MethodGet, url, nil, nil)
 }
 
 // createZones creates one event with the planned zones and waits until the read
@@ -80,7 +66,7 @@ func (r *run) createZones(ctx context.Context) ([]zoneInfo, error) {
 	for i, z := range zonePlan {
 		out[i] = zoneInfo{event: resp.EventID, id: resp.Zones[i].ID, capacity: z.capacity, small: z.small}
 	}
-	deadline := time.Now().Add(readyTimeout)
+	deadline := time.Now().Add(zonesVisibleTimeout)
 	for time.Now().Before(deadline) {
 		var av struct {
 			Zones []json.RawMessage `json:"zones"`
@@ -92,7 +78,7 @@ func (r *run) createZones(ctx context.Context) ([]zoneInfo, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("%w: zones not in the read model after %s", errNotReady, readyTimeout)
+	return nil, fmt.Errorf("%w: zones not in the read model after %s", errNotReady, zonesVisibleTimeout)
 }
 
 // endOffsets lists a topic's end offsets.
@@ -163,7 +149,7 @@ func (r *run) check(ctx context.Context, drained bool) (*Report, error) {
 	acc := r.load.snapshot()
 	results := r.checkAnswers(ctx, acc)
 	r.logf("checked %d answers (GET /requests/{id}); stopping the components", len(acc))
-	r.stopAll()
+	r.eachProc((*proc).terminate)
 	ends, err := endOffsets(ctx, r.cluster.Brokers, topics.DefaultNames.Events)
 	if err != nil {
 		return nil, err
@@ -259,18 +245,4 @@ func (r *run) checkFold(acc []accepted) {
 			r.v.add(invInFold, "%s %s: answered %s, decided %s %s", a.kind, a.id, a.answer, d.evType, d.reason)
 		}
 	}
-}
-
-// stopAll stops every process gracefully.
-func (r *run) stopAll() {
-	var wg sync.WaitGroup
-	for _, p := range r.procs {
-		wg.Go(p.terminate)
-	}
-	r.dupMu.Lock()
-	for _, p := range r.dups {
-		wg.Go(p.terminate)
-	}
-	r.dupMu.Unlock()
-	wg.Wait()
 }

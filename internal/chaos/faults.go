@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ const (
 type injector struct {
 	cluster *devstack.KafkaCluster
 	procs   map[string]*proc
-	dup     func(instance string) *proc // a new duplicate processor
+	dup     func(instance string) (*proc, error) // a new duplicate processor
 	logf    func(format string, args ...any)
 
 	mu      sync.Mutex
@@ -42,7 +43,7 @@ type injector struct {
 	locks map[string]*sync.Mutex
 }
 
-func newInjector(c *devstack.KafkaCluster, procs map[string]*proc, dup func(string) *proc, logf func(string, ...any)) *injector {
+func newInjector(c *devstack.KafkaCluster, procs map[string]*proc, dup func(string) (*proc, error), logf func(string, ...any)) *injector {
 	in := &injector{cluster: c, procs: procs, dup: dup, logf: logf, counts: map[Kind]int{}, locks: map[string]*sync.Mutex{}}
 	for _, k := range []string{"api", "p1", "p2", "sink", "brokers"} {
 		in.locks[k] = &sync.Mutex{}
@@ -133,7 +134,10 @@ func (in *injector) do(ctx context.Context, f Fault) error {
 		p.resume()
 		return nil
 	case DuplicateInstance:
-		d := in.dup(f.Target)
+		d, err := in.dup(f.Target)
+		if err != nil {
+			return err
+		}
 		if err := d.start(); err != nil {
 			return err
 		}
@@ -145,32 +149,9 @@ func (in *injector) do(ctx context.Context, f Fault) error {
 		in.procs["p2"].kill()
 		hold(ctx, f.Hold)
 		return firstErr(in.procs["p1"].start(), in.procs["p2"].start())
-	case RestoreInFailure:
-		return in.restoreInFailure(ctx, f)
 	default:
 		return in.brokerFault(ctx, f)
 	}
-}
-
-// restoreInFailure pauses a broker, kills a processor and starts it again while
-// the broker is still paused, so that its partitions restore during the failure.
-func (in *injector) restoreInFailure(ctx context.Context, f Fault) error {
-	b, err := brokerIndex(f.Target)
-	if err != nil {
-		return err
-	}
-	in.waitInSync(ctx)
-	bctx, cancel := context.WithTimeout(context.Background(), brokerOpTimeout)
-	defer cancel()
-	if err := in.cluster.PauseNode(bctx, b); err != nil {
-		return err
-	}
-	p := in.procs[f.Second]
-	p.kill()
-	time.Sleep(time.Second)
-	serr := p.start()
-	hold(ctx, f.Hold)
-	return firstErr(serr, in.cluster.UnpauseNode(bctx, b))
 }
 
 // waitInSync waits, within isrWaitMax, until every partition has all its replicas
@@ -209,15 +190,16 @@ func inSync(md kadm.Metadata) bool {
 	return true
 }
 
+// brokerFault takes a broker down, holds, and brings it back. RestoreInFailure
+// pauses the broker and, while it is paused, kills a processor and starts it again,
+// so that its partitions restore during the failure.
 func (in *injector) brokerFault(ctx context.Context, f Fault) error {
 	b, err := brokerIndex(f.Target)
 	if err != nil {
 		return err
 	}
-	in.waitInSync(ctx)
-	bctx, cancel := context.WithTimeout(context.Background(), brokerOpTimeout)
-	defer cancel()
 	var down, up func(context.Context, int) error
+	during := func() error { return nil }
 	switch f.Kind {
 	case KillBroker:
 		down, up = in.cluster.KillNode, in.startBroker
@@ -227,14 +209,26 @@ func (in *injector) brokerFault(ctx context.Context, f Fault) error {
 		down, up = in.cluster.PauseNode, in.cluster.UnpauseNode
 	case CutBroker:
 		down, up = in.cluster.DisconnectNode, in.cluster.ConnectNode
+	case RestoreInFailure:
+		down, up = in.cluster.PauseNode, in.cluster.UnpauseNode
+		during = func() error {
+			p := in.procs[f.Second]
+			p.kill()
+			time.Sleep(time.Second)
+			return p.start()
+		}
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
+	in.waitInSync(ctx)
+	bctx, cancel := context.WithTimeout(context.Background(), brokerOpTimeout)
+	defer cancel()
 	if err := down(bctx, b); err != nil {
 		return err
 	}
+	derr := during()
 	hold(ctx, f.Hold)
-	return up(bctx, b)
+	return firstErr(derr, up(bctx, b))
 }
 
 // startBroker starts a stopped broker, retrying: a start can time out on a busy
@@ -271,11 +265,7 @@ func firstErr(errs ...error) error {
 func (in *injector) faultCounts() map[Kind]int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make(map[Kind]int, len(in.counts))
-	for k, n := range in.counts {
-		out[k] = n
-	}
-	return out
+	return maps.Clone(in.counts)
 }
 
 func (in *injector) total() int {

@@ -1,11 +1,9 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/loadgen"
 )
 
 // reqKind is what a request asked.
@@ -102,29 +101,22 @@ func newLoad(url, adminToken string, db *pgxpool.Pool, seed int64, zones []zoneI
 
 // run sends rate requests a second until ctx is done.
 func (l *load) run(ctx context.Context, rate float64) {
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	defer tick.Stop()
 	sem := make(chan struct{}, inFlightMax)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, time.Duration(float64(time.Second)/rate), func() {
 		a := l.next(time.Now())
 		select {
 		case sem <- struct{}{}:
 		default:
 			l.skipped.Add(1)
-			continue
+			return
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			l.send(ctx, a)
 		})
-	}
+	})
 }
 
 // next returns the first due action, or a new hold (now and then a capacity top-up).
@@ -235,77 +227,24 @@ func (l *load) retryFailed(a action) {
 }
 
 func (l *load) do(ctx context.Context, method, path string, body any, headers map[string]string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, l.url+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, raw, err
+	return loadgen.Send(ctx, l.client, method, l.url+path, body, headers)
 }
 
 // follow learns the holds' decisions from the read model until ctx is done, and
 // gives every hold placed a fate: confirmed, released, or left to expire, at a random
 // time (a confirm may come after its hold expired).
 func (l *load) follow(ctx context.Context, ttl time.Duration) {
-	t := time.NewTicker(pollEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		l.mu.Lock()
-		ids := make([]uuid.UUID, 0, min(len(l.fates), pollBatchMax))
-		for id := range l.fates {
-			if len(ids) == pollBatchMax {
-				break
-			}
-			ids = append(ids, id)
-		}
-		l.mu.Unlock()
+	every(ctx, pollEvery, func() {
+		ids := l.undecided()
 		if len(ids) == 0 {
-			continue
+			return
 		}
-		qctx, cancel := context.WithTimeout(ctx, httpTimeout)
-		rows, err := l.db.Query(qctx, `SELECT id, status = 'succeeded', coalesce(hold_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM requests WHERE id = ANY($1)`, ids)
+		ds, err := l.decisions(ctx, ids)
 		if err != nil {
-			cancel()
-			continue
+			return // tried again at the next tick
 		}
-		type decided struct {
-			id, hold uuid.UUID
-			ok       bool
-		}
-		var ds []decided
-		for rows.Next() {
-			var d decided
-			if rows.Scan(&d.id, &d.ok, &d.hold) == nil {
-				ds = append(ds, d)
-			}
-		}
-		rows.Close()
-		cancel()
 		l.mu.Lock()
+		defer l.mu.Unlock()
 		for _, d := range ds {
 			zone, ok := l.fates[d.id]
 			delete(l.fates, d.id)
@@ -313,8 +252,46 @@ func (l *load) follow(ctx context.Context, ttl time.Duration) {
 				l.fate(d.hold, zone, ttl)
 			}
 		}
-		l.mu.Unlock()
+	})
+}
+
+// undecided returns up to pollBatchMax hold requests still waiting for a decision.
+func (l *load) undecided() []uuid.UUID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]uuid.UUID, 0, min(len(l.fates), pollBatchMax))
+	for id := range l.fates {
+		if len(ids) == pollBatchMax {
+			break
+		}
+		ids = append(ids, id)
 	}
+	return ids
+}
+
+// decided is a hold request's decision in the read model.
+type decided struct {
+	id, hold uuid.UUID
+	ok       bool
+}
+
+// decisions reads the decisions of those of the requests that are decided.
+func (l *load) decisions(ctx context.Context, ids []uuid.UUID) ([]decided, error) {
+	ctx, cancel := context.WithTimeout(ctx, httpTimeout)
+	defer cancel()
+	rows, err := l.db.Query(ctx, `SELECT id, status = 'succeeded', coalesce(hold_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM requests WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ds []decided
+	for rows.Next() {
+		var d decided
+		if rows.Scan(&d.id, &d.ok, &d.hold) == nil {
+			ds = append(ds, d)
+		}
+	}
+	return ds, nil
 }
 
 // fate plans what happens to a hold (l.mu held).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
@@ -45,62 +46,63 @@ type readModel struct {
 func readReadModel(ctx context.Context, db *pgxpool.Pool) (*readModel, error) {
 	m := &readModel{zones: map[uuid.UUID]pgZone{}, holds: map[uuid.UUID]pgHold{},
 		orders: map[uuid.UUID]pgOrder{}, requests: map[uuid.UUID]string{}}
-	rows, err := db.Query(ctx, `SELECT id, capacity, available, held, sold FROM zones`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	// A row that does not scan ends the read, and the whole model is dropped.
+	err := eachRow(ctx, db, `SELECT id, capacity, available, held, sold FROM zones`, func(rows pgx.Rows) error {
 		var id uuid.UUID
 		var z pgZone
-		if err := rows.Scan(&id, &z.capacity, &z.available, &z.held, &z.sold); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := rows.Scan(&id, &z.capacity, &z.available, &z.held, &z.sold)
 		m.zones[id] = z
-	}
-	rows.Close()
-	rows, err = db.Query(ctx, `SELECT id, zone_id, quantity, status, coalesce(order_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM holds`)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
+	err = eachRow(ctx, db, `SELECT id, zone_id, quantity, status, coalesce(order_id, '00000000-0000-0000-0000-000000000000'::uuid) FROM holds`, func(rows pgx.Rows) error {
 		var id uuid.UUID
 		var h pgHold
-		if err := rows.Scan(&id, &h.zone, &h.qty, &h.status, &h.order); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := rows.Scan(&id, &h.zone, &h.qty, &h.status, &h.order)
 		m.holds[id] = h
-	}
-	rows.Close()
-	rows, err = db.Query(ctx, `SELECT id, hold_id, quantity FROM orders`)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
+	err = eachRow(ctx, db, `SELECT id, hold_id, quantity FROM orders`, func(rows pgx.Rows) error {
 		var id uuid.UUID
 		var o pgOrder
-		if err := rows.Scan(&id, &o.hold, &o.qty); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := rows.Scan(&id, &o.hold, &o.qty)
 		m.orders[id] = o
-	}
-	rows.Close()
-	rows, err = db.Query(ctx, `SELECT id, status FROM requests`)
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	err = eachRow(ctx, db, `SELECT id, status FROM requests`, func(rows pgx.Rows) error {
+		var id uuid.UUID
+		var s string
+		err := rows.Scan(&id, &s)
+		m.requests[id] = s
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// eachRow runs query and calls scan on every row it returns, until scan fails.
+func eachRow(ctx context.Context, db *pgxpool.Pool, query string, scan func(pgx.Rows) error) error {
+	rows, err := db.Query(ctx, query)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id uuid.UUID
-		var s string
-		if err := rows.Scan(&id, &s); err != nil {
-			return nil, err
+		if err := scan(rows); err != nil {
+			return err
 		}
-		m.requests[id] = s
 	}
-	return m, rows.Err()
+	return rows.Err()
 }
 
 // activeHolds counts the holds still active in the read model.

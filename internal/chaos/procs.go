@@ -4,14 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 )
 
 // Process bounds.
@@ -19,8 +19,6 @@ const (
 	// restartAfterExit is how long the harness waits before starting again a process
 	// that stopped on its own (like a supervisor's back-off).
 	restartAfterExit = 2 * time.Second
-	// terminateTimeout bounds a graceful stop before SIGKILL.
-	terminateTimeout = 20 * time.Second
 )
 
 // proc is one supervised ticketd process: a component (api, p1, p2, sink) or a
@@ -28,24 +26,22 @@ const (
 // an unexpected exit and started again after restartAfterExit.
 type proc struct {
 	name    string
-	bin     string
-	command string
-	env     []string
+	spec    devstack.Process
 	logPath string
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when the running process has exited
-	wanted   bool          // restart after an exit we did not cause
-	expected bool          // the running process is being stopped by the harness
-	stopped  bool          // SIGSTOPped
+	td       *devstack.Ticketd // the running process, or nil
+	done     chan struct{}     // closed when the running process has exited and td is nil
+	wanted   bool              // restart after an exit we did not cause
+	expected bool              // the running process is being stopped by the harness
+	stopped  bool              // SIGSTOPped
 	starts   int
 	exits    []string // unexpected exits, with their status
 	closed   bool
 }
 
-func newProc(name, bin, command string, env []string, logDir string) *proc {
-	return &proc{name: name, bin: bin, command: command, env: env, logPath: filepath.Join(logDir, name+".log")}
+func newProc(name string, spec devstack.Process, logDir string) *proc {
+	return &proc{name: name, spec: spec, logPath: filepath.Join(logDir, name+".log")}
 }
 
 // start starts the process (if not running) and keeps it wanted.
@@ -57,7 +53,7 @@ func (p *proc) start() error {
 }
 
 func (p *proc) startLocked() error {
-	if p.cmd != nil || p.closed {
+	if p.td != nil || p.closed {
 		return nil
 	}
 	log, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -66,25 +62,27 @@ func (p *proc) startLocked() error {
 	}
 	p.starts++
 	fmt.Fprintf(log, "=== chaos: start %d of %s at %s\n", p.starts, p.name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.bin, p.command)
-	cmd.Env, cmd.Stdout, cmd.Stderr = p.env, log, log
-	if err := cmd.Start(); err != nil {
+	spec := p.spec
+	spec.Stdout, spec.Stderr = log, log
+	td, err := devstack.StartTicketd(spec)
+	if err != nil {
 		_ = log.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
-	p.cmd, p.done, p.expected, p.stopped = cmd, make(chan struct{}), false, false
-	go p.wait(cmd, p.done, log)
+	p.td, p.done, p.expected, p.stopped = td, make(chan struct{}), false, false
+	go p.wait(td, p.done, log)
 	return nil
 }
 
-func (p *proc) wait(cmd *exec.Cmd, done chan struct{}, log *os.File) {
-	err := cmd.Wait()
+func (p *proc) wait(td *devstack.Ticketd, done chan struct{}, log *os.File) {
+	<-td.Done()
+	err := td.Err()
 	fmt.Fprintf(log, "=== chaos: %s exited at %s: %v\n", p.name, time.Now().Format(time.RFC3339Nano), err)
 	_ = log.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	close(done)
-	p.cmd = nil
+	p.td = nil
 	if p.expected || !p.wanted || p.closed {
 		return
 	}
@@ -107,7 +105,7 @@ func (p *proc) wait(cmd *exec.Cmd, done chan struct{}, log *os.File) {
 func (p *proc) signal(sig syscall.Signal, expected bool) (chan struct{}, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
+	if p.td == nil {
 		return nil, false
 	}
 	if expected {
@@ -119,7 +117,7 @@ func (p *proc) signal(sig syscall.Signal, expected bool) (chan struct{}, bool) {
 	case syscall.SIGCONT:
 		p.stopped = false
 	}
-	_ = p.cmd.Process.Signal(sig)
+	_ = p.td.Signal(sig)
 	return p.done, true
 }
 
@@ -136,22 +134,21 @@ func (p *proc) kill() {
 func (p *proc) pause()  { p.signal(syscall.SIGSTOP, false) }
 func (p *proc) resume() { p.signal(syscall.SIGCONT, false) }
 
-// terminate stops the process gracefully (SIGCONT first, in case it is stopped),
-// then kills it after terminateTimeout.
+// terminate stops the process gracefully (devstack's Ticketd.Stop: SIGCONT, SIGTERM,
+// and SIGKILL after devstack.StopTimeout), keeping it down.
 func (p *proc) terminate() {
 	p.mu.Lock()
 	p.wanted = false
+	td, done := p.td, p.done
+	if td != nil {
+		p.expected, p.stopped = true, false
+	}
 	p.mu.Unlock()
-	p.resume()
-	done, ok := p.signal(syscall.SIGTERM, true)
-	if !ok {
+	if td == nil {
 		return
 	}
-	select {
-	case <-done:
-	case <-time.After(terminateTimeout):
-		p.kill()
-	}
+	_ = td.Stop()
+	<-done
 }
 
 // close terminates the process for good.
@@ -165,7 +162,7 @@ func (p *proc) close() {
 func (p *proc) running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cmd != nil
+	return p.td != nil
 }
 
 // unexpectedExits returns the exits the harness did not cause.
@@ -197,16 +194,6 @@ func (p *proc) panics() []string {
 		}
 	}
 	return out
-}
-
-// freeAddr returns a loopback address with a port free at the time of the call.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // errNotReady is returned when a component does not get ready in time.

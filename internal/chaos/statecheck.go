@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/processor"
@@ -29,17 +28,10 @@ const readTopicTimeout = 2 * time.Minute
 func readTopic(ctx context.Context, brokers []string, topic string, committed bool) (map[int32][]*kgo.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTopicTimeout)
 	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	want, err := endOffsets(ctx, brokers, topic)
 	if err != nil {
 		return nil, err
 	}
-	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords(),

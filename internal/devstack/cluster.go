@@ -11,7 +11,6 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
-	"github.com/testcontainers/testcontainers-go/wait"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -26,12 +25,16 @@ type KafkaCluster struct {
 	// Brokers are the nodes' client addresses, Brokers[i] for node i.
 	Brokers []string
 
-	network *testcontainers.DockerNetwork
-	nodes   []testcontainers.Container
+	network     *testcontainers.DockerNetwork
+	nodes       []testcontainers.Container
+	replication int
 
 	mu     sync.Mutex
 	starts []int // how many times node i has been started
 }
+
+// replicationMax is the highest replication factor a cluster gives its topics.
+const replicationMax = 3
 
 // nodeStopTimeout bounds a node's controlled shutdown in StopNode before Docker kills it.
 const nodeStopTimeout = 30 * time.Second
@@ -62,8 +65,9 @@ func StartKafkaCluster(ctx context.Context, image string, nodes int, opts ...Clu
 	for i := range voters {
 		voters[i] = fmt.Sprintf("%d@%s:9094", i, nodeAlias(i))
 	}
-	rf := min(nodes, 3)
+	rf := min(nodes, replicationMax)
 	minISR := max(rf-1, 1)
+	c.replication = rf
 	hostPorts, err := o.hostPorts(nodes)
 	if err != nil {
 		_ = nw.Remove(ctx)
@@ -76,19 +80,12 @@ func StartKafkaCluster(ctx context.Context, image string, nodes int, opts ...Clu
 			if hostPorts != nil {
 				req.HostConfigModifier = bindHostPort(hostPorts[i])
 			}
-			n, err := testcontainers.GenericContainer(gctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
-			if n != nil {
-				c.nodes[i] = n // each goroutine writes its own elements
-			}
-			if err != nil {
-				return fmt.Errorf("devstack: kafka node %d (%s): %w", i, image, err)
-			}
-			host, port, err := hostPort(ctx, n, kafkaPort)
+			n, addr, err := startContainer(gctx, req, "kafka node "+strconv.Itoa(i))
 			if err != nil {
 				return err
 			}
-			c.Brokers[i] = hostJoin(host, port)
-			c.starts[i] = 1
+			// Each goroutine writes its own elements.
+			c.nodes[i], c.Brokers[i], c.starts[i] = n, addr, 1
 			return nil
 		})
 	}
@@ -99,70 +96,21 @@ func StartKafkaCluster(ctx context.Context, image string, nodes int, opts ...Clu
 	return c, nil
 }
 
+// ReplicationFactor is the replication factor of the internal topics, and the one
+// ticketd should give its own: min(nodes, 3).
+func (c *KafkaCluster) ReplicationFactor() int { return c.replication }
+
 func nodeAlias(i int) string { return "kafka-" + strconv.Itoa(i) }
 
 func clusterNodeRequest(image, networkName string, i int, voters string, rf, minISR int) testcontainers.ContainerRequest {
 	alias := nodeAlias(i)
-	return testcontainers.ContainerRequest{
-		Image:          image,
-		ExposedPorts:   []string{kafkaPort},
-		Networks:       []string{networkName},
-		NetworkAliases: map[string][]string{networkName: {alias}},
-		Env: map[string]string{
-			"CLUSTER_ID":                                     clusterID,
-			"KAFKA_NODE_ID":                                  strconv.Itoa(i),
-			"KAFKA_PROCESS_ROLES":                            "broker,controller",
-			"KAFKA_LISTENERS":                                "PLAINTEXT://0.0.0.0:9092,BROKER://0.0.0.0:9093,CONTROLLER://0.0.0.0:9094",
-			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
-			"KAFKA_INTER_BROKER_LISTENER_NAME":               "BROKER",
-			"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
-			"KAFKA_CONTROLLER_QUORUM_VOTERS":                 voters,
-			"KAFKA_DEFAULT_REPLICATION_FACTOR":               strconv.Itoa(rf),
-			"KAFKA_MIN_INSYNC_REPLICAS":                      strconv.Itoa(minISR),
-			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         strconv.Itoa(rf),
-			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":             "4",
-			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": strconv.Itoa(rf),
-			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            strconv.Itoa(minISR),
-			"KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS":     "4",
-			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
-			"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                "false",
-			"KAFKA_LOG_DIRS":                                 "/tmp/kafka-logs",
-			"KAFKA_HEAP_OPTS":                                "-Xms256m -Xmx768m",
-		},
-		// As in StartKafka. Before every start the start file is made not ready, so a
-		// restarted node waits for the one naming the port Docker mapped this time.
-		Entrypoint: []string{"sh", "-c", kafkaEntrypoint},
-		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
-			PreStarts: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
-				return c.CopyToContainer(ctx, []byte("# not ready: written after start\n"), kafkaStartFile, 0o644)
-			}},
-			PostStarts: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
-				return advertiseAs(ctx, c, alias)
-			}},
-		}},
-		WaitingFor: nodeStarted(1),
-	}
+	req := kafkaRequest(image, alias, kafkaEnv(kafkaNode{
+		id: i, voters: voters, replication: rf, minISR: minISR, heap: "-Xms256m -Xmx768m",
+	}))
+	req.Networks = []string{networkName}
+	req.NetworkAliases = map[string][]string{networkName: {alias}}
+	return req
 }
-
-// advertiseAs writes a cluster node's start file: clients reach it at the host's
-// mapped port, the other nodes at its network alias.
-func advertiseAs(ctx context.Context, c testcontainers.Container, alias string) error {
-	host, port, err := hostPort(ctx, c, kafkaPort)
-	if err != nil {
-		return err
-	}
-	script := fmt.Sprintf("export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s,BROKER://%s:9093\n%s\n", hostJoin(host, port), alias, kafkaStartReady)
-	return c.CopyToContainer(ctx, []byte(script), kafkaStartFile, 0o644)
-}
-
-// nodeStarted waits for a node's n-th start: a restarted container's log still holds
-// the earlier runs' lines.
-func nodeStarted(n int) wait.Strategy {
-	return wait.ForLog("Kafka Server started").WithOccurrence(n).WithStartupTimeout(2 * time.Minute)
-}
-
-// Node is node i's container.
-func (c *KafkaCluster) Node(i int) testcontainers.Container { return c.nodes[i] }
 
 // StopNode stops node i, letting it shut down cleanly (it hands its partitions'
 // leadership over) for up to 30 seconds before Docker kills it. Its disk is kept.

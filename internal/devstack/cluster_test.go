@@ -278,5 +278,3 @@ func waitISR(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, 
 	}
 	t.Fatalf("ISR not as wanted after 90s:%s", last)
 }
-
-func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }

@@ -1,12 +1,17 @@
-// Package devstack starts real Kafka and Postgres servers in Docker with
-// testcontainers-go, for the tests (internal/testenv) and for `make run`
-// (cmd/devstack). Containers are removed by Stop; nothing relies on a reaper.
+// Package devstack starts the system for development and tests: real Kafka (one
+// node or a KRaft cluster) and Postgres servers in Docker with testcontainers-go
+// (Up, or StartKafka and StartPostgres alone), and ticketd, as a process or in this
+// one, ready when its GET /ready answers (StartTicketd, RunTicketd). `make run`
+// (cmd/devstack), loadgen's self mode, the end-to-end and crash tests, the chaos
+// harness and internal/testenv all start through it. Containers are removed by
+// Stop; nothing relies on a reaper.
 package devstack
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,19 +32,21 @@ func KafkaImage() string { return envOr("KAFKA_IMAGE", KafkaImageDefault) }
 // PostgresImage is the Postgres image to run.
 func PostgresImage() string { return envOr("POSTGRES_IMAGE", PostgresImageDefault) }
 
-// Kafka is a running single-node KRaft cluster.
-type Kafka struct {
-	Brokers   []string
+// server is a running container.
+type server struct {
 	container testcontainers.Container
 }
 
 // Stop removes the container.
-func (k *Kafka) Stop(ctx context.Context) error {
-	return testcontainers.TerminateContainer(k.container)
+func (s *server) Stop(ctx context.Context) error {
+	return testcontainers.TerminateContainer(s.container, testcontainers.StopContext(ctx))
 }
 
-// Container is the running container (for chaos tests: stop, pause, restart).
-func (k *Kafka) Container() testcontainers.Container { return k.container }
+// Kafka is a running single-node KRaft cluster.
+type Kafka struct {
+	Brokers []string
+	server
+}
 
 const (
 	kafkaPort      = "9092/tcp"
@@ -51,85 +58,126 @@ const (
 		kafkaStartFile + "; exec /etc/kafka/docker/run"
 	// clusterID is the KRaft cluster id: fixed, the cluster lives as long as its container.
 	clusterID = "5L6g3nShT-eMCtK--X86sw"
+	// kafkaStartTimeout bounds a node's start, JVM start-up included.
+	kafkaStartTimeout = 2 * time.Minute
 )
 
 // StartKafka runs a single-node KRaft Kafka. The container waits for a start file
 // naming the advertised listener, which is only known once Docker has mapped the
 // port; clients connect through that mapped port.
 func StartKafka(ctx context.Context, image string) (*Kafka, error) {
-	req := testcontainers.ContainerRequest{
-		Image:        image,
-		ExposedPorts: []string{kafkaPort},
-		Env: map[string]string{
-			"CLUSTER_ID":                                     clusterID,
-			"KAFKA_NODE_ID":                                  "1",
-			"KAFKA_PROCESS_ROLES":                            "broker,controller",
-			"KAFKA_LISTENERS":                                "PLAINTEXT://0.0.0.0:9092,BROKER://0.0.0.0:9093,CONTROLLER://0.0.0.0:9094",
-			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
-			"KAFKA_INTER_BROKER_LISTENER_NAME":               "BROKER",
-			"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
-			"KAFKA_CONTROLLER_QUORUM_VOTERS":                 "1@localhost:9094",
-			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
-			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":             "4",
-			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
-			"KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS":     "4",
-			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
-			"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                "false",
-			"KAFKA_LOG_DIRS":                                 "/tmp/kafka-logs",
-			"KAFKA_HEAP_OPTS":                                "-Xms512m -Xmx1g",
-		},
-		Entrypoint: []string{"sh", "-c", kafkaEntrypoint},
-		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
-			PostStarts: []testcontainers.ContainerHook{advertise},
-		}},
-		WaitingFor: wait.ForLog("Kafka Server started").WithStartupTimeout(2 * time.Minute),
-	}
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	req := kafkaRequest(image, "localhost", kafkaEnv(kafkaNode{
+		id: 1, voters: "1@localhost:9094", replication: 1, minISR: 1, heap: "-Xms512m -Xmx1g",
+	}))
+	c, addr, err := startContainer(ctx, req, "kafka")
 	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
-		return nil, fmt.Errorf("devstack: kafka (%s): %w", image, err)
-	}
-	host, port, err := hostPort(ctx, c, kafkaPort)
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
 		return nil, err
 	}
-	return &Kafka{Brokers: []string{host + ":" + port}, container: c}, nil
+	return &Kafka{Brokers: []string{addr}, server: server{c}}, nil
 }
 
-// advertise writes the start file with the listener clients reach: the host's mapped
-// port for PLAINTEXT, the container itself for the broker's own listener.
-func advertise(ctx context.Context, c testcontainers.Container) error {
+// kafkaNode is what sets one KRaft node apart.
+type kafkaNode struct {
+	id                  int
+	voters              string // the controller quorum, id@host:port,…
+	replication, minISR int    // of the internal topics, and the defaults of new ones
+	heap                string // KAFKA_HEAP_OPTS
+}
+
+// kafkaEnv configures a node that is both broker and controller: clients use the
+// PLAINTEXT listener, the nodes talk to each other on BROKER and CONTROLLER.
+func kafkaEnv(n kafkaNode) map[string]string {
+	return map[string]string{
+		"CLUSTER_ID":                                     clusterID,
+		"KAFKA_NODE_ID":                                  strconv.Itoa(n.id),
+		"KAFKA_PROCESS_ROLES":                            "broker,controller",
+		"KAFKA_LISTENERS":                                "PLAINTEXT://0.0.0.0:9092,BROKER://0.0.0.0:9093,CONTROLLER://0.0.0.0:9094",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+		"KAFKA_INTER_BROKER_LISTENER_NAME":               "BROKER",
+		"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
+		"KAFKA_CONTROLLER_QUORUM_VOTERS":                 n.voters,
+		"KAFKA_DEFAULT_REPLICATION_FACTOR":               strconv.Itoa(n.replication),
+		"KAFKA_MIN_INSYNC_REPLICAS":                      strconv.Itoa(n.minISR),
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         strconv.Itoa(n.replication),
+		"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":             "4",
+		"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": strconv.Itoa(n.replication),
+		"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            strconv.Itoa(n.minISR),
+		"KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS":     "4",
+		"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
+		"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                "false",
+		"KAFKA_LOG_DIRS":                                 "/tmp/kafka-logs",
+		"KAFKA_HEAP_OPTS":                                n.heap,
+	}
+}
+
+// kafkaRequest is a Kafka node's container. Before every start the start file is
+// made not ready, so that a restarted node waits for the one naming the port Docker
+// mapped this time; after the start, the file is written. The other nodes reach this
+// one at alias.
+func kafkaRequest(image, alias string, env map[string]string) testcontainers.ContainerRequest {
+	return testcontainers.ContainerRequest{
+		Image:        image,
+		ExposedPorts: []string{kafkaPort},
+		Env:          env,
+		Entrypoint:   []string{"sh", "-c", kafkaEntrypoint},
+		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
+			PreStarts: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
+				return c.CopyToContainer(ctx, []byte("# not ready: written after start\n"), kafkaStartFile, 0o644)
+			}},
+			PostStarts: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
+				return advertise(ctx, c, alias)
+			}},
+		}},
+		WaitingFor: nodeStarted(1),
+	}
+}
+
+// advertise writes a node's start file: clients reach it at the host's mapped port,
+// the other nodes at alias.
+func advertise(ctx context.Context, c testcontainers.Container, alias string) error {
 	host, port, err := hostPort(ctx, c, kafkaPort)
 	if err != nil {
 		return err
 	}
-	script := fmt.Sprintf("export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%s,BROKER://localhost:9093\n%s\n", host, port, kafkaStartReady)
+	script := fmt.Sprintf("export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s,BROKER://%s:9093\n%s\n", hostJoin(host, port), alias, kafkaStartReady)
 	return c.CopyToContainer(ctx, []byte(script), kafkaStartFile, 0o644)
+}
+
+// nodeStarted waits for a node's n-th start: a restarted container's log still holds
+// the earlier runs' lines.
+func nodeStarted(n int) wait.Strategy {
+	return wait.ForLog("Kafka Server started").WithOccurrence(n).WithStartupTimeout(kafkaStartTimeout)
+}
+
+// startContainer creates and starts a container and returns it with the host
+// address of its first exposed port. A container that does not start is removed.
+func startContainer(ctx context.Context, req testcontainers.ContainerRequest, what string) (testcontainers.Container, string, error) {
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	if err == nil {
+		var host, port string
+		if host, port, err = hostPort(ctx, c, req.ExposedPorts[0]); err == nil {
+			return c, hostJoin(host, port), nil
+		}
+	}
+	if c != nil {
+		_ = testcontainers.TerminateContainer(c)
+	}
+	return nil, "", fmt.Errorf("devstack: %s (%s): %w", what, req.Image, err)
 }
 
 // Postgres is a running Postgres server.
 type Postgres struct {
-	URL       string
-	container testcontainers.Container
+	URL string
+	server
 }
-
-// Stop removes the container.
-func (p *Postgres) Stop(ctx context.Context) error {
-	return testcontainers.TerminateContainer(p.container)
-}
-
-// Container is the running container.
-func (p *Postgres) Container() testcontainers.Container { return p.container }
 
 const (
 	pgPort     = "5432/tcp"
 	pgUser     = "ultimate_ticket"
 	pgPassword = "ultimate_ticket"
 	pgDatabase = "ultimate_ticket"
+	// pgStartTimeout bounds the server's start, its first-run initialisation included.
+	pgStartTimeout = 2 * time.Minute
 )
 
 // StartPostgres runs Postgres with the seed's user, password and database. Extra
@@ -154,26 +202,18 @@ func StartPostgres(ctx context.Context, image string, settings ...string) (*Post
 		WaitingFor: wait.ForAll(
 			wait.ForLog("database system is ready to accept connections"),
 			wait.ForListeningPort(pgPort),
-		).WithDeadline(2 * time.Minute),
+		).WithDeadline(pgStartTimeout),
 	}
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	c, addr, err := startContainer(ctx, req, "postgres")
 	if err != nil {
-		if c != nil {
-			_ = testcontainers.TerminateContainer(c)
-		}
-		return nil, fmt.Errorf("devstack: postgres (%s): %w", image, err)
-	}
-	host, port, err := hostPort(ctx, c, pgPort)
-	if err != nil {
-		_ = testcontainers.TerminateContainer(c)
 		return nil, err
 	}
-	url := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", pgUser, pgPassword, hostJoin(host, port), pgDatabase)
+	url := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", pgUser, pgPassword, addr, pgDatabase)
 	if err := waitSQL(ctx, url); err != nil {
 		_ = testcontainers.TerminateContainer(c)
 		return nil, err
 	}
-	return &Postgres{URL: url, container: c}, nil
+	return &Postgres{URL: url, server: server{c}}, nil
 }
 
 func hostPort(ctx context.Context, c testcontainers.Container, port string) (string, string, error) {

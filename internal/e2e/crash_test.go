@@ -1,17 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 )
 
@@ -25,44 +24,37 @@ func TestKillTicketdUnderLoad(t *testing.T) {
 		buyers   = 8
 		perBuyer = 25 // 200 holds of one ticket for 60 tickets
 	)
-	bin := filepath.Join(t.TempDir(), "ticketd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ticketd").CombinedOutput(); err != nil {
-		t.Fatalf("build ticketd: %v\n%s", err, out)
+	bin, err := devstack.BuildTicketd(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	addr := freeAddr(t)
 	prefix := fmt.Sprintf("crash%d-", time.Now().UnixNano())
-	env := append(os.Environ(),
-		"KAFKA_BROKERS="+strings.Join(testenv.Kafka(t), ","),
-		"DATABASE_URL="+testenv.Postgres(t),
-		"HTTP_ADDR="+addr,
-		"ADMIN_TOKEN="+adminToken,
-		"PARTITIONS=3",
-		"TOPIC_PREFIX="+prefix,
-		"INSTANCE="+prefix+"node", // the same after the restart: it fences the killed one's transaction
-		"LOG_LEVEL=warn",
-	)
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "all")
-		cmd.Env, cmd.Stderr = env, os.Stderr
-		if err := cmd.Start(); err != nil {
+	proc := devstack.Process{
+		Bin: bin, Command: "all", Addr: addr, Stderr: os.Stderr,
+		Env: []string{
+			"KAFKA_BROKERS=" + strings.Join(testenv.Kafka(t), ","),
+			"DATABASE_URL=" + testenv.Postgres(t),
+			"ADMIN_TOKEN=" + adminToken,
+			"PARTITIONS=3",
+			"TOPIC_PREFIX=" + prefix,
+			"INSTANCE=" + prefix + "node", // the same after the restart: it fences the killed one's transaction
+			"LOG_LEVEL=warn",
+		},
+	}
+	start := func() *devstack.Ticketd {
+		td, err := devstack.StartTicketd(proc)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd
-	}
-	s := &system{t: t, url: "http://" + addr}
-	waitReady := func() {
-		s.eventually(func() bool {
-			resp, err := http.Get(s.url + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, "ticketd ready")
+		t.Cleanup(func() { _ = td.Kill() })
+		if err := td.WaitReady(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return td
 	}
 	first := start()
-	waitReady()
+	s := &system{t: t, url: first.URL}
 	eventID, zones := s.createEvent(capacity)
 
 	var (
@@ -90,8 +82,7 @@ func TestKillTicketdUnderLoad(t *testing.T) {
 			defer wg.Done()
 			for i := range perBuyer {
 				if b == 0 && i == perBuyer/3 {
-					_ = first.Process.Signal(syscall.SIGKILL) // mid-stream, mid-transaction as likely as not
-					_, _ = first.Process.Wait()
+					_ = first.Kill() // mid-stream, mid-transaction as likely as not
 					close(killed)
 				}
 				if i == perBuyer/3 {
@@ -105,7 +96,6 @@ func TestKillTicketdUnderLoad(t *testing.T) {
 	// Restart as soon as the old process is gone; buyers keep submitting meanwhile.
 	<-killed
 	start()
-	waitReady()
 	wg.Wait()
 
 	succeeded, rejected := 0, 0

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/app"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 )
 
@@ -25,11 +26,10 @@ const adminToken = "e2e-admin-token-0123456789"
 // system is one running ticketd (api, processor and sink in one process) on the
 // shared test Kafka and a fresh database.
 type system struct {
-	t      testing.TB
-	url    string
-	cfg    app.Config
-	cancel context.CancelFunc
-	done   chan error
+	t   testing.TB
+	url string
+	cfg app.Config
+	td  *devstack.Ticketd // nil when the test runs ticketd itself
 }
 
 // startSystem runs `ticketd all` in-process with its own topics and database.
@@ -57,58 +57,33 @@ func startSystem(t testing.TB, mutate ...func(*app.Config)) *system {
 
 func runSystem(t testing.TB, cfg app.Config) *system {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &system{t: t, url: "http://" + cfg.HTTPAddr, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { s.done <- app.Run(ctx, "all", cfg, log) }()
+	td := devstack.RunTicketd(cfg.HTTPAddr, func(ctx context.Context) error { return app.Run(ctx, "all", cfg, log) })
+	s := &system{t: t, url: td.URL, cfg: cfg, td: td}
 	t.Cleanup(s.stop)
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			s.cancel()
-			s.cancel = nil // stopped already: nothing for the cleanup to wait for
-			t.Fatalf("ticketd stopped before ready: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ticketd not ready after 90 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := td.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	return s
 }
 
 func (s *system) stop() {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.cancel = nil
-	select {
-	case err := <-s.done:
-		if err != nil {
-			s.t.Logf("ticketd stopped: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		s.t.Error("ticketd did not stop within 30 s")
+	err := s.td.Stop()
+	switch {
+	case errors.Is(err, devstack.ErrStopTimeout):
+		s.t.Error(err)
+	case err != nil:
+		s.t.Logf("ticketd stopped: %v", err)
 	}
 }
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := devstack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // response is an HTTP answer with its JSON body decoded loosely.

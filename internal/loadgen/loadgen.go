@@ -9,7 +9,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 )
 
 // Limits of the settings; every one bounds memory or time.
@@ -39,7 +40,6 @@ const (
 	// 1/pollRelative of its age, so the measure stays within about 2% while a
 	// backlog of slow requests does not flood the API with polls.
 	pollRelative   = 50
-	readyTimeout   = 2 * time.Minute
 	visibleTimeout = time.Minute // an event's zones reaching the read model
 	requestTimeout = 10 * time.Second
 )
@@ -225,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		errKinds: map[string]int64{},
 		runTag:   fmt.Sprintf("lg%d", time.Now().UnixNano()),
 	}
-	if err := r.waitReady(ctx); err != nil {
+	if err := devstack.WaitReady(ctx, r.base, nil); err != nil {
 		return nil, err
 	}
 	if err := r.createEvent(ctx); err != nil {
@@ -469,52 +469,9 @@ func (r *runner) record(s Sample, decided bool) {
 	}
 }
 
-// do sends one request and reads its answer (bounded).
+// do sends one request to the API and reads its answer.
 func (r *runner) do(ctx context.Context, method, path string, body any, hdr map[string]string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, responseBytesMax))
-	return resp.StatusCode, raw, err
-}
-
-// waitReady polls GET /ready until 200, for up to readyTimeout.
-func (r *runner) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		status, _, err := r.do(ctx, http.MethodGet, "/ready", nil, nil)
-		if err == nil && status == http.StatusOK {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s/ready: not ready after %v (last: status %d, %v)", r.base, readyTimeout, status, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return Send(ctx, r.client, method, r.base+path, body, hdr)
 }
 
 // createEvent creates the event with its zones and waits until the read model shows
@@ -532,7 +489,7 @@ func (r *runner) createEvent(ctx context.Context) error {
 		return fmt.Errorf("POST /events: %w", err)
 	}
 	if status != http.StatusAccepted && status != http.StatusCreated {
-		return fmt.Errorf("POST /events: status %d: %s", status, bytes.TrimSpace(raw))
+		return fmt.Errorf("POST /events: status %d: %s", status, strings.TrimSpace(string(raw)))
 	}
 	var created struct {
 		EventID string `json:"event_id"`

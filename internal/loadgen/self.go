@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -18,11 +16,8 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
 )
 
-// Bounds of the self-contained run's set-up and tear-down.
-const (
-	startTimeout = 3 * time.Minute
-	stopTimeout  = 30 * time.Second
-)
+// startTimeout bounds the self-contained run's set-up: containers and ticketd ready.
+const startTimeout = 3 * time.Minute
 
 // SelfOptions tune the system RunSelf starts.
 type SelfOptions struct {
@@ -32,9 +27,9 @@ type SelfOptions struct {
 	Log io.Writer
 }
 
-// RunSelf starts Kafka and Postgres in Docker (internal/devstack), runs `ticketd
-// all` in-process on a free loopback port with a generated admin token, runs the
-// load against it, and stops everything it started, whatever happens. cfg.URL and
+// RunSelf starts Kafka and Postgres in Docker (devstack.Up), runs `ticketd all`
+// in-process on a free loopback port with a generated admin token, runs the load
+// against it, and stops everything it started, whatever happens. cfg.URL and
 // cfg.AdminToken are set by RunSelf.
 func RunSelf(ctx context.Context, cfg Config, opt SelfOptions) (res *Results, err error) {
 	logf := func(format string, args ...any) {
@@ -49,7 +44,7 @@ func RunSelf(ctx context.Context, cfg Config, opt SelfOptions) (res *Results, er
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeLoopbackAddr()
+	addr, err := devstack.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -61,28 +56,15 @@ func RunSelf(ctx context.Context, cfg Config, opt SelfOptions) (res *Results, er
 	startCtx, cancelStart := context.WithTimeout(ctx, startTimeout)
 	defer cancelStart()
 	t0 := time.Now()
-	logf("==> starting Kafka (%s)", devstack.KafkaImage())
-	k, err := devstack.StartKafka(startCtx, devstack.KafkaImage())
+	stack, err := devstack.Up(startCtx, devstack.Options{Log: opt.Log})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		logf("==> stopping Kafka")
-		err = errors.Join(err, k.Stop(context.Background()))
-	}()
-	logf("    %s after %s\n==> starting Postgres (%s)", k.Brokers[0], time.Since(t0).Round(100*time.Millisecond), devstack.PostgresImage())
-	pg, err := devstack.StartPostgres(startCtx, devstack.PostgresImage())
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		logf("==> stopping Postgres")
-		err = errors.Join(err, pg.Stop(context.Background()))
-	}()
+	defer func() { err = errors.Join(err, stack.Down(context.Background())) }()
 
 	appCfg, err := app.ParseConfig("all", []string{
-		"-kafka-brokers", strings.Join(k.Brokers, ","),
-		"-database-url", pg.URL,
+		"-kafka-brokers", strings.Join(stack.Brokers(), ","),
+		"-database-url", stack.Postgres.URL,
 		"-http-addr", addr,
 		"-admin-token", token,
 		"-partitions", fmt.Sprint(opt.Partitions),
@@ -93,50 +75,19 @@ func RunSelf(ctx context.Context, cfg Config, opt SelfOptions) (res *Results, er
 	if err != nil {
 		return nil, fmt.Errorf("ticketd config: %w", err)
 	}
-	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopApp()
-	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	logf("==> starting ticketd all on %s", addr)
-	go func() { done <- app.Run(appCtx, "all", appCfg, log) }()
+	td := devstack.RunTicketd(addr, func(ctx context.Context) error { return app.Run(ctx, "all", appCfg, log) })
 	defer func() {
 		logf("==> stopping ticketd")
-		stopApp()
-		select {
-		case e := <-done:
-			err = errors.Join(err, e)
-		case <-time.After(stopTimeout):
-			err = errors.Join(err, fmt.Errorf("ticketd did not stop within %v", stopTimeout))
-		}
+		err = errors.Join(err, td.Stop())
 	}()
-	if err := waitServing(startCtx, cfg.URL, done); err != nil {
+	if err := td.WaitReady(startCtx); err != nil {
 		return nil, err
 	}
 	logf("    ready after %s; load: %.0f holds/s for %v on %d zone(s)", time.Since(t0).Round(100*time.Millisecond),
 		cfg.Rate, cfg.Duration, cfg.Zones)
 	return Run(ctx, cfg)
-}
-
-// waitServing waits for GET /ready to answer 200, or ticketd to stop.
-func waitServing(ctx context.Context, base string, done chan error) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	for {
-		resp, err := client.Get(base + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case e := <-done:
-			done <- e // the deferred stop reads it again
-			return fmt.Errorf("ticketd stopped before ready: %v", e)
-		case <-ctx.Done():
-			return fmt.Errorf("ticketd not ready: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func randomToken() (string, error) {
@@ -145,13 +96,4 @@ func randomToken() (string, error) {
 		return "", err
 	}
 	return "loadgen-" + hex.EncodeToString(b), nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
