@@ -18,11 +18,11 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Defaults of the Config fields.
-const (
-	PublishTimeoutDefault     = 10 * time.Second
-	BufferedRecordsMaxDefault = 100_000
-)
+// BufferedRecordsMaxDefault is the default of Config.BufferedRecordsMax.
+const BufferedRecordsMaxDefault = 100_000
+
+// closeFlushTimeout bounds sending what is buffered when the producer closes.
+const closeFlushTimeout = 10 * time.Second
 
 // Config configures a Producer. A zero field takes the default in its comment.
 type Config struct {
@@ -31,10 +31,8 @@ type Config struct {
 	// Topics are the topic names; commands go to Topics.Commands. Default
 	// topics.DefaultNames.
 	Topics topics.Names
-	// PublishTimeout bounds one Publish, and flushing on Close. Default 10s.
-	PublishTimeout time.Duration
 	// BufferedRecordsMax bounds the records waiting to be sent; beyond it Publish
-	// waits, up to PublishTimeout. Default 100,000.
+	// waits, until its context is done. Default 100,000.
 	BufferedRecordsMax int
 	// Linger is how long a batch may wait for more records. Default 0: send as
 	// soon as the previous request to the broker is answered.
@@ -44,7 +42,6 @@ type Config struct {
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
 	setting.Default(&c.Topics, topics.DefaultNames)
-	setting.Default(&c.PublishTimeout, PublishTimeoutDefault)
 	setting.Default(&c.BufferedRecordsMax, BufferedRecordsMaxDefault)
 	return c
 }
@@ -55,7 +52,6 @@ func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		p.Add("Brokers", "is required")
 	}
-	setting.AtLeast(p, "PublishTimeout", c.PublishTimeout, 0)
 	setting.AtLeast(p, "BufferedRecordsMax", c.BufferedRecordsMax, 0)
 	setting.AtLeast(p, "Linger", c.Linger, 0)
 	return p.Err()
@@ -100,15 +96,15 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 	return p, nil
 }
 
-// Publish produces one command and waits for Kafka's acknowledgement.
+// Publish produces one command and waits for Kafka's acknowledgement, or until ctx
+// is done: the caller bounds it (the API with its Config.PublishTimeout, on which
+// its answers about unknown request ids rely).
 func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
 	rec, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		return err
 	}
 	rec.Topic = p.cfg.Topics.Commands
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
-	defer cancel()
 	start := time.Now()
 	if err := p.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)
@@ -117,15 +113,12 @@ func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
 	return nil
 }
 
-// PublishTimeout is the longest a Publish takes: Config.PublishTimeout.
-func (p *Producer) PublishTimeout() time.Duration { return p.cfg.PublishTimeout }
-
 // Ping checks that a broker answers.
 func (p *Producer) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
 
 // Close flushes what is buffered and disconnects.
 func (p *Producer) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.PublishTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 	defer cancel()
 	_ = p.cl.Flush(ctx)
 	p.cl.Close()

@@ -25,13 +25,11 @@ func TestConfigValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("defaults refused: %v", err)
 	}
-	if c := ok.withDefaults(); c.Topics != topics.DefaultNames || c.PublishTimeout != PublishTimeoutDefault ||
-		c.BufferedRecordsMax != BufferedRecordsMaxDefault || c.Linger != 0 {
+	if c := ok.withDefaults(); c.Topics != topics.DefaultNames || c.BufferedRecordsMax != BufferedRecordsMaxDefault || c.Linger != 0 {
 		t.Errorf("defaults = %+v", c)
 	}
 	for name, mutate := range map[string]func(*Config){
 		"Brokers":            func(c *Config) { c.Brokers = nil },
-		"PublishTimeout":     func(c *Config) { c.PublishTimeout = -1 },
 		"BufferedRecordsMax": func(c *Config) { c.BufferedRecordsMax = -1 },
 		"Linger":             func(c *Config) { c.Linger = -1 },
 	} {
@@ -87,18 +85,20 @@ func TestPublishKeysByZone(t *testing.T) {
 	}
 }
 
-// TestPublishFailsWithinTimeout proves that a command Kafka cannot take (here its
-// topic does not exist) makes Publish return an error naming the command once
-// PublishTimeout has passed, instead of waiting for ever: the API then answers
-// 503 rather than 202.
-func TestPublishFailsWithinTimeout(t *testing.T) {
-	p, err := New(Config{Brokers: fakeCluster(t), Topics: topics.NamesWithPrefix("missing-"),
-		PublishTimeout: 200 * time.Millisecond}, nil)
+// TestPublishFailsWhenContextDone proves that a command Kafka cannot take (here its
+// topic does not exist) makes Publish return an error naming the command once its
+// context is done, instead of waiting for ever: the API then answers 503 rather
+// than 202.
+func TestPublishFailsWhenContextDone(t *testing.T) {
+	p, err := New(Config{Brokers: fakeCluster(t), Topics: topics.NamesWithPrefix("missing-")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	err = p.Publish(context.Background(), placeHold(uuid.Must(uuid.NewV7())))
+	const publishWait = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), publishWait)
+	defer cancel()
+	err = p.Publish(ctx, placeHold(uuid.Must(uuid.NewV7())))
 	if err == nil || !strings.Contains(err.Error(), string(topics.CmdPlaceHold)) {
 		t.Fatalf("Publish to a missing topic = %v, want an error naming %s", err, topics.CmdPlaceHold)
 	}
