@@ -169,26 +169,28 @@ func (c Config) Validate() error {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	setting.Default(&c.WaitMax, WaitMaxDefault)
-	setting.Default(&c.WaitersMax, WaitersMaxDefault)
-	setting.Default(&c.WaitPollInterval, WaitPollIntervalDefault)
-	setting.Default(&c.BodyBytesMax, BodyBytesMaxDefault)
-	if c.RateLimit > 0 {
-		setting.Default(&c.RateBurst, RateBurstDefault)
+	c = setting.Fill(c, Config{
+		WaitMax:           WaitMaxDefault,
+		WaitersMax:        WaitersMaxDefault,
+		WaitPollInterval:  WaitPollIntervalDefault,
+		BodyBytesMax:      BodyBytesMaxDefault,
+		RateClientsMax:    RateClientsMaxDefault,
+		ClockSkewMax:      ClockSkewMaxDefault,
+		ReadyTimeout:      ReadyTimeoutDefault,
+		QueryTimeout:      QueryTimeoutDefault,
+		PublishTimeout:    PublishTimeoutDefault,
+		ReadHeaderTimeout: ReadHeaderTimeoutDefault,
+		ReadTimeout:       ReadTimeoutDefault,
+		IdleTimeout:       IdleTimeoutDefault,
+		HeaderBytesMax:    HeaderBytesMaxDefault,
+		ConnectionsMax:    ConnectionsMaxDefault,
+		Logger:            slog.Default(),
+	})
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = c.WaitMax + WriteTimeoutBeyondWaitDefault
 	}
-	setting.Default(&c.RateClientsMax, RateClientsMaxDefault)
-	setting.Default(&c.ClockSkewMax, ClockSkewMaxDefault)
-	setting.Default(&c.ReadyTimeout, ReadyTimeoutDefault)
-	setting.Default(&c.QueryTimeout, QueryTimeoutDefault)
-	setting.Default(&c.PublishTimeout, PublishTimeoutDefault)
-	setting.Default(&c.ReadHeaderTimeout, ReadHeaderTimeoutDefault)
-	setting.Default(&c.ReadTimeout, ReadTimeoutDefault)
-	setting.Default(&c.WriteTimeout, c.WaitMax+WriteTimeoutBeyondWaitDefault)
-	setting.Default(&c.IdleTimeout, IdleTimeoutDefault)
-	setting.Default(&c.HeaderBytesMax, HeaderBytesMaxDefault)
-	setting.Default(&c.ConnectionsMax, ConnectionsMaxDefault)
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	if c.RateLimit > 0 && c.RateBurst == 0 {
+		c.RateBurst = RateBurstDefault
 	}
 	return c
 }

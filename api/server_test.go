@@ -116,4 +116,3 @@ func TestClientLimiterStaysBounded(t *testing.T) {
 		t.Fatal("the hot client's bucket was refilled by eviction")
 	}
 }
-

@@ -41,9 +41,7 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	setting.Default(&c.Topics, topics.DefaultNames)
-	setting.Default(&c.BufferedRecordsMax, BufferedRecordsMaxDefault)
-	return c
+	return setting.Fill(c, Config{Topics: topics.DefaultNames, BufferedRecordsMax: BufferedRecordsMaxDefault})
 }
 
 // Validate reports every setting that cannot work.

@@ -94,18 +94,17 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	setting.Default(&c.Group, GroupDefault)
-	setting.Default(&c.BatchRecordsMax, BatchRecordsMaxDefault)
-	setting.Default(&c.BatchWait, BatchWaitDefault)
-	setting.Default(&c.ApplyRetriesMax, ApplyRetriesMaxDefault)
-	setting.Default(&c.ApplyBackoffMax, ApplyBackoffMaxDefault)
-	setting.Default(&c.DeadLetterWait, DeadLetterWaitDefault)
-	setting.Default(&c.SessionTimeout, SessionTimeoutDefault)
-	setting.Default(&c.Writers, WritersDefault)
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
+	return setting.Fill(c, Config{
+		Group:           GroupDefault,
+		BatchRecordsMax: BatchRecordsMaxDefault,
+		BatchWait:       BatchWaitDefault,
+		ApplyRetriesMax: ApplyRetriesMaxDefault,
+		ApplyBackoffMax: ApplyBackoffMaxDefault,
+		DeadLetterWait:  DeadLetterWaitDefault,
+		SessionTimeout:  SessionTimeoutDefault,
+		Writers:         WritersDefault,
+		Logger:          slog.Default(),
+	})
 }
 
 // Validate reports every setting that cannot work, after defaults are applied.

@@ -133,15 +133,16 @@ type eventRows struct {
 	created []time.Time
 }
 
+// zoneRows are zones configured in the batch: their inventory rows and the rest
+// of their configuration.
 type zoneRows struct {
-	id, eventID                 [][16]byte
+	invRows
+	eventID                     [][16]byte
 	name                        []string
-	capacity, available         []int64
-	held, sold                  []int64
 	ttl, quantityMax, custLimit []int64
-	asOf                        []time.Time
 }
 
+// invRows are zones' inventories.
 type invRows struct {
 	id                        [][16]byte
 	capacity, available, held []int64
@@ -291,17 +292,12 @@ func resolution(t topics.EventType) topics.HoldStatus {
 }
 
 func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
-	r.id = append(r.id, [16]byte(id))
+	r.invRows.add(id, z)
 	r.eventID = append(r.eventID, [16]byte(z.eventID))
 	r.name = append(r.name, z.config.ZoneName)
-	r.capacity = append(r.capacity, z.inv.Capacity)
-	r.available = append(r.available, z.inv.Available)
-	r.held = append(r.held, z.inv.Held)
-	r.sold = append(r.sold, z.inv.Sold)
 	r.ttl = append(r.ttl, z.config.HoldTTLSeconds)
 	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
 	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
-	r.asOf = append(r.asOf, z.asOf)
 }
 
 func (r *invRows) add(id uuid.UUID, z *zoneState) {

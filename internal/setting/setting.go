@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 )
 
 // Error is one setting of a package's Config that cannot work.
@@ -61,12 +62,16 @@ func Required[T comparable](p *Problems, setting string, v T) {
 	}
 }
 
-// Default sets *v to def when *v is its type's zero value.
-func Default[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
+// Fill returns the struct c with each zero field set to the same field of defaults:
+// a package states its defaults once, as one Config value.
+func Fill[T any](c, defaults T) T {
+	cv, dv := reflect.ValueOf(&c).Elem(), reflect.ValueOf(defaults)
+	for i := range cv.NumField() {
+		if f := cv.Field(i); f.CanSet() && f.IsZero() {
+			f.Set(dv.Field(i))
+		}
 	}
+	return c
 }
 
 // Each calls f with every Error in err's tree (errors.Join and %w wrapping).

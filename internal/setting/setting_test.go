@@ -32,13 +32,16 @@ func TestProblemsNameEachSetting(t *testing.T) {
 	}
 }
 
-// TestDefaultFillsOnlyZero proves that Default replaces a zero value and keeps any
-// other.
-func TestDefaultFillsOnlyZero(t *testing.T) {
-	zero, set := 0, 3
-	Default(&zero, 7)
-	Default(&set, 7)
-	if zero != 7 || set != 3 {
-		t.Errorf("Default: zero became %d, 3 became %d", zero, set)
+// TestFillSetsOnlyZeroFields proves that Fill takes a default for each zero
+// field and keeps every field that is set.
+func TestFillSetsOnlyZeroFields(t *testing.T) {
+	type config struct {
+		N    int
+		D    string
+		List []string
+	}
+	got := Fill(config{N: 3}, config{N: 7, D: "d", List: []string{"x"}})
+	if got.N != 3 || got.D != "d" || !slices.Equal(got.List, []string{"x"}) {
+		t.Errorf("Fill = %+v", got)
 	}
 }
