@@ -279,14 +279,16 @@ func collapse(events []*topics.Event) *plan {
 	return p
 }
 
+// resolutions maps each event that resolves a hold to the hold's new status.
+var resolutions = map[topics.EventType]topics.HoldStatus{
+	topics.EvHoldConfirmed: topics.HoldConfirmed,
+	topics.EvHoldReleased:  topics.HoldReleased,
+	topics.EvHoldExpired:   topics.HoldExpired,
+}
+
 func resolution(t topics.EventType) topics.HoldStatus {
-	switch t {
-	case topics.EvHoldConfirmed:
-		return topics.HoldConfirmed
-	case topics.EvHoldReleased:
-		return topics.HoldReleased
-	case topics.EvHoldExpired:
-		return topics.HoldExpired
+	if s, ok := resolutions[t]; ok {
+		return s
 	}
 	panic("sink: no resolution for " + string(t))
 }
@@ -398,17 +400,16 @@ func commandType(e *topics.Event) topics.CommandType {
 	if t == topics.EvRequestReplayed && e.Replay != nil {
 		t = e.Replay.OriginalType
 	}
-	switch t {
-	case topics.EvZoneConfigured:
-		return topics.CmdConfigureZone
-	case topics.EvHoldPlaced:
-		return topics.CmdPlaceHold
-	case topics.EvHoldConfirmed:
-		return topics.CmdConfirmHold
-	case topics.EvHoldReleased:
-		return topics.CmdReleaseHold
-	}
-	return ""
+	return answeredCommands[t]
+}
+
+// answeredCommands maps each event that answers a request to the command type of
+// that request; an expiration answers none.
+var answeredCommands = map[topics.EventType]topics.CommandType{
+	topics.EvZoneConfigured: topics.CmdConfigureZone,
+	topics.EvHoldPlaced:     topics.CmdPlaceHold,
+	topics.EvHoldConfirmed:  topics.CmdConfirmHold,
+	topics.EvHoldReleased:   topics.CmdReleaseHold,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
