@@ -1,48 +1,50 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
 	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
 )
 
-// Defaults for the zero values of Config.
+// Defaults and bounds of the Config fields.
 const (
-	waitMaxDefault          = 30 * time.Second
-	waitersMaxDefault       = 10_000
-	waitPollIntervalDefault = 5 * time.Millisecond
-	bodyBytesMaxDefault     = 64 << 10
-	rateClientsMaxDefault   = 100_000
-	clockSkewMaxDefault     = 2 * time.Minute
-	readyTimeoutDefault     = 2 * time.Second
-	queryTimeoutDefault     = 2 * time.Second
-	publishTimeoutDefault   = 10 * time.Second
+	WaitMaxDefault          = 30 * time.Second
+	WaitersMaxDefault       = 10_000
+	WaitPollIntervalDefault = 5 * time.Millisecond
+	BodyBytesMaxDefault     = 64 << 10
+	RateBurstDefault        = 20
+	RateClientsMaxDefault   = 100_000
+	ClockSkewMaxDefault     = 2 * time.Minute
+	ReadyTimeoutDefault     = 2 * time.Second
+	QueryTimeoutDefault     = 2 * time.Second
+	PublishTimeoutDefault   = 10 * time.Second
 
-	readHeaderTimeoutDefault = 5 * time.Second
-	readTimeoutDefault       = 15 * time.Second
-	// writeTimeoutBeyondWaitDefault is what WriteTimeout adds to WaitMax by
+	ReadHeaderTimeoutDefault = 5 * time.Second
+	ReadTimeoutDefault       = 15 * time.Second
+	// WriteTimeoutBeyondWaitDefault is what WriteTimeout adds to WaitMax by
 	// default: a submit may wait WaitMax, then still has to publish and answer.
-	writeTimeoutBeyondWaitDefault = 15 * time.Second
-	idleTimeoutDefault            = 60 * time.Second
-	headerBytesMaxDefault         = 16 << 10
-	connectionsMaxDefault         = 10_000
+	WriteTimeoutBeyondWaitDefault = 15 * time.Second
+	IdleTimeoutDefault            = 60 * time.Second
+	HeaderBytesMaxDefault         = 16 << 10
+	ConnectionsMaxDefault         = 10_000
 
-	// requestIDPartitionsMax is how many partitions a request id can name: the
-	// partition goes in the 12 rand_a bits of the UUIDv7.
-	requestIDPartitionsMax = 1 << 12
+	// PartitionsMax is how many partitions a request id can name: the partition
+	// goes in the 12 rand_a bits of the UUIDv7.
+	PartitionsMax = 1 << 12
 
-	// adminTokenBytesMin keeps guessable tokens out of the configuration.
-	adminTokenBytesMin = 16
+	// AdminTokenBytesMin keeps guessable tokens out of the configuration.
+	AdminTokenBytesMin = 16
 )
 
 // Config configures the HTTP server. A zero field takes the default named in its
 // comment; negative durations and counts are rejected by Validate.
 type Config struct {
 	// AdminTokens are the bearer tokens accepted on the admin routes (POST /events,
-	// PATCH /events/{id}/zones/{zone_id}), each at least 16 bytes. Default: none,
+	// PATCH /events/{id}/zones/{zone_id}), each at least 16 bytes (AdminTokenBytesMin). Default: none,
 	// and every admin request answers 401.
 	AdminTokens []string
 
@@ -61,7 +63,7 @@ type Config struct {
 	// RateLimit is the sustained requests per second allowed per client IP (token
 	// bucket). Default 0: no rate limit.
 	RateLimit float64
-	// RateBurst is the bucket size. Default: RateLimit rounded up (at least 1).
+	// RateBurst is the bucket size, when RateLimit is set. Default 20.
 	RateBurst int
 	// RateClientsMax bounds the client buckets kept in memory. Default 100000.
 	RateClientsMax int
@@ -69,9 +71,10 @@ type Config struct {
 	// X-Real-IP headers name the client. Default: none, the client is the peer.
 	TrustedProxies []string
 
-	// Partitions is the partition count of the commands topic. Required: request
-	// ids carry the partition of their command (see newRequestID), and an unknown
-	// id is told from a pending one by that partition's progress.
+	// Partitions is the partition count of the commands topic, at most 4096.
+	// Required: request ids carry the partition of their command (see
+	// newRequestID), and an unknown id is told from a pending one by that
+	// partition's progress.
 	Partitions int32
 	// ClockSkewMax is the largest difference allowed between the clocks of the API
 	// hosts and the Kafka brokers. GET /requests/{id} answers 404 for an unknown id
@@ -83,7 +86,8 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// QueryTimeout bounds one read-model query. Default 2s.
 	QueryTimeout time.Duration
-	// PublishTimeout bounds publishing one command. Default 10s.
+	// PublishTimeout bounds publishing one command; the Publisher is given no
+	// longer. Default 10s.
 	PublishTimeout time.Duration
 
 	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
@@ -109,97 +113,84 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate rejects settings that contradict each other or cannot work.
+// Validate reports every setting that cannot work, or that contradicts another.
 func (c Config) Validate() error {
-	var errs []error
+	p := setting.For("api")
 	for i, t := range c.AdminTokens {
-		if len(t) < adminTokenBytesMin {
-			errs = append(errs, fmt.Errorf("api: admin token %d is shorter than %d bytes", i, adminTokenBytesMin))
+		if len(t) < AdminTokenBytesMin {
+			p.Add(fmt.Sprintf("AdminTokens[%d]", i), "is shorter than %d bytes", AdminTokenBytesMin)
 		}
 	}
-	durations := []struct {
+	for _, d := range []struct {
 		name string
-		d    time.Duration
+		v    time.Duration
 	}{
 		{"WaitMax", c.WaitMax}, {"WaitPollInterval", c.WaitPollInterval},
 		{"ClockSkewMax", c.ClockSkewMax}, {"ReadyTimeout", c.ReadyTimeout},
 		{"QueryTimeout", c.QueryTimeout}, {"PublishTimeout", c.PublishTimeout},
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout},
 		{"WriteTimeout", c.WriteTimeout}, {"IdleTimeout", c.IdleTimeout},
+	} {
+		setting.AtLeast(p, d.name, d.v, 0)
 	}
-	for _, d := range durations {
-		if d.d < 0 {
-			errs = append(errs, fmt.Errorf("api: %s is negative (%s)", d.name, d.d))
-		}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"WaitersMax", int64(c.WaitersMax)}, {"BodyBytesMax", c.BodyBytesMax},
+		{"RateBurst", int64(c.RateBurst)}, {"RateClientsMax", int64(c.RateClientsMax)},
+		{"HeaderBytesMax", int64(c.HeaderBytesMax)}, {"ConnectionsMax", int64(c.ConnectionsMax)},
+	} {
+		setting.AtLeast(p, n.name, n.v, 0)
 	}
-	if c.WaitersMax < 0 || c.BodyBytesMax < 0 || c.RateBurst < 0 || c.RateClientsMax < 0 ||
-		c.HeaderBytesMax < 0 || c.ConnectionsMax < 0 {
-		errs = append(errs, errors.New("api: WaitersMax, BodyBytesMax, RateBurst, RateClientsMax, HeaderBytesMax and ConnectionsMax must not be negative"))
-	}
-	if c.Partitions < 1 || c.Partitions > requestIDPartitionsMax {
-		errs = append(errs, fmt.Errorf("api: Partitions %d is not in [1, %d]", c.Partitions, requestIDPartitionsMax))
-	}
+	setting.Range(p, "Partitions", c.Partitions, 1, PartitionsMax)
 	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
-		errs = append(errs, fmt.Errorf("api: RateLimit %v must be a finite number >= 0", c.RateLimit))
+		p.Add("RateLimit", "%v is not a finite number >= 0", c.RateLimit)
 	}
 	if c.RateLimit == 0 && c.RateBurst > 0 {
-		errs = append(errs, errors.New("api: RateBurst is set but RateLimit is 0 (rate limiting off)"))
+		p.Add("RateBurst", "is set but RateLimit is 0 (rate limiting off)")
 	}
 	d := c.withDefaults()
 	if d.WaitPollInterval >= d.WaitMax {
-		errs = append(errs, fmt.Errorf("api: WaitPollInterval %s must be shorter than WaitMax %s", d.WaitPollInterval, d.WaitMax))
+		p.Add("WaitPollInterval", "%s must be shorter than WaitMax %s", d.WaitPollInterval, d.WaitMax)
 	}
 	if d.WriteTimeout <= d.WaitMax {
-		errs = append(errs, fmt.Errorf("api: WriteTimeout %s must be longer than WaitMax %s: a waiting submit would be cut off", d.WriteTimeout, d.WaitMax))
+		p.Add("WriteTimeout", "%s must be longer than WaitMax %s: a waiting submit would be cut off", d.WriteTimeout, d.WaitMax)
 	}
-	for _, p := range c.TrustedProxies {
-		if net.ParseIP(p) == nil {
-			if _, _, err := net.ParseCIDR(p); err != nil {
-				errs = append(errs, fmt.Errorf("api: trusted proxy %q is neither an IP nor a CIDR", p))
+	for i, proxy := range c.TrustedProxies {
+		if net.ParseIP(proxy) == nil {
+			if _, _, err := net.ParseCIDR(proxy); err != nil {
+				p.Add(fmt.Sprintf("TrustedProxies[%d]", i), "%q is neither an IP nor a CIDR", proxy)
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	setDuration(&c.WaitMax, waitMaxDefault)
-	setDuration(&c.WaitPollInterval, waitPollIntervalDefault)
-	setDuration(&c.ClockSkewMax, clockSkewMaxDefault)
-	setDuration(&c.ReadHeaderTimeout, readHeaderTimeoutDefault)
-	setDuration(&c.ReadTimeout, readTimeoutDefault)
-	setDuration(&c.WriteTimeout, c.WaitMax+writeTimeoutBeyondWaitDefault)
-	setDuration(&c.IdleTimeout, idleTimeoutDefault)
-	if c.HeaderBytesMax == 0 {
-		c.HeaderBytesMax = headerBytesMaxDefault
-	}
-	if c.ConnectionsMax == 0 {
-		c.ConnectionsMax = connectionsMaxDefault
-	}
-	setDuration(&c.ReadyTimeout, readyTimeoutDefault)
-	setDuration(&c.QueryTimeout, queryTimeoutDefault)
-	setDuration(&c.PublishTimeout, publishTimeoutDefault)
-	if c.WaitersMax == 0 {
-		c.WaitersMax = waitersMaxDefault
-	}
-	if c.BodyBytesMax == 0 {
-		c.BodyBytesMax = bodyBytesMaxDefault
-	}
-	if c.RateClientsMax == 0 {
-		c.RateClientsMax = rateClientsMaxDefault
+	c = setting.Fill(c, Config{
+		WaitMax:           WaitMaxDefault,
+		WaitersMax:        WaitersMaxDefault,
+		WaitPollInterval:  WaitPollIntervalDefault,
+		BodyBytesMax:      BodyBytesMaxDefault,
+		RateClientsMax:    RateClientsMaxDefault,
+		ClockSkewMax:      ClockSkewMaxDefault,
+		ReadyTimeout:      ReadyTimeoutDefault,
+		QueryTimeout:      QueryTimeoutDefault,
+		PublishTimeout:    PublishTimeoutDefault,
+		ReadHeaderTimeout: ReadHeaderTimeoutDefault,
+		ReadTimeout:       ReadTimeoutDefault,
+		IdleTimeout:       IdleTimeoutDefault,
+		HeaderBytesMax:    HeaderBytesMaxDefault,
+		ConnectionsMax:    ConnectionsMaxDefault,
+		Logger:            slog.Default(),
+	})
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = c.WaitMax + WriteTimeoutBeyondWaitDefault
 	}
 	if c.RateLimit > 0 && c.RateBurst == 0 {
-		c.RateBurst = max(1, int(math.Ceil(c.RateLimit)))
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.RateBurst = RateBurstDefault
 	}
 	return c
-}
-
-func setDuration(d *time.Duration, def time.Duration) {
-	if *d == 0 {
-		*d = def
-	}
 }

@@ -76,7 +76,7 @@ func TestOversizedHeadersAre431(t *testing.T) {
 	f := newFixture(t, Config{})
 	addr := serve(t, Config{}, f.h)
 	conn := dial(t, addr)
-	big := strings.Repeat("a", headerBytesMaxDefault+8<<10)
+	big := strings.Repeat("a", HeaderBytesMaxDefault+8<<10)
 	if _, err := io.WriteString(conn, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: "+big+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -24,55 +25,33 @@ type metrics struct {
 // random paths cannot blow up the label cardinality.
 const routeUnmatched = "unmatched"
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics builds the API's collectors and registers them all on reg (none when
+// reg is nil). Registering a collector twice is a programmer error and panics.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	httpLabels := []string{"route", "method", "status"}
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_api_http_requests_total",
-			Help: "HTTP requests answered, by route template, method and status code.",
-		}, []string{"route", "method", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "ticket_api_http_request_duration_seconds",
+		requests: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_http_requests_total",
+			Help: "HTTP requests answered, by route template, method and status code."}, httpLabels),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "ticket_api_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by route template, method and status code.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"route", "method", "status"}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_api_commands_published_total",
-			Help: "Commands published to the processor, by command type.",
-		}, []string{"type"}),
-		publishFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_api_command_publish_failures_total",
-			Help: "Commands that could not be published, by command type.",
-		}, []string{"type"}),
-		waiters: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ticket_api_waiters",
-			Help: "Submits waiting for their result (Prefer: wait).",
-		}),
-		waitPolls: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_api_wait_polls_total",
-			Help: "Queries of the read model by the shared waiter poller.",
-		}),
-		waitPollErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_api_wait_poll_errors_total",
-			Help: "Failed queries of the shared waiter poller.",
-		}),
-		waitOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_api_waits_total",
-			Help: "Prefer: wait submits by outcome: decided, timeout, canceled, or full (WaitersMax reached).",
-		}, []string{"outcome"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_api_rate_limited_total",
-			Help: "Requests answered 429 by the per-client rate limit.",
-		}),
-		keyReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_api_key_replays_total",
-			Help: "Retries answered from the read model without publishing, by command type and outcome (replay or conflict).",
-		}, []string{"type", "outcome"}),
-	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.published,
-		m.publishFailures, m.waiters, m.waitPolls, m.waitPollErrors, m.waitOutcomes, m.rateLimited, m.keyReplays} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, httpLabels),
+		published: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_commands_published_total",
+			Help: "Commands published to the processor, by command type."}, []string{"type"}),
+		publishFailures: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_command_publish_failures_total",
+			Help: "Commands that could not be published, by command type."}, []string{"type"}),
+		waiters: f.NewGauge(prometheus.GaugeOpts{Name: "ticket_api_waiters",
+			Help: "Submits waiting for their result (Prefer: wait)."}),
+		waitPolls: f.NewCounter(prometheus.CounterOpts{Name: "ticket_api_wait_polls_total",
+			Help: "Queries of the read model by the shared waiter poller."}),
+		waitPollErrors: f.NewCounter(prometheus.CounterOpts{Name: "ticket_api_wait_poll_errors_total",
+			Help: "Failed queries of the shared waiter poller."}),
+		waitOutcomes: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_waits_total",
+			Help: "Prefer: wait submits by outcome: decided, timeout, canceled, or full (WaitersMax reached)."}, []string{"outcome"}),
+		rateLimited: f.NewCounter(prometheus.CounterOpts{Name: "ticket_api_rate_limited_total",
+			Help: "Requests answered 429 by the per-client rate limit."}),
+		keyReplays: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_key_replays_total",
+			Help: "Retries answered from the read model without publishing, by command type and outcome (replay or conflict)."}, []string{"type", "outcome"}),
 	}
 	// Pre-create the series dashboards query, so they exist before the first event.
 	for _, t := range []topics.CommandType{topics.CmdConfigureZone, topics.CmdPlaceHold,
@@ -83,5 +62,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, o := range []string{waitDecided, waitTimeout, waitCanceled, waitFull} {
 		m.waitOutcomes.WithLabelValues(o)
 	}
-	return m, nil
+	return m
 }

@@ -64,10 +64,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	cfg = cfg.withDefaults()
-	m, err := newMetrics(deps.Registry)
-	if err != nil {
-		return nil, err
-	}
+	m := newMetrics(deps.Registry)
 	return &server{cfg: cfg, deps: deps, metrics: m, waiters: newWaiters(deps.Reads, cfg, m), now: time.Now}, nil
 }
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,58 +114,5 @@ func TestClientLimiterStaysBounded(t *testing.T) {
 	}
 	if ok, _ := l.allow("hot", now); ok {
 		t.Fatal("the hot client's bucket was refilled by eviction")
-	}
-}
-
-func TestConfigValidate(t *testing.T) {
-	// Validate accepts a Config with only its partitions set and rejects
-	// contradictions and bad values.
-	if err := (Config{Partitions: 1}).Validate(); err != nil {
-		t.Fatalf("minimal config: %v", err)
-	}
-	if err := (Config{}).Validate(); err == nil {
-		t.Errorf("Validate accepted a config without partitions")
-	}
-	bad := map[string]Config{
-		"short token":                {AdminTokens: []string{"short"}},
-		"negative wait":              {WaitMax: -time.Second},
-		"burst without rate":         {RateBurst: 5},
-		"negative rate":              {RateLimit: -1},
-		"poll slower than wait":      {WaitMax: time.Millisecond, WaitPollInterval: 5 * time.Millisecond},
-		"write timeout within wait":  {WriteTimeout: 30 * time.Second},
-		"too many partitions":        {Partitions: 4097},
-		"negative read timeout":      {ReadTimeout: -1},
-		"negative idle timeout":      {IdleTimeout: -1},
-		"negative header bytes":      {HeaderBytesMax: -1},
-		"negative connections":       {ConnectionsMax: -1},
-		"bad proxy":                  {TrustedProxies: []string{"not-an-ip"}},
-		"negative body limit":        {BodyBytesMax: -1},
-		"negative waiters":           {WaitersMax: -1},
-		"negative publish timeout":   {PublishTimeout: -1},
-		"negative rate clients":      {RateClientsMax: -5},
-		"negative ready timeout":     {ReadyTimeout: -1},
-		"negative clock skew":        {ClockSkewMax: -time.Minute},
-		"negative query timeout":     {QueryTimeout: -1},
-		"negative wait poll":         {WaitPollInterval: -1},
-		"negative rate burst":        {RateLimit: 1, RateBurst: -1},
-		"infinite rate":              {RateLimit: math.Inf(1)},
-		"empty admin token in list":  {AdminTokens: []string{testAdminToken, ""}},
-		"proxy CIDR with bad prefix": {TrustedProxies: []string{"10.0.0.0/99"}},
-	}
-	for name, c := range bad {
-		if c.Partitions == 0 {
-			c.Partitions = testPartitions
-		}
-		if err := c.Validate(); err == nil {
-			t.Errorf("%s: Validate accepted %+v", name, c)
-		}
-	}
-	ok := Config{Partitions: testPartitions, RateLimit: 100, TrustedProxies: []string{"10.0.0.0/8", "127.0.0.1"}, AdminTokens: []string{testAdminToken}}
-	if err := ok.Validate(); err != nil {
-		t.Fatalf("valid config: %v", err)
-	}
-	if d := ok.withDefaults(); d.RateBurst != 100 || d.WaitMax != 30*time.Second || d.BodyBytesMax != 64<<10 || d.ClockSkewMax != 2*time.Minute ||
-		d.WriteTimeout != 45*time.Second || d.HeaderBytesMax != 16<<10 || d.ConnectionsMax != 10_000 {
-		t.Fatalf("defaults %+v", d)
 	}
 }

@@ -146,17 +146,9 @@ func (s *server) zoneOfEvent(c *gin.Context, eventID, zoneID uuid.UUID) (Zone, *
 }
 
 func (s *server) confirmHold(c *gin.Context) {
-	holdID, err := parseID(c.Param("id"), "hold id")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key := c.GetHeader("Idempotency-Key")
-	if key == "" {
-		s.fail(c, invalid("missing_idempotency_key", "the Idempotency-Key header is required"))
-		return
-	}
-	s.resolveHold(c, holdID, key, topics.CmdConfirmHold)
+	s.resolveHold(c, topics.CmdConfirmHold, func(uuid.UUID) (string, *Error) {
+		return "", invalid("missing_idempotency_key", "the Idempotency-Key header is required")
+	})
 }
 
 // releaseKeyPrefix makes the default idempotency key of a release: releasing a hold
@@ -164,23 +156,25 @@ func (s *server) confirmHold(c *gin.Context) {
 const releaseKeyPrefix = "release:"
 
 func (s *server) releaseHold(c *gin.Context) {
-	holdID, err := parseID(c.Param("id"), "hold id")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	key := c.GetHeader("Idempotency-Key")
-	if key == "" {
-		key = releaseKeyPrefix + holdID.String()
-	}
-	s.resolveHold(c, holdID, key, topics.CmdReleaseHold)
+	s.resolveHold(c, topics.CmdReleaseHold, func(holdID uuid.UUID) (string, *Error) {
+		return releaseKeyPrefix + holdID.String(), nil
+	})
 }
 
-// resolveHold submits a confirm or release of a hold, routed to the hold's zone as
-// the read model knows it.
-func (s *server) resolveHold(c *gin.Context, holdID uuid.UUID, key string, typ topics.CommandType) {
-	if err := checkText(key, "Idempotency-Key", idempotencyKeyBytesMax); err != nil {
-		s.fail(c, err)
+// resolveHold submits a confirm or release of the hold the route names, routed to
+// the hold's zone as the read model knows it. keyMissing gives the idempotency key
+// of a request without an Idempotency-Key header, or the error to answer.
+func (s *server) resolveHold(c *gin.Context, typ topics.CommandType, keyMissing func(holdID uuid.UUID) (string, *Error)) {
+	holdID, bad := parseID(c.Param("id"), "hold id")
+	key := c.GetHeader("Idempotency-Key")
+	if bad == nil && key == "" {
+		key, bad = keyMissing(holdID)
+	}
+	if bad == nil {
+		bad = checkText(key, "Idempotency-Key", idempotencyKeyBytesMax)
+	}
+	if bad != nil {
+		s.fail(c, bad)
 		return
 	}
 	ctx, cancel := s.queryCtx(c)

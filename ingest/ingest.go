@@ -6,49 +6,53 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Config of the producer.
+// BufferedRecordsMaxDefault is the default of Config.BufferedRecordsMax.
+const BufferedRecordsMaxDefault = 100_000
+
+// closeFlushTimeout bounds sending what is buffered when the producer closes.
+const closeFlushTimeout = 10 * time.Second
+
+// Config configures a Producer. A zero field takes the default in its comment.
 type Config struct {
+	// Brokers are the Kafka seed brokers. Required.
 	Brokers []string
-	Topics  topics.Names
-	// ProduceTimeout bounds one Publish (default 10 s).
-	ProduceTimeout time.Duration
-	// BufferedRecordsMax bounds the records waiting to be sent (default 100,000);
-	// beyond it Publish waits, up to ProduceTimeout.
+	// Topics are the topic names; commands go to Topics.Commands. Default
+	// topics.DefaultNames.
+	Topics topics.Names
+	// BufferedRecordsMax bounds the records waiting to be sent; beyond it Publish
+	// waits, until its context is done. Default 100,000.
 	BufferedRecordsMax int
-	// Linger is how long a batch may wait for more records (default 0: send as
-	// soon as the previous request to the broker is answered).
+	// Linger is how long a batch may wait for more records. Default 0: send as
+	// soon as the previous request to the broker is answered.
 	Linger time.Duration
 }
 
-// Validate rejects a configuration that cannot work.
-func (c *Config) Validate() error {
+// withDefaults returns c with the zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	return setting.Fill(c, Config{Topics: topics.DefaultNames, BufferedRecordsMax: BufferedRecordsMaxDefault})
+}
+
+// Validate reports every setting that cannot work.
+func (c Config) Validate() error {
+	p := setting.For("ingest")
 	if len(c.Brokers) == 0 {
-		return errors.New("ingest: KAFKA_BROKERS is empty")
+		p.Add("Brokers", "is required")
 	}
-	if c.Topics.Commands == "" {
-		c.Topics = topics.DefaultNames
-	}
-	if c.ProduceTimeout == 0 {
-		c.ProduceTimeout = 10 * time.Second
-	}
-	if c.BufferedRecordsMax == 0 {
-		c.BufferedRecordsMax = 100_000
-	}
-	if c.ProduceTimeout < 0 || c.BufferedRecordsMax < 0 || c.Linger < 0 {
-		return errors.New("ingest: negative timeout, buffer or linger")
-	}
-	return nil
+	setting.AtLeast(p, "BufferedRecordsMax", c.BufferedRecordsMax, 0)
+	setting.AtLeast(p, "Linger", c.Linger, 0)
+	return p.Err()
 }
 
 // Producer publishes commands.
@@ -59,11 +63,13 @@ type Producer struct {
 }
 
 // New connects a producer. Metrics (kprom's client metrics and publish latency) are
-// registered on reg when it is not nil.
+// registered on reg when it is not nil; registering them twice is a programmer
+// error and panics.
 func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topics.Commands),
@@ -72,17 +78,13 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
 	}
-	p := &Producer{cfg: cfg, latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+	p := &Producer{cfg: cfg, latency: promauto.With(reg).NewHistogram(prometheus.HistogramOpts{
 		Namespace: "ticket", Subsystem: "ingest", Name: "publish_seconds",
 		Help:    "Time to publish one command to Kafka (acks=all).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})}
 	if reg != nil {
-		m := kprom.NewMetrics("ticket_ingest_kafka", kprom.Registerer(reg))
-		opts = append(opts, kgo.WithHooks(m))
-		if err := reg.Register(p.latency); err != nil {
-			return nil, err
-		}
+		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("ticket_ingest_kafka", kprom.Registerer(reg))))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -92,15 +94,15 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 	return p, nil
 }
 
-// Publish produces one command and waits for Kafka's acknowledgement.
+// Publish produces one command and waits for Kafka's acknowledgement, or until ctx
+// is done: the caller bounds it (the API with its Config.PublishTimeout, on which
+// its answers about unknown request ids rely).
 func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
 	rec, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		return err
 	}
 	rec.Topic = p.cfg.Topics.Commands
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
-	defer cancel()
 	start := time.Now()
 	if err := p.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)
@@ -114,7 +116,7 @@ func (p *Producer) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
 
 // Close flushes what is buffered and disconnects.
 func (p *Producer) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.ProduceTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 	defer cancel()
 	_ = p.cl.Flush(ctx)
 	p.cl.Close()

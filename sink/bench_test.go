@@ -19,7 +19,7 @@ const benchPartitions = 6
 //
 //	go test -run '^$' -bench BenchmarkSinkApply -benchtime 40x ./sink/
 func BenchmarkSinkApply(b *testing.B) {
-	for _, size := range []int{1000, DefaultBatchRecordsMax} {
+	for _, size := range []int{1000, BatchRecordsMaxDefault} {
 		for _, writers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("batch=%d/writers=%d", size, writers), func(b *testing.B) { benchApply(b, size, writers) })
 		}

@@ -1,36 +1,41 @@
 package sink
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Defaults of the Config fields left zero.
+// Defaults and bounds of the Config fields.
 const (
-	DefaultGroup           = "ticket-sink"
-	DefaultBatchRecordsMax = 5000
-	DefaultBatchWait       = 20 * time.Millisecond
-	DefaultApplyRetriesMax = 8
-	DefaultApplyBackoffMax = 5 * time.Second
-	DefaultDeadLetterWait  = 30 * time.Second
-	DefaultWriters         = 2
+	GroupDefault = "ticket-sink"
+
+	BatchRecordsMaxDefault = 5000
+	// BatchRecordsMaxMax is the largest BatchRecordsMax accepted: one Postgres
+	// transaction and one set of column arrays holds this many records at most.
+	BatchRecordsMaxMax = 100_000
+
+	BatchWaitDefault       = 20 * time.Millisecond
+	ApplyRetriesMaxDefault = 8
+	ApplyBackoffMaxDefault = 5 * time.Second
+	DeadLetterWaitDefault  = 30 * time.Second
+
+	// SessionTimeoutDefault is how long a dead sink's partitions wait for a new
+	// owner (unless it comes back with the same InstanceID): 10s rather than the
+	// Kafka client's 45s.
+	SessionTimeoutDefault = 10 * time.Second
+
+	WritersDefault = 2
+	// WritersMax bounds Writers: each holds a Postgres connection during a batch.
+	WritersMax = 16
 )
 
 // Bounds that are not worth a config field.
 const (
-	// batchRecordsLimit is the largest BatchRecordsMax accepted: one Postgres
-	// transaction and one set of column arrays holds this many events at most.
-	batchRecordsLimit = 100_000
-	// sessionTimeout is the group session timeout of the sink's consumer.
-	sessionTimeout = 10 * time.Second
-	// writersLimit bounds Writers: each holds a Postgres connection during a batch.
-	writersLimit = 16
 	// applyBackoffMin is the first wait after a failed batch; each retry doubles
-	// it, up to ApplyBackoffMax.
+	// it, up to ApplyBackoffMax, which is at least this.
 	applyBackoffMin = 100 * time.Millisecond
 	// kafkaCommitTimeout bounds committing a batch's offsets to the Kafka group
 	// after its Postgres commit.
@@ -41,7 +46,7 @@ const (
 	offsetsReadRetryWait  = 500 * time.Millisecond
 )
 
-// Config configures a Sink. Zero fields take the default in their comment.
+// Config configures a Sink. A zero field takes the default in its comment.
 type Config struct {
 	// Brokers are the Kafka seed brokers. Required.
 	Brokers []string
@@ -59,10 +64,15 @@ type Config struct {
 	// ApplyRetriesMax bounds the retries of a batch that Postgres failed; after
 	// the last one Run returns the error. Default 8.
 	ApplyRetriesMax int
-	// ApplyBackoffMax caps the wait between retries (100ms, doubling). Default 5s.
+	// ApplyBackoffMax caps the wait between retries (100ms, doubling); at least
+	// 100ms. Default 5s.
 	ApplyBackoffMax time.Duration
 	// DeadLetterWait bounds producing a batch's dead letters. Default 30s.
 	DeadLetterWait time.Duration
+	// SessionTimeout is the consumer group's session timeout: how long the
+	// partitions of a sink that died wait before another sink takes them.
+	// Default 10s.
+	SessionTimeout time.Duration
 	// AsyncCommit commits batches with synchronous_commit off: a Postgres crash
 	// may then lose the last batches committed (at most about three times
 	// wal_writer_delay), offsets included, so the sink applies them again from
@@ -84,66 +94,37 @@ type Config struct {
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.Group == "" {
-		c.Group = DefaultGroup
-	}
-	if c.BatchRecordsMax == 0 {
-		c.BatchRecordsMax = DefaultBatchRecordsMax
-	}
-	if c.BatchWait == 0 {
-		c.BatchWait = DefaultBatchWait
-	}
-	if c.ApplyRetriesMax == 0 {
-		c.ApplyRetriesMax = DefaultApplyRetriesMax
-	}
-	if c.ApplyBackoffMax == 0 {
-		c.ApplyBackoffMax = DefaultApplyBackoffMax
-	}
-	if c.DeadLetterWait == 0 {
-		c.DeadLetterWait = DefaultDeadLetterWait
-	}
-	if c.Writers == 0 {
-		c.Writers = DefaultWriters
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
+	return setting.Fill(c, Config{
+		Group:           GroupDefault,
+		BatchRecordsMax: BatchRecordsMaxDefault,
+		BatchWait:       BatchWaitDefault,
+		ApplyRetriesMax: ApplyRetriesMaxDefault,
+		ApplyBackoffMax: ApplyBackoffMaxDefault,
+		DeadLetterWait:  DeadLetterWaitDefault,
+		SessionTimeout:  SessionTimeoutDefault,
+		Writers:         WritersDefault,
+		Logger:          slog.Default(),
+	})
 }
 
-// Validate rejects a config that cannot work, after defaults are applied.
+// Validate reports every setting that cannot work, after defaults are applied.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
+	p := setting.For("sink")
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers are required (KAFKA_BROKERS)"))
+		p.Add("Brokers", "is required")
 	}
-	if c.Topics.Events == "" || c.Topics.DeadLetters == "" {
-		errs = append(errs, errors.New("Topics.Events and Topics.DeadLetters are required"))
-	}
+	setting.Required(p, "Topics.Events", c.Topics.Events)
+	setting.Required(p, "Topics.DeadLetters", c.Topics.DeadLetters)
 	if c.Topics.Events != "" && c.Topics.Events == c.Topics.DeadLetters {
-		errs = append(errs, fmt.Errorf("Topics.DeadLetters %q must differ from Topics.Events", c.Topics.DeadLetters))
+		p.Add("Topics.DeadLetters", "%q must differ from Topics.Events", c.Topics.DeadLetters)
 	}
-	if c.BatchRecordsMax < 1 || c.BatchRecordsMax > batchRecordsLimit {
-		errs = append(errs, fmt.Errorf("BatchRecordsMax %d out of range 1..%d", c.BatchRecordsMax, batchRecordsLimit))
-	}
-	if c.Writers < 1 || c.Writers > writersLimit {
-		errs = append(errs, fmt.Errorf("writers %d is not in [1, %d]", c.Writers, writersLimit))
-	}
-	if c.BatchWait < 0 {
-		errs = append(errs, fmt.Errorf("BatchWait %v must be >= 0", c.BatchWait))
-	}
-	if c.ApplyRetriesMax < 0 {
-		errs = append(errs, fmt.Errorf("ApplyRetriesMax %d must be >= 0", c.ApplyRetriesMax))
-	}
-	if c.ApplyBackoffMax < applyBackoffMin {
-		errs = append(errs, fmt.Errorf("ApplyBackoffMax %v must be >= %v", c.ApplyBackoffMax, applyBackoffMin))
-	}
-	if c.DeadLetterWait < 0 {
-		errs = append(errs, fmt.Errorf("DeadLetterWait %v must be >= 0", c.DeadLetterWait))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sink config: %w", err)
-	}
-	return nil
+	setting.Range(p, "BatchRecordsMax", c.BatchRecordsMax, 1, BatchRecordsMaxMax)
+	setting.Range(p, "Writers", c.Writers, 1, WritersMax)
+	setting.AtLeast(p, "BatchWait", c.BatchWait, 0)
+	setting.AtLeast(p, "ApplyRetriesMax", c.ApplyRetriesMax, 0)
+	setting.AtLeast(p, "ApplyBackoffMax", c.ApplyBackoffMax, applyBackoffMin)
+	setting.AtLeast(p, "DeadLetterWait", c.DeadLetterWait, 0)
+	setting.AtLeast(p, "SessionTimeout", c.SessionTimeout, 0)
+	return p.Err()
 }

@@ -26,9 +26,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumerGroup(s.cfg.Group),
-		// A dead sink's partitions wait this long for a new owner (unless it comes
-		// back with the same InstanceID): 10 s rather than the client's 45 s.
-		kgo.SessionTimeout(sessionTimeout),
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		kgo.ConsumeTopics(s.cfg.Topics.Events),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),

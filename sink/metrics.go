@@ -1,10 +1,10 @@
 package sink
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -22,63 +22,37 @@ type metrics struct {
 	lastEventTime prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics builds the sink's collectors and registers them all on reg (none when
+// reg is nil). Registering a collector twice is a programmer error and panics.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
 	m := &metrics{
-		batches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_sink_batches_total",
-			Help: "Batches committed to Postgres.",
-		}),
-		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ticket_sink_events_applied_total",
-			Help: "Events applied to the read model, by event type (other: types the sink does not know, skipped).",
-		}, []string{"type"}),
-		skipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_sink_records_already_applied_total",
-			Help: "Records skipped because Postgres already had them (offset below the stored next_offset).",
-		}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "ticket_sink_batch_duration_seconds",
+		batches: f.NewCounter(prometheus.CounterOpts{Name: "ticket_sink_batches_total",
+			Help: "Batches committed to Postgres."}),
+		applied: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_sink_events_applied_total",
+			Help: "Events applied to the read model, by event type (other: types the sink does not know, skipped)."}, []string{"type"}),
+		skipped: f.NewCounter(prometheus.CounterOpts{Name: "ticket_sink_records_already_applied_total",
+			Help: "Records skipped because Postgres already had them (offset below the stored next_offset)."}),
+		duration: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_sink_batch_duration_seconds",
 			Help:    "Time to write one batch to Postgres, commit included.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}),
-		size: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "ticket_sink_batch_records",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
+		size: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_sink_batch_records",
 			Help:    "Records in one batch.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 9), // 1 .. 65536
-		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "ticket_sink_lag_records",
-			Help: "Records of the events topic not yet applied, per partition: high watermark minus the sink's position (a transaction marker counts as one).",
-		}, []string{"partition"}),
-		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_sink_dead_letters_total",
-			Help: "Records sent to the dead-letter topic because they could not be decoded or applied.",
-		}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ticket_sink_batch_retries_total",
-			Help: "Batches retried after Postgres failed them.",
-		}),
-		lastEventTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ticket_sink_last_event_timestamp_seconds",
-			Help: "Processor time of the newest event applied (Unix seconds): how fresh the read model is.",
-		}),
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}), // 1 .. 65536
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ticket_sink_lag_records",
+			Help: "Records of the events topic not yet applied, per partition: high watermark minus the sink's position (a transaction marker counts as one)."}, []string{"partition"}),
+		deadLetters: f.NewCounter(prometheus.CounterOpts{Name: "ticket_sink_dead_letters_total",
+			Help: "Records sent to the dead-letter topic because they could not be decoded or applied."}),
+		retries: f.NewCounter(prometheus.CounterOpts{Name: "ticket_sink_batch_retries_total",
+			Help: "Batches retried after Postgres failed them."}),
+		lastEventTime: f.NewGauge(prometheus.GaugeOpts{Name: "ticket_sink_last_event_timestamp_seconds",
+			Help: "Processor time of the newest event applied (Unix seconds): how fresh the read model is."}),
 	}
 	// Series exist from the start, so the first event of a kind shows as an increase.
 	for _, t := range topics.EventTypes {
 		m.applied.WithLabelValues(string(t))
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.batches, m.applied, m.skipped, m.duration, m.size,
-		m.lag, m.deadLetters, m.retries, m.lastEventTime} {
-		errs = append(errs, reg.Register(c))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return m
 }
 
 func partitionLabel(p int32) string { return strconv.Itoa(int(p)) }

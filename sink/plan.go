@@ -133,15 +133,16 @@ type eventRows struct {
 	created []time.Time
 }
 
+// zoneRows are zones configured in the batch: their inventory rows and the rest
+// of their configuration.
 type zoneRows struct {
-	id, eventID                 [][16]byte
+	invRows
+	eventID                     [][16]byte
 	name                        []string
-	capacity, available         []int64
-	held, sold                  []int64
 	ttl, quantityMax, custLimit []int64
-	asOf                        []time.Time
 }
 
+// invRows are zones' inventories.
 type invRows struct {
 	id                        [][16]byte
 	capacity, available, held []int64
@@ -278,30 +279,27 @@ func collapse(events []*topics.Event) *plan {
 	return p
 }
 
+// resolutions maps each event that resolves a hold to the hold's new status.
+var resolutions = map[topics.EventType]topics.HoldStatus{
+	topics.EvHoldConfirmed: topics.HoldConfirmed,
+	topics.EvHoldReleased:  topics.HoldReleased,
+	topics.EvHoldExpired:   topics.HoldExpired,
+}
+
 func resolution(t topics.EventType) topics.HoldStatus {
-	switch t {
-	case topics.EvHoldConfirmed:
-		return topics.HoldConfirmed
-	case topics.EvHoldReleased:
-		return topics.HoldReleased
-	case topics.EvHoldExpired:
-		return topics.HoldExpired
+	if s, ok := resolutions[t]; ok {
+		return s
 	}
 	panic("sink: no resolution for " + string(t))
 }
 
 func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
-	r.id = append(r.id, [16]byte(id))
+	r.invRows.add(id, z)
 	r.eventID = append(r.eventID, [16]byte(z.eventID))
 	r.name = append(r.name, z.config.ZoneName)
-	r.capacity = append(r.capacity, z.inv.Capacity)
-	r.available = append(r.available, z.inv.Available)
-	r.held = append(r.held, z.inv.Held)
-	r.sold = append(r.sold, z.inv.Sold)
 	r.ttl = append(r.ttl, z.config.HoldTTLSeconds)
 	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
 	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
-	r.asOf = append(r.asOf, z.asOf)
 }
 
 func (r *invRows) add(id uuid.UUID, z *zoneState) {
@@ -402,17 +400,16 @@ func commandType(e *topics.Event) topics.CommandType {
 	if t == topics.EvRequestReplayed && e.Replay != nil {
 		t = e.Replay.OriginalType
 	}
-	switch t {
-	case topics.EvZoneConfigured:
-		return topics.CmdConfigureZone
-	case topics.EvHoldPlaced:
-		return topics.CmdPlaceHold
-	case topics.EvHoldConfirmed:
-		return topics.CmdConfirmHold
-	case topics.EvHoldReleased:
-		return topics.CmdReleaseHold
-	}
-	return ""
+	return answeredCommands[t]
+}
+
+// answeredCommands maps each event that answers a request to the command type of
+// that request; an expiration answers none.
+var answeredCommands = map[topics.EventType]topics.CommandType{
+	topics.EvZoneConfigured: topics.CmdConfigureZone,
+	topics.EvHoldPlaced:     topics.CmdPlaceHold,
+	topics.EvHoldConfirmed:  topics.CmdConfirmHold,
+	topics.EvHoldReleased:   topics.CmdReleaseHold,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

@@ -106,26 +106,3 @@ func TestCheck(t *testing.T) {
 		t.Errorf("unknown type refused: %v", err)
 	}
 }
-
-// TestConfigValidate proves that defaults fill the zero fields and contradictions
-// are refused.
-func TestConfigValidate(t *testing.T) {
-	ok := Config{Brokers: []string{"b:9092"}, Topics: topics.DefaultNames}
-	if err := ok.Validate(); err != nil {
-		t.Fatalf("defaults refused: %v", err)
-	}
-	if c := ok.withDefaults(); c.Group != DefaultGroup || c.BatchRecordsMax != DefaultBatchRecordsMax || c.BatchWait != DefaultBatchWait {
-		t.Errorf("defaults = %+v", c)
-	}
-	for _, c := range []Config{
-		{Topics: topics.DefaultNames},
-		{Brokers: ok.Brokers},
-		{Brokers: ok.Brokers, Topics: topics.DefaultNames, BatchRecordsMax: batchRecordsLimit + 1},
-		{Brokers: ok.Brokers, Topics: topics.DefaultNames, BatchWait: -1},
-		{Brokers: ok.Brokers, Topics: topics.Names{Events: "e", DeadLetters: "e"}},
-	} {
-		if err := c.Validate(); err == nil {
-			t.Errorf("config %+v passed", c)
-		}
-	}
-}

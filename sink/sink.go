@@ -39,11 +39,7 @@ func New(cfg Config, pool *pgxpool.Pool, reg prometheus.Registerer) (*Sink, erro
 	if pool == nil {
 		return nil, errors.New("sink: pool is required")
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("sink: register metrics: %w", err)
-	}
-	return &Sink{cfg: cfg.withDefaults(), pool: pool, metrics: m}, nil
+	return &Sink{cfg: cfg.withDefaults(), pool: pool, metrics: newMetrics(reg)}, nil
 }
 
 // ApplyBatch writes batch to Postgres in one transaction, together with the next
@@ -139,15 +135,7 @@ func (s *Sink) lockOffsets(ctx context.Context, tx pgx.Tx, batch []Record) (map[
 	}
 	slices.Sort(parts)
 	rows, _ := tx.Query(ctx, lockOffsetsSQL, s.cfg.Topics.Events, parts)
-	stored := make(map[int32]int64, len(parts))
-	var (
-		p int32
-		n int64
-	)
-	_, err := pgx.ForEachRow(rows, []any{&p, &n}, func() error {
-		stored[p] = n
-		return nil
-	})
+	stored, err := offsetsOf(rows, len(parts))
 	if err != nil {
 		return nil, fmt.Errorf("sink: lock offsets: %w", err)
 	}
@@ -201,7 +189,13 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 // no row is missing from the result.
 func (s *Sink) storedOffsets(ctx context.Context, parts []int32) (map[int32]int64, error) {
 	rows, _ := s.pool.Query(ctx, readOffsetsSQL, s.cfg.Topics.Events, parts)
-	stored := make(map[int32]int64, len(parts))
+	return offsetsOf(rows, len(parts))
+}
+
+// offsetsOf reads rows of (partition, next offset) into a map; a query error
+// surfaces here, as pgx defers it to the rows.
+func offsetsOf(rows pgx.Rows, partitions int) (map[int32]int64, error) {
+	stored := make(map[int32]int64, partitions)
 	var (
 		p int32
 		n int64

@@ -36,6 +36,45 @@ func (c Config) topology() topics.Topology {
 	return topics.Topology{Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor)}
 }
 
+// apiConfig is the API's Config; the rate burst matters only with a rate limit.
+func (c Config) apiConfig(log *slog.Logger) api.Config {
+	cfg := api.Config{AdminTokens: c.adminTokens(), TrustedProxies: splitList(c.TrustedProxies),
+		Partitions: int32(c.Partitions), RateLimit: c.RateLimit, Logger: log}
+	if c.RateLimit > 0 {
+		cfg.RateBurst = c.RateBurst
+	}
+	return cfg
+}
+
+func (c Config) ingestConfig() ingest.Config {
+	return ingest.Config{Brokers: c.brokers(), Topics: c.names()}
+}
+
+func (c Config) sinkConfig(log *slog.Logger) sink.Config {
+	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance, Logger: log}
+}
+
+// processorState is the state machine's Config: its defaults but for the TTL of
+// zones configured without one.
+func (c Config) processorState() processor.Config {
+	st := processor.DefaultConfig()
+	st.HoldTTLDefault = c.HoldTTLDefault
+	return st
+}
+
+func (c Config) processorConfig(log *slog.Logger) processor.LoopConfig {
+	return processor.LoopConfig{
+		Brokers:         c.brokers(),
+		Topics:          c.names(),
+		Partitions:      int32(c.Partitions),
+		TransactionalID: "ticket-processor-" + c.Instance,
+		InstanceID:      "ticket-processor-" + c.Instance,
+		SinkGroup:       sink.GroupDefault,
+		State:           c.processorState(),
+		Logger:          log,
+	}
+}
+
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -104,16 +143,12 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer pool.Close()
-	prod, err := ingest.New(ingest.Config{Brokers: cfg.brokers(), Topics: cfg.names()}, reg)
+	prod, err := ingest.New(cfg.ingestConfig(), reg)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
-	apiCfg := api.Config{AdminTokens: cfg.adminTokens(), TrustedProxies: splitList(cfg.TrustedProxies),
-		Partitions: int32(cfg.Partitions), Logger: log}
-	if cfg.RateLimit > 0 {
-		apiCfg.RateLimit, apiCfg.RateBurst = cfg.RateLimit, cfg.RateBurst
-	}
+	apiCfg := cfg.apiConfig(log)
 	handler, err := api.New(apiCfg, api.Deps{
 		Publisher: prod,
 		Reads:     api.NewStore(pool, cfg.names().Events),
@@ -153,17 +188,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 }
 
 func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
-	st := processor.DefaultConfig()
-	st.HoldTTLDefault = cfg.HoldTTLDefault
-	p, err := processor.New(processor.LoopConfig{
-		Brokers:         cfg.brokers(),
-		Topics:          cfg.names(),
-		Partitions:      int32(cfg.Partitions),
-		TransactionalID: "ticket-processor-" + cfg.Instance,
-		InstanceID:      "ticket-processor-" + cfg.Instance,
-		State:           st,
-		Logger:          log,
-	}, reg)
+	p, err := processor.New(cfg.processorConfig(log), reg)
 	if err != nil {
 		return err
 	}
@@ -177,7 +202,7 @@ func runSink(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.R
 		return err
 	}
 	defer pool.Close()
-	s, err := sink.New(sink.Config{Brokers: cfg.brokers(), Topics: cfg.names(), InstanceID: "ticket-sink-" + cfg.Instance, Logger: log}, pool, reg)
+	s, err := sink.New(cfg.sinkConfig(log), pool, reg)
 	if err != nil {
 		return err
 	}

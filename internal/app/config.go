@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,13 +11,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ultimate-ticket/ultimate-ticket/api"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // defaultDatabaseURL is the seed's default, kept with its meaning.
 const defaultDatabaseURL = "postgres://ultimate_ticket:ultimate_ticket@localhost:5432/ultimate_ticket?sslmode=disable"
 
 // Config is every setting of ticketd. Each comes from an environment variable and
-// can be overridden by the flag of the same name in lower case with dashes.
+// can be overridden by the flag of the same name in lower case with dashes. The
+// packages own the defaults and bounds of what they run; ParseConfig only parses,
+// and has each package validate the Config it will be given.
 type Config struct {
 	KafkaBrokers      string
 	DatabaseURL       string
@@ -41,6 +49,7 @@ func envString(name, def string) string {
 }
 
 // ParseConfig reads the environment, then the flags in args, for command cmd.
+// Invalid settings are all reported at once, each named by its variable.
 func ParseConfig(cmd string, args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("ticketd "+cmd, flag.ContinueOnError)
@@ -52,63 +61,118 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envString("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES: proxy IPs or CIDRs, comma-separated, whose X-Forwarded-For names the client (for the rate limit)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("LOG_LEVEL", "info"), "LOG_LEVEL: debug, info, warn or error")
-	var partitions, rf, burst, rate, ttl string
-	fs.StringVar(&partitions, "partitions", envString("PARTITIONS", "6"), "PARTITIONS: partitions of the commands, events and state topics")
-	fs.StringVar(&rf, "replication-factor", envString("REPLICATION_FACTOR", "1"), "REPLICATION_FACTOR: replicas of every topic")
-	fs.StringVar(&rate, "rate-limit", envString("RATE_LIMIT", "0"), "RATE_LIMIT: requests per second per client (0: off)")
-	fs.StringVar(&burst, "rate-burst", envString("RATE_BURST", "20"), "RATE_BURST: token bucket size per client")
-	fs.StringVar(&ttl, "hold-ttl-default", envString("HOLD_TTL_DEFAULT", "10m"), "HOLD_TTL_DEFAULT: TTL of holds in zones created without one")
+	def := topics.DefaultTopology
+	numbers := []struct {
+		env, flag, def, usage string
+		parse                 func(string) error
+	}{
+		{"PARTITIONS", "partitions", itoa(def.Partitions), "partitions of the commands, events and state topics",
+			parseInt(&c.Partitions, 32)},
+		{"REPLICATION_FACTOR", "replication-factor", itoa(def.ReplicationFactor), "replicas of every topic",
+			parseInt(&c.ReplicationFactor, 16)},
+		{"RATE_LIMIT", "rate-limit", "0", "requests per second per client (0: off)",
+			func(s string) (err error) { c.RateLimit, err = strconv.ParseFloat(s, 64); return err }},
+		{"RATE_BURST", "rate-burst", itoa(api.RateBurstDefault), "token bucket size per client",
+			parseInt(&c.RateBurst, 0)},
+		{"HOLD_TTL_DEFAULT", "hold-ttl-default", processor.DefaultConfig().HoldTTLDefault.String(),
+			"TTL of holds in zones created without one",
+			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
+	}
+	raw := make([]string, len(numbers))
+	for i, n := range numbers {
+		fs.StringVar(&raw[i], n.flag, envString(n.env, n.def), n.env+": "+n.usage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	var errs []error
-	bad := func(setting string, err error) { errs = append(errs, fmt.Errorf("%s: %w", setting, err)) }
-	var err error
-	if c.Partitions, err = strconv.Atoi(partitions); err != nil || c.Partitions < 1 || c.Partitions > 1024 {
-		bad("PARTITIONS", fmt.Errorf("%q is not a number from 1 to 1024", partitions))
+	for i, n := range numbers {
+		if err := n.parse(raw[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.env, err))
+		}
 	}
-	if c.ReplicationFactor, err = strconv.Atoi(rf); err != nil || c.ReplicationFactor < 1 || c.ReplicationFactor > 16 {
-		bad("REPLICATION_FACTOR", fmt.Errorf("%q is not a number from 1 to 16", rf))
+	if c.Instance == "" {
+		c.Instance, _ = os.Hostname()
 	}
-	if c.RateLimit, err = strconv.ParseFloat(rate, 64); err != nil || c.RateLimit < 0 {
-		bad("RATE_LIMIT", fmt.Errorf("%q is not a non-negative number", rate))
+	errs = append(errs, c.checkOwn(cmd), c.checkComponents())
+	return c, errors.Join(errs...)
+}
+
+func itoa[T int16 | int32 | int](v T) string { return strconv.Itoa(int(v)) }
+
+// parseInt parses a decimal integer of bits bits (0: int) into *v.
+func parseInt(v *int, bits int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.ParseInt(s, 10, bits)
+		*v = int(n)
+		return err
 	}
-	if c.RateBurst, err = strconv.Atoi(burst); err != nil || c.RateBurst < 1 {
-		bad("RATE_BURST", fmt.Errorf("%q is not a positive number", burst))
-	}
-	if c.HoldTTLDefault, err = time.ParseDuration(ttl); err != nil || c.HoldTTLDefault < 10*time.Second || c.HoldTTLDefault > time.Hour {
-		bad("HOLD_TTL_DEFAULT", fmt.Errorf("%q is not a duration from 10s to 1h", ttl))
-	}
+}
+
+// checkOwn checks the settings no package owns: how ticketd is reached and logs.
+func (c Config) checkOwn(cmd string) error {
+	var errs []error
+	bad := func(env string, err error) { errs = append(errs, fmt.Errorf("%s: %w", env, err)) }
 	for _, b := range c.brokers() {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			bad("KAFKA_BROKERS", fmt.Errorf("%q is not host:port", b))
 		}
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		bad("DATABASE_URL", fmt.Errorf("not a postgres:// URL"))
+		bad("DATABASE_URL", errors.New("not a postgres:// URL"))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("HTTP_ADDR", fmt.Errorf("%q is not [host]:port", c.HTTPAddr))
 	}
-	if cmd == "api" || cmd == "all" {
-		for _, t := range c.adminTokens() {
-			if len(t) < 16 {
-				bad("ADMIN_TOKEN", errors.New("every token needs at least 16 characters"))
-			}
-		}
-		if len(c.adminTokens()) == 0 {
-			bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
-		}
+	if (cmd == "api" || cmd == "all") && len(c.adminTokens()) == 0 {
+		bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("LOG_LEVEL", fmt.Errorf("%q is not debug, info, warn or error", c.LogLevel))
 	}
-	if c.Instance == "" {
-		c.Instance, _ = os.Hostname()
+	return errors.Join(errs...)
+}
+
+// envOf names the variable that sets each package setting ticketd sets, so that a
+// package's complaint names what the operator wrote.
+var envOf = map[string]string{
+	"api.AdminTokens":    "ADMIN_TOKEN",
+	"api.TrustedProxies": "TRUSTED_PROXIES",
+	"api.RateLimit":      "RATE_LIMIT",
+	"api.RateBurst":      "RATE_BURST",
+	"api.Partitions":     "PARTITIONS",
+	"ingest.Brokers":     "KAFKA_BROKERS",
+	"sink.Brokers":       "KAFKA_BROKERS",
+	"sink.InstanceID":    "INSTANCE",
+}
+
+// checkComponents has each package validate the Config it will be given.
+func (c Config) checkComponents() error {
+	var errs []error
+	named := func(err error) {
+		setting.Each(err, func(e *setting.Error) {
+			field, _, _ := strings.Cut(e.Setting, "[") // AdminTokens[2] is set by ADMIN_TOKEN
+			errs = append(errs, fmt.Errorf("%s: %w", cmp.Or(envOf[e.Package+"."+field], e.Package), e))
+		})
 	}
-	return c, errors.Join(errs...)
+	named(c.apiConfig(nil).Validate())
+	named(c.ingestConfig().Validate())
+	named(c.sinkConfig(nil).Validate())
+	// topics and processor report untyped errors; each setting checked alone is
+	// named by its variable.
+	def := topics.DefaultTopology
+	if err := (topics.Topology{Partitions: int32(c.Partitions), ReplicationFactor: def.ReplicationFactor}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("PARTITIONS: %w", err))
+	}
+	if err := (topics.Topology{Partitions: def.Partitions, ReplicationFactor: int16(c.ReplicationFactor)}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("REPLICATION_FACTOR: %w", err))
+	}
+	if err := c.processorState().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("HOLD_TTL_DEFAULT: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 func (c Config) brokers() []string { return splitList(c.KafkaBrokers) }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
 )
 
 // Backoff between restarts of a failed component: it doubles per failure that
@@ -31,16 +34,12 @@ type supervisor struct {
 }
 
 func newSupervisor(log *slog.Logger, reg prometheus.Registerer) *supervisor {
-	s := &supervisor{
+	return &supervisor{
 		log: log,
-		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "app",
+		restarts: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "app",
 			Name: "component_restarts_total", Help: "Components restarted after they stopped with an error, by component."}, []string{"component"}),
-		sleep: sleepCtx,
+		sleep: backoff.Sleep,
 	}
-	if reg != nil {
-		reg.MustRegister(s.restarts)
-	}
-	return s
 }
 
 // run runs component until ctx is done, restarting it after each error.
@@ -68,20 +67,5 @@ func (s *supervisor) run(ctx context.Context, name string, component func(contex
 }
 
 func restartBackoff(fails int) time.Duration {
-	d := restartBackoffMin
-	for range min(fails, 30) {
-		if d *= 2; d >= restartBackoffMax {
-			return restartBackoffMax
-		}
-	}
-	return d
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	return backoff.Exp(fails, restartBackoffMin, restartBackoffMax)
 }
