@@ -183,8 +183,8 @@ func encodeHold(b []byte, h *hold) []byte {
 
 // Event types, reasons and command types as bytes in the changelog. Append only.
 var (
-	eventTypeCodes = []topics.EventType{"", topics.EvZoneConfigured, topics.EvHoldPlaced, topics.EvHoldConfirmed,
-		topics.EvHoldReleased, topics.EvHoldExpired, topics.EvRequestRejected, topics.EvRequestReplayed}
+	outcomeTypeCodes = []topics.OutcomeType{"", topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed,
+		topics.OutHoldReleased, topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed}
 	reasonCodes = []topics.Reason{"", topics.ReasonInvalidCommand, topics.ReasonZoneNotFound,
 		topics.ReasonCapacityBelowTaken, topics.ReasonInvalidTTL, topics.ReasonInsufficientCapacity,
 		topics.ReasonQuantityOverLimit, topics.ReasonCustomerLimitExceeded, topics.ReasonIdempotencyConflict,
@@ -207,7 +207,7 @@ func encodeKey(b []byte, k *keyEntry) []byte {
 	b = appendTime(b, k.decidedAt)
 	b = binary.AppendUvarint(b, k.seq)
 	b = append(b, k.requestID[:]...)
-	b = append(b, code(eventTypeCodes, k.evType))
+	b = append(b, code(outcomeTypeCodes, k.outType))
 	b = append(b, k.holdID[:]...)
 	b = append(b, k.orderID[:]...)
 	b = append(b, code(reasonCodes, k.reason))
@@ -495,7 +495,7 @@ func (s *State) restoreKey(rest, value []byte) error {
 	}
 	d := decoder{b: value[1:]}
 	k := keyEntry{id: id, decidedAt: d.time(), seq: d.uvarint(), requestID: d.uuid()}
-	k.evType = eventTypeCodes[d.code(len(eventTypeCodes))]
+	k.outType = outcomeTypeCodes[d.code(len(outcomeTypeCodes))]
 	k.holdID, k.orderID = d.uuid(), d.uuid()
 	if r := int(d.byte()); r < len(reasonCodes) {
 		k.reason = reasonCodes[r]

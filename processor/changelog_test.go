@@ -64,13 +64,13 @@ func TestRestoreRoundTrip(t *testing.T) {
 	}
 	h.s = r
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 2, "ann", "")), topics.ReasonCustomerLimitExceeded)
-	wantType(t, h.apply(h.confirmCmd(zoneA, confirmed, "pay")), topics.EvRequestReplayed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, confirmed, "pay")), topics.OutRequestReplayed)
 	ev := h.apply(h.placeCmd(zoneA, 30, "", "too-many"))
-	if ev.Type != topics.EvRequestReplayed || ev.Replay.Rejection.Reason != topics.ReasonQuantityOverLimit {
+	if ev.Type != topics.OutRequestReplayed || ev.Replay.Rejection.Reason != topics.ReasonQuantityOverLimit {
 		t.Fatalf("replay %+v", ev.Replay)
 	}
 	h.now = h.now.Add(time.Hour)
-	if evs := h.s.Advance(nil, h.now); len(evs) != 1 || evs[0].Type != topics.EvHoldExpired {
+	if evs := h.s.Advance(nil, h.now); len(evs) != 1 || evs[0].Type != topics.OutHoldExpired {
 		t.Fatalf("want one expiry after restore, got %d events", len(evs))
 	}
 }
@@ -183,7 +183,7 @@ func TestRestoreMultiVersionHold(t *testing.T) {
 			var log []record
 			drainInto(h.s, &log)
 			h.now = h.now.Add(time.Second)
-			wantType(t, h.apply(h.confirmCmd(zoneA, id, "pay")), topics.EvHoldConfirmed)
+			wantType(t, h.apply(h.confirmCmd(zoneA, id, "pay")), topics.OutHoldConfirmed)
 			drainInto(h.s, &log)
 			if how == "tombstone" {
 				h.now = h.now.Add(cfg.IdempotencyRetention)
@@ -206,7 +206,7 @@ func TestRestoreMultiVersionHold(t *testing.T) {
 				h.s.Advance(nil, h.now)
 			case "resolved bound":
 				other := h.place(zoneA, 1, "")
-				wantType(t, h.apply(h.releaseCmd(zoneA, other, "")), topics.EvHoldReleased)
+				wantType(t, h.apply(h.releaseCmd(zoneA, other, "")), topics.OutHoldReleased)
 				wantRejected(t, h.apply(h.confirmCmd(zoneA, id, "late")), topics.ReasonHoldNotFound)
 			}
 			if st := h.s.Stats(); st.ResolvedHolds > 1 {

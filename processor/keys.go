@@ -22,7 +22,7 @@ type keyEntry struct {
 	decidedAt int64 // unix ns
 	seq       uint64
 	requestID uuid.UUID
-	evType    topics.EventType
+	outType   topics.OutcomeType
 	holdID    uuid.UUID
 	orderID   uuid.UUID
 	reason    topics.Reason
@@ -114,7 +114,7 @@ func (s *State) roomForKey() bool {
 }
 
 // remember records the answer to a keyed command; roomForKey made room for it.
-func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
+func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *decision) {
 	k := s.keySlab.get()
 	s.seq++
 	*k = keyEntry{
@@ -123,14 +123,14 @@ func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
 		decidedAt: s.clock,
 		seq:       s.seq,
 		requestID: cmd.RequestID,
-		evType:    o.typ,
+		outType:   o.typ,
 		reason:    o.reason,
 		message:   o.message,
 		available: o.available,
 	}
 	if o.hold != nil {
 		k.holdID = o.hold.id
-		if o.typ == topics.EvHoldConfirmed {
+		if o.typ == topics.OutHoldConfirmed {
 			k.orderID = o.hold.orderID
 		}
 	}
@@ -158,8 +158,8 @@ func (s *State) markKey(k *keyEntry) {
 }
 
 // header fills the fields every answering event carries.
-func (s *State) header(cmd *topics.Command, typ topics.EventType, z *zone) topics.Event {
-	ev := topics.Event{
+func (s *State) header(cmd *topics.Command, typ topics.OutcomeType, z *zone) topics.Outcome {
+	ev := topics.Outcome{
 		Version:        topics.SchemaVersion,
 		Type:           typ,
 		Time:           unixTime(s.clock),
@@ -176,42 +176,42 @@ func (s *State) header(cmd *topics.Command, typ topics.EventType, z *zone) topic
 	return ev
 }
 
-func (s *State) rejectEvent(cmd *topics.Command, z *zone, reason topics.Reason, msg string, available int64) topics.Event {
-	ev := s.header(cmd, topics.EvRequestRejected, z)
-	ev.Rejection = s.evRejections.new(topics.Rejection{Reason: reason, Message: msg, Available: available})
+func (s *State) rejectOutcome(cmd *topics.Command, z *zone, reason topics.Reason, msg string, available int64) topics.Outcome {
+	ev := s.header(cmd, topics.OutRequestRejected, z)
+	ev.Rejection = s.outRejections.new(topics.Rejection{Reason: reason, Message: msg, Available: available})
 	return ev
 }
 
-func (s *State) replayEvent(cmd *topics.Command, k *keyEntry) topics.Event {
-	ev := s.header(cmd, topics.EvRequestReplayed, s.zones[cmd.ZoneID])
-	r := topics.Replay{OriginalRequestID: k.requestID, OriginalType: k.evType, HoldID: k.holdID, OrderID: k.orderID}
-	if k.evType == topics.EvRequestRejected {
-		r.Rejection = s.evRejections.new(topics.Rejection{
+func (s *State) replayOutcome(cmd *topics.Command, k *keyEntry) topics.Outcome {
+	ev := s.header(cmd, topics.OutRequestReplayed, s.zones[cmd.ZoneID])
+	r := topics.Replay{OriginalRequestID: k.requestID, OriginalType: k.outType, HoldID: k.holdID, OrderID: k.orderID}
+	if k.outType == topics.OutRequestRejected {
+		r.Rejection = s.outRejections.new(topics.Rejection{
 			Reason: k.reason, Message: k.message, Available: k.available,
 		})
 	}
-	ev.Replay = s.evReplays.new(r)
+	ev.Replay = s.outReplays.new(r)
 	return ev
 }
 
-func (s *State) outcomeEvent(cmd *topics.Command, o *outcome) topics.Event {
+func (s *State) outcomeOf(cmd *topics.Command, o *decision) topics.Outcome {
 	ev := s.header(cmd, o.typ, o.zone)
 	switch o.typ {
-	case topics.EvRequestRejected:
-		ev.Rejection = s.evRejections.new(topics.Rejection{Reason: o.reason, Message: o.message, Available: o.available})
-	case topics.EvZoneConfigured:
+	case topics.OutRequestRejected:
+		ev.Rejection = s.outRejections.new(topics.Rejection{Reason: o.reason, Message: o.message, Available: o.available})
+	case topics.OutZoneConfigured:
 		z := o.zone
 		ev.Config = &topics.ZoneConfig{
 			EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
 			HoldTTLSeconds: int64(z.ttl / 1e9), HoldQuantityMax: z.holdQuantityMax,
 			CustomerLimit: z.customerLimit, Created: o.created,
 		}
-	case topics.EvHoldPlaced, topics.EvHoldReleased:
+	case topics.OutHoldPlaced, topics.OutHoldReleased:
 		ev.Hold = s.holdView(o.hold)
-	case topics.EvHoldConfirmed:
+	case topics.OutHoldConfirmed:
 		h := o.hold
 		ev.Hold = s.holdView(h)
-		ev.Order = s.evOrders.new(topics.Order{
+		ev.Order = s.outOrders.new(topics.Order{
 			ID: h.orderID, HoldID: h.id, Quantity: h.qty, CustomerID: h.customer, CreatedAt: unixTime(h.resolvedAt),
 		})
 	}
@@ -219,7 +219,7 @@ func (s *State) outcomeEvent(cmd *topics.Command, o *outcome) topics.Event {
 }
 
 func (s *State) holdView(h *hold) *topics.Hold {
-	return s.evHolds.new(topics.Hold{
+	return s.outHolds.new(topics.Hold{
 		ID: h.id, Status: holdStatusNames[h.status], Quantity: h.qty, CustomerID: h.customer,
 		CreatedAt: unixTime(h.createdAt), ExpiresAt: unixTime(h.expiresAt),
 	})

@@ -155,7 +155,7 @@ type partition struct {
 	id          int32
 	gen         uint64
 	state       *State
-	events      []topics.Event
+	outcomes    []topics.Outcome
 	lastHousekp time.Time // local clock
 	tickSent    time.Time // local clock; zero when no tick is outstanding
 	broker      brokerClock
@@ -425,9 +425,9 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		return fmt.Errorf("processor: begin: %w", err)
 	}
 	var (
-		mu         sync.Mutex
-		produceErr error
-		lastEvent  = map[int32]int64{}
+		mu          sync.Mutex
+		produceErr  error
+		lastOutcome = map[int32]int64{}
 	)
 	promise := func(r *kgo.Record, err error) {
 		mu.Lock()
@@ -438,8 +438,8 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 			}
 			return
 		}
-		if cur, ok := lastEvent[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
-			lastEvent[r.Partition] = r.Offset
+		if cur, ok := lastOutcome[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
+			lastOutcome[r.Partition] = r.Offset
 		}
 	}
 	var wg sync.WaitGroup
@@ -476,12 +476,12 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
 		return nil
 	}
-	p.committed(work, ticks, lastEvent, records)
+	p.committed(work, ticks, lastOutcome, records)
 	return nil
 }
 
 // committed updates the partitions' bookkeeping and the metrics after a commit.
-func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool, lastEvent map[int32]int64, records int) {
+func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool, lastOutcome map[int32]int64, records int) {
 	p.m.commands.Add(float64(records))
 	p.m.txns.Inc()
 	now := p.cfg.Now()
@@ -490,7 +490,7 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 			part.tickSent = now
 			p.m.ticks.Inc()
 		}
-		if off, ok := lastEvent[id]; ok {
+		if off, ok := lastOutcome[id]; ok {
 			part.sunk.mark(txnMark{offset: off, clock: part.state.Clock()})
 		}
 		if _, ok := work[id]; !ok {
@@ -530,7 +530,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 	})
 
-	ev := part.events[:0]
+	ev := part.outcomes[:0]
 	var dead []*kgo.Record
 	for i, r := range recs {
 		switch {
@@ -552,7 +552,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	out := make([]*kgo.Record, len(ev))
 	parallel(len(ev), func(i int) {
 		e := &ev[i]
-		r, err := topics.EncodeEvent(e, topics.EventRecordID(e))
+		r, err := topics.EncodeOutcome(e, topics.OutcomeRecordID(e))
 		if err != nil {
 			panic(fmt.Sprintf("processor: encode %s: %v", e.Type, err)) // our own types always encode
 		}
@@ -560,7 +560,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		out[i] = r
 	})
 	for i, r := range out {
-		p.m.events.WithLabelValues(string(ev[i].Type)).Inc()
+		p.m.outcomes.WithLabelValues(string(ev[i].Type)).Inc()
 		if ev[i].Rejection != nil {
 			p.m.rejections.WithLabelValues(string(ev[i].Rejection.Reason)).Inc()
 		}
@@ -569,10 +569,10 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	for _, r := range dead {
 		p.sess.Produce(ctx, r, promise)
 	}
-	if cap(ev) <= eventsScratchMax {
-		part.events = ev[:0]
+	if cap(ev) <= outcomesScratchMax {
+		part.outcomes = ev[:0]
 	} else {
-		part.events = nil
+		part.outcomes = nil
 	}
 	part.state.DrainChanges(func(k, v []byte) {
 		r := &kgo.Record{Topic: names.State, Partition: part.id, Key: clone(k)}
@@ -584,8 +584,8 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	part.applied += len(recs)
 }
 
-// eventsScratchMax bounds the events buffer a partition keeps between batches.
-const eventsScratchMax = 64 << 10
+// outcomesScratchMax bounds the events buffer a partition keeps between batches.
+const outcomesScratchMax = 64 << 10
 
 // parallelMin is the smallest job worth splitting over goroutines.
 const parallelMin = 256

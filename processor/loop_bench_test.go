@@ -119,7 +119,7 @@ func BenchmarkRestore1M(b *testing.B) {
 	zone, event := uuid.New(), uuid.New()
 	capacity := int64(holds * 2)
 	now := time.Now()
-	var ev []topics.Event
+	var ev []topics.Outcome
 	ev = st.Apply(ev[:0], &topics.Command{Type: topics.CmdConfigureZone, RequestID: uuid.New(), EventID: event, ZoneID: zone,
 		Configure: &topics.ConfigureZone{EventName: "Bench", ZoneName: "Restore", Capacity: &capacity}}, now)
 	for i := range holds {

@@ -209,7 +209,7 @@ func checkEvents(t *testing.T, brokers []string, names topics.Names, requests ma
 			t.Fatalf("only %d of %d requests answered", len(answered), len(requests))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := topics.DecodeEvent(r)
+			e, err := topics.DecodeOutcome(r)
 			if err != nil {
 				t.Fatalf("offset %d: %v", r.Offset, err)
 			}
@@ -230,7 +230,7 @@ func checkEvents(t *testing.T, brokers []string, names topics.Names, requests ma
 	}
 }
 
-func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.Inventory, holds map[uuid.UUID]topics.HoldStatus) {
+func checkTransition(t *testing.T, e *topics.Outcome, last map[uuid.UUID]topics.Inventory, holds map[uuid.UUID]topics.HoldStatus) {
 	t.Helper()
 	prev, seen := last[e.ZoneID]
 	inv := e.Zone
@@ -238,22 +238,22 @@ func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.In
 		t.Fatalf("%s: inventory %+v does not add up", e.Type, inv)
 	}
 	if !seen {
-		if e.Type != topics.EvZoneConfigured {
+		if e.Type != topics.OutZoneConfigured {
 			t.Fatalf("first event of zone %s is %s", e.ZoneID, e.Type)
 		}
 		return
 	}
 	dHeld, dSold := inv.Held-prev.Held, inv.Sold-prev.Sold
 	switch e.Type {
-	case topics.EvHoldPlaced:
+	case topics.OutHoldPlaced:
 		ok(t, dHeld == e.Hold.Quantity && dSold == 0, e, prev)
 		ok(t, holds[e.Hold.ID] == "", e, prev)
 		holds[e.Hold.ID] = topics.HoldActive
-	case topics.EvHoldConfirmed:
+	case topics.OutHoldConfirmed:
 		ok(t, dHeld == -e.Order.Quantity && dSold == e.Order.Quantity, e, prev)
 		ok(t, holds[e.Order.HoldID] == topics.HoldActive, e, prev)
 		holds[e.Order.HoldID] = topics.HoldConfirmed
-	case topics.EvHoldReleased, topics.EvHoldExpired:
+	case topics.OutHoldReleased, topics.OutHoldExpired:
 		ok(t, dHeld == -e.Hold.Quantity && dSold == 0, e, prev)
 		ok(t, holds[e.Hold.ID] == topics.HoldActive, e, prev)
 		holds[e.Hold.ID] = e.Hold.Status
@@ -262,7 +262,7 @@ func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.In
 	}
 }
 
-func ok(t *testing.T, cond bool, e *topics.Event, prev topics.Inventory) {
+func ok(t *testing.T, cond bool, e *topics.Outcome, prev topics.Inventory) {
 	t.Helper()
 	if !cond {
 		raw, _ := json.Marshal(e)
@@ -321,8 +321,8 @@ func TestRestartRestoresState(t *testing.T) {
 	b := startChild(t, brokers, prefix, prefix+"b")
 	defer b.terminate(t)
 	checkEvents(t, brokers, names, w.requests)
-	final := lastEvent(t, brokers, names)
-	if final.Type != topics.EvRequestRejected || final.Rejection.Reason != topics.ReasonInsufficientCapacity {
+	final := lastOutcome(t, brokers, names)
+	if final.Type != topics.OutRequestRejected || final.Rejection.Reason != topics.ReasonInsufficientCapacity {
 		t.Fatalf("last event %s %+v, want insufficient_capacity", final.Type, final.Rejection)
 	}
 	if final.Zone.Sold != 4 || final.Zone.Held != 6 {
@@ -330,7 +330,7 @@ func TestRestartRestoresState(t *testing.T) {
 	}
 }
 
-func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event {
+func lastOutcome(t *testing.T, brokers []string, names topics.Names) topics.Outcome {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(names.Events),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -338,7 +338,7 @@ func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event 
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var last topics.Event
+	var last topics.Outcome
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
@@ -347,7 +347,7 @@ func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event 
 			return last
 		}
 		f.EachRecord(func(r *kgo.Record) {
-			if e, err := topics.DecodeEvent(r); err == nil {
+			if e, err := topics.DecodeOutcome(r); err == nil {
 				last = e
 			}
 		})

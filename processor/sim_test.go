@@ -80,16 +80,16 @@ func (sim *simulation) next() {
 		return
 	case r < 5:
 		st.kind = stepAdvance
-		st.events = sim.s.Advance(nil, sim.now)
-		sim.compare(st.events, sim.ref.advance(sim.now))
+		st.outcomes = sim.s.Advance(nil, sim.now)
+		sim.compare(st.outcomes, sim.ref.advance(sim.now))
 	default:
 		st.kind, st.cmd = stepApply, sim.command()
-		st.events = sim.s.Apply(nil, st.cmd, sim.now)
-		sim.compare(st.events, sim.ref.apply(st.cmd, sim.now))
-		sim.learn(st.cmd, st.events)
+		st.outcomes = sim.s.Apply(nil, st.cmd, sim.now)
+		sim.compare(st.outcomes, sim.ref.apply(st.cmd, sim.now))
+		sim.learn(st.cmd, st.outcomes)
 		sim.offset++
 	}
-	for _, ev := range st.events {
+	for _, ev := range st.outcomes {
 		kind := string(ev.Type)
 		if ev.Rejection != nil {
 			kind += "/" + string(ev.Rejection.Reason)
@@ -144,10 +144,10 @@ const (
 // simStep is one input of the State and what it answered, to be fed again after a
 // restore, as the loop reads the commands after the last committed offset again.
 type simStep struct {
-	kind   stepKind
-	cmd    *topics.Command
-	now    time.Time // for stepSunk, the time passed to SetSunkThrough
-	events []topics.Event
+	kind     stepKind
+	cmd      *topics.Command
+	now      time.Time // for stepSunk, the time passed to SetSunkThrough
+	outcomes []topics.Outcome
 }
 
 type simHold struct{ zone, id uuid.UUID }
@@ -293,7 +293,7 @@ func (sim *simulation) pickHold(cmd *topics.Command) uuid.UUID {
 }
 
 // learn remembers what the command did, to build later commands from it.
-func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
+func (sim *simulation) learn(cmd *topics.Command, evs []topics.Outcome) {
 	remember := func(list []*topics.Command, c *topics.Command) []*topics.Command {
 		if len(list) == simRecentMax {
 			list = append(list[:0], list[1:]...)
@@ -308,11 +308,11 @@ func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
 		sim.places = remember(sim.places, cmd)
 	}
 	for _, ev := range evs {
-		if ev.Type != topics.EvRequestRejected || ev.Zone.Capacity != 0 {
+		if ev.Type != topics.OutRequestRejected || ev.Zone.Capacity != 0 {
 			sim.inventory[ev.ZoneID] = ev.Zone
 		}
 	}
-	if ev := evs[len(evs)-1]; ev.Type == topics.EvHoldPlaced {
+	if ev := evs[len(evs)-1]; ev.Type == topics.OutHoldPlaced {
 		if len(sim.holds) == 10*simRecentMax {
 			sim.holds = append(sim.holds[:0], sim.holds[len(sim.holds)/2:]...)
 		}
@@ -320,11 +320,11 @@ func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
 	}
 }
 
-func (sim *simulation) compare(got, want []topics.Event) {
+func (sim *simulation) compare(got, want []topics.Outcome) {
 	t := sim.t
 	t.Helper()
-	norm := func(evs []topics.Event) []topics.Event {
-		out := make([]topics.Event, len(evs))
+	norm := func(evs []topics.Outcome) []topics.Outcome {
+		out := make([]topics.Outcome, len(evs))
 		for i, ev := range evs {
 			if ev.Rejection != nil {
 				r := *ev.Rejection
@@ -479,7 +479,7 @@ func (sim *simulation) resumeSunk() {
 }
 
 func (sim *simulation) replay(st simStep) {
-	var got []topics.Event
+	var got []topics.Outcome
 	switch st.kind {
 	case stepSunk:
 		sim.s.SetSunkThrough(st.now)
@@ -489,9 +489,9 @@ func (sim *simulation) replay(st simStep) {
 	case stepApply:
 		got = sim.s.Apply(nil, st.cmd, st.now)
 	}
-	if !reflect.DeepEqual(got, st.events) {
+	if !reflect.DeepEqual(got, st.outcomes) {
 		gj, _ := json.MarshalIndent(got, "", " ")
-		wj, _ := json.MarshalIndent(st.events, "", " ")
+		wj, _ := json.MarshalIndent(st.outcomes, "", " ")
 		sim.t.Fatalf("step %d: restored state answers a step again differently\ngot:  %s\nwant: %s", sim.step, gj, wj)
 	}
 	if err := sim.s.Check(); err != nil {

@@ -99,10 +99,10 @@ type State struct {
 	holdSlab slab[hold]
 	keySlab  slab[keyEntry]
 
-	evHolds      arena[topics.Hold]
-	evOrders     arena[topics.Order]
-	evRejections arena[topics.Rejection]
-	evReplays    arena[topics.Replay]
+	outHolds      arena[topics.Hold]
+	outOrders     arena[topics.Order]
+	outRejections arena[topics.Rejection]
+	outReplays    arena[topics.Replay]
 
 	keysEvictedEarly     int64
 	keysRejectedFull     int64
@@ -197,7 +197,7 @@ func (s *State) NextExpiry() (time.Time, bool) {
 // Advance moves the clock to now (never backwards), expires the holds due, in
 // expires_at order (ties by placement order), appending their hold.expired events to
 // dst, and forgets the keys and resolved holds past retention.
-func (s *State) Advance(dst []topics.Event, now time.Time) []topics.Event {
+func (s *State) Advance(dst []topics.Outcome, now time.Time) []topics.Outcome {
 	if ns := now.UnixNano(); ns > s.clock {
 		s.clock = ns
 	}
@@ -208,9 +208,9 @@ func (s *State) Advance(dst []topics.Event, now time.Time) []topics.Event {
 		}
 		h := e.h
 		s.resolve(h, statusExpired)
-		dst = append(dst, topics.Event{
+		dst = append(dst, topics.Outcome{
 			Version: topics.SchemaVersion,
-			Type:    topics.EvHoldExpired,
+			Type:    topics.OutHoldExpired,
 			Time:    unixTime(s.clock),
 			EventID: h.zone.eventID,
 			ZoneID:  h.zone.id,
@@ -245,29 +245,29 @@ func (s *State) forgetRetained() {
 // one answering event carrying cmd.RequestID: hold.placed, hold.confirmed,
 // hold.released, zone.configured, request.rejected or request.replayed. now is
 // clamped so the clock never goes backwards.
-func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []topics.Event {
+func (s *State) Apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) []topics.Outcome {
 	dst = s.Advance(dst, now)
 	if msg := malformed(cmd); msg != "" {
 		// Not remembered: a malformed command has no payload to fingerprint.
-		return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonInvalidCommand, msg, 0))
+		return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonInvalidCommand, msg, 0))
 	}
 	var fp fingerprint
 	if cmd.IdempotencyKey != "" {
 		fp = fingerprintOf(cmd)
 		if k := s.key(keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey}); k != nil {
 			if !k.fp.equal(&fp) {
-				return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
+				return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
 					"idempotency key already used with another request", 0))
 			}
-			return append(dst, s.replayEvent(cmd, k))
+			return append(dst, s.replayOutcome(cmd, k))
 		}
 		if !s.roomForKey() {
 			// Not remembered: nothing was decided, and a retry may succeed later.
-			return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonPartitionFull,
+			return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonPartitionFull,
 				"partition has too many idempotency keys not yet in the read model", 0))
 		}
 	}
-	var o outcome
+	var o decision
 	switch cmd.Type {
 	case topics.CmdConfigureZone:
 		o = s.configure(cmd)
@@ -281,12 +281,12 @@ func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []
 	if cmd.IdempotencyKey != "" {
 		s.remember(cmd, &fp, &o)
 	}
-	return append(dst, s.outcomeEvent(cmd, &o))
+	return append(dst, s.outcomeOf(cmd, &o))
 }
 
-// outcome is a decision: the answering event's type and what it names.
-type outcome struct {
-	typ       topics.EventType
+// decision is a decision: the answering event's type and what it names.
+type decision struct {
+	typ       topics.OutcomeType
 	zone      *zone
 	hold      *hold // placed, confirmed or released
 	created   bool  // zone.configured created the zone
@@ -295,8 +295,8 @@ type outcome struct {
 	available int64
 }
 
-func rejected(z *zone, reason topics.Reason, msg string) outcome {
-	return outcome{typ: topics.EvRequestRejected, zone: z, reason: reason, message: msg}
+func rejected(z *zone, reason topics.Reason, msg string) decision {
+	return decision{typ: topics.OutRequestRejected, zone: z, reason: reason, message: msg}
 }
 
 // malformed returns why cmd cannot be decided at all, or "". The commands topic is
@@ -334,7 +334,7 @@ func malformed(cmd *topics.Command) string {
 // none of the creation fields (event name, zone name, capacity) is zone_not_found:
 // it is an update of a zone that does not exist. An unknown zone with some but not
 // all of them is invalid_command.
-func (s *State) configure(cmd *topics.Command) outcome {
+func (s *State) configure(cmd *topics.Command) decision {
 	c := cmd.Configure
 	z := s.zones[cmd.ZoneID]
 	if z == nil {
@@ -399,10 +399,10 @@ func (s *State) configure(cmd *topics.Command) outcome {
 	z.eventName, z.zoneName, z.capacity = next.eventName, next.zoneName, next.capacity
 	z.ttl, z.holdQuantityMax, z.customerLimit = next.ttl, next.holdQuantityMax, next.customerLimit
 	s.markZone(z)
-	return outcome{typ: topics.EvZoneConfigured, zone: z, created: created}
+	return decision{typ: topics.OutZoneConfigured, zone: z, created: created}
 }
 
-func (s *State) place(cmd *topics.Command) outcome {
+func (s *State) place(cmd *topics.Command) decision {
 	z := s.zones[cmd.ZoneID]
 	if z == nil {
 		return rejected(nil, topics.ReasonZoneNotFound, "zone not found")
@@ -449,12 +449,12 @@ func (s *State) place(cmd *topics.Command) outcome {
 	s.markZone(z)
 	s.markHold(h)
 	s.enqueueExpiry(h)
-	return outcome{typ: topics.EvHoldPlaced, zone: z, hold: h}
+	return decision{typ: topics.OutHoldPlaced, zone: z, hold: h}
 }
 
 // resolvable finds the hold a confirm or release names, or says why it cannot be
 // resolved.
-func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
+func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, decision, bool) {
 	z := s.zones[zoneID]
 	if z == nil {
 		return nil, rejected(nil, topics.ReasonZoneNotFound, "zone not found"), false
@@ -474,26 +474,26 @@ func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
 	if h.expiresAt <= s.clock {
 		panic("processor: active hold past its expiry after Advance")
 	}
-	return h, outcome{}, true
+	return h, decision{}, true
 }
 
-func (s *State) confirm(cmd *topics.Command) outcome {
+func (s *State) confirm(cmd *topics.Command) decision {
 	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Confirm.HoldID)
 	if !ok {
 		return o
 	}
 	h.orderID = cmd.RequestID
 	s.resolve(h, statusConfirmed)
-	return outcome{typ: topics.EvHoldConfirmed, zone: h.zone, hold: h}
+	return decision{typ: topics.OutHoldConfirmed, zone: h.zone, hold: h}
 }
 
-func (s *State) release(cmd *topics.Command) outcome {
+func (s *State) release(cmd *topics.Command) decision {
 	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Release.HoldID)
 	if !ok {
 		return o
 	}
 	s.resolve(h, statusReleased)
-	return outcome{typ: topics.EvHoldReleased, zone: h.zone, hold: h}
+	return decision{typ: topics.OutHoldReleased, zone: h.zone, hold: h}
 }
 
 // resolve moves an active hold to its final status, once, and gives its tickets to

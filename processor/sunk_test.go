@@ -82,7 +82,7 @@ func TestSunkThroughFollowsSinkGroup(t *testing.T) {
 	w.configure(t, 10)
 	w.random(t, 20)
 	checkEvents(t, brokers, names, w.requests)
-	decided := lastEvent(t, brokers, names).Time
+	decided := lastOutcome(t, brokers, names).Time
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -186,7 +186,7 @@ func (b *polled) add(r Record, dead *kgo.Record) {
 // decode turns a Kafka record into a Record, or into a dead letter.
 func (s *Sink) decode(r *kgo.Record) (Record, *kgo.Record) {
 	rec := Record{Partition: r.Partition, Offset: r.Offset, raw: r}
-	e, err := topics.DecodeEvent(r)
+	e, err := topics.DecodeOutcome(r)
 	if err == nil {
 		err = check(&e)
 	}

@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	// Series exist from the start, so the first event of a kind shows as an increase.
-	for _, t := range topics.EventTypes {
+	for _, t := range topics.OutcomeTypes {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg == nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Header names on event records, after CloudEvents' Kafka binding (content mode
+// Header names on outcome records, after CloudEvents' Kafka binding (content mode
 // binary, with the "ce_" prefix), so a consumer can route without parsing the body.
 const (
 	HeaderID          = "ce_id"
@@ -26,22 +26,22 @@ const (
 	HeaderDeadSource = "dead_letter_source"
 )
 
-// Source is the ce_source of every event.
+// Source is the ce_source of every outcome.
 const Source = "ultimate-ticket/processor"
 
-// eventIDSpace is the namespace of deterministic event ids.
-var eventIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
+// outcomeIDSpace is the namespace of deterministic outcome ids.
+var outcomeIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
 
-// EventRecordID is an event's ce_id, derived from what it is about: the request it
+// OutcomeRecordID is an outcome's ce_id, derived from what it is about: the request it
 // answers, or for an expiry the hold. The same fact always gets the same id, so a
 // consumer can drop duplicates (none are expected with read_committed, but a
 // read_uncommitted consumer sees aborted ones) by ce_id.
-func EventRecordID(e *Event) uuid.UUID {
+func OutcomeRecordID(e *Outcome) uuid.UUID {
 	about := e.RequestID
 	if about == uuid.Nil && e.Hold != nil {
 		about = e.Hold.ID
 	}
-	return uuid.NewSHA1(eventIDSpace, append([]byte(e.Type), about[:]...))
+	return uuid.NewSHA1(outcomeIDSpace, append([]byte(e.Type), about[:]...))
 }
 
 // EncodeCommand makes the record the API produces for a command, for the default
@@ -81,7 +81,7 @@ func DecodeCommand(r *kgo.Record) (Command, error) {
 
 // Check verifies a command's shape: the ids are set and the payload matches the type.
 // Business rules (quantities, limits) are the processor's and answer with a rejection
-// event, not a dead letter.
+// outcome, not a dead letter.
 func (c *Command) Check() error {
 	if c.Version != SchemaVersion {
 		return fmt.Errorf("invalid command: version %d, want %d", c.Version, SchemaVersion)
@@ -114,9 +114,9 @@ func (c *Command) Check() error {
 	return nil
 }
 
-// EncodeEvent makes the record for an event, with its CloudEvents headers, for the
-// default events topic (set Topic for another). id is its ce_id (see EventRecordID).
-func EncodeEvent(e *Event, id uuid.UUID) (*kgo.Record, error) {
+// EncodeOutcome makes the record for an outcome, with its CloudEvents headers, for the
+// default events topic (set Topic for another). id is its ce_id (see OutcomeRecordID).
+func EncodeOutcome(e *Outcome, id uuid.UUID) (*kgo.Record, error) {
 	e.Version = SchemaVersion
 	body, err := json.Marshal(e)
 	if err != nil {
@@ -138,14 +138,14 @@ func EncodeEvent(e *Event, id uuid.UUID) (*kgo.Record, error) {
 	}, nil
 }
 
-// SchemaURI names the JSON Schema of an event type (see topics/schemas/).
-func SchemaURI(t EventType) string {
+// SchemaURI names the JSON Schema of an outcome type (see topics/schemas/).
+func SchemaURI(t OutcomeType) string {
 	return "https://ultimate-ticket.dev/schemas/v" + strconv.Itoa(SchemaVersion) + "/" + string(t) + ".json"
 }
 
-// DecodeEvent parses an event record's body.
-func DecodeEvent(r *kgo.Record) (Event, error) {
-	var e Event
+// DecodeOutcome parses an outcome record's body.
+func DecodeOutcome(r *kgo.Record) (Outcome, error) {
+	var e Outcome
 	if err := json.Unmarshal(r.Value, &e); err != nil {
 		return e, fmt.Errorf("undecodable event: %w", err)
 	}

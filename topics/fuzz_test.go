@@ -52,7 +52,7 @@ func FuzzDecodeCommand(f *testing.F) {
 // encodes to the same bytes, with the same ce_id.
 func FuzzDecodeEvent(f *testing.F) {
 	for _, e := range sampleEvents() {
-		rec, err := topics.EncodeEvent(&e, topics.EventRecordID(&e))
+		rec, err := topics.EncodeOutcome(&e, topics.OutcomeRecordID(&e))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -62,12 +62,12 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"v":1,"time":"2026-01-02T03:04:05.999999999+23:59"}`))
 	f.Add([]byte(`{"v":2}`))
 	f.Fuzz(func(t *testing.T, value []byte) {
-		e, err := topics.DecodeEvent(&kgo.Record{Value: value})
+		e, err := topics.DecodeOutcome(&kgo.Record{Value: value})
 		if err != nil {
 			return
 		}
 		first := encodeEvent(t, e)
-		again, err := topics.DecodeEvent(first)
+		again, err := topics.DecodeOutcome(first)
 		if err != nil {
 			t.Fatalf("an accepted event does not decode after encoding: %v\nbody %s", err, first.Value)
 		}
@@ -75,7 +75,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		if !bytes.Equal(first.Value, second.Value) {
 			t.Fatalf("encoding is not stable:\nfirst  %s\nsecond %s", first.Value, second.Value)
 		}
-		if topics.EventRecordID(&e) != topics.EventRecordID(&again) {
+		if topics.OutcomeRecordID(&e) != topics.OutcomeRecordID(&again) {
 			t.Fatalf("ce_id changed in a round trip: %s", first.Value)
 		}
 	})
@@ -92,9 +92,9 @@ func encodeCommand(t *testing.T, c topics.Command) *kgo.Record {
 	return rec
 }
 
-func encodeEvent(t *testing.T, e topics.Event) *kgo.Record {
+func encodeEvent(t *testing.T, e topics.Outcome) *kgo.Record {
 	t.Helper()
-	rec, err := topics.EncodeEvent(&e, topics.EventRecordID(&e))
+	rec, err := topics.EncodeOutcome(&e, topics.OutcomeRecordID(&e))
 	if err != nil {
 		t.Fatalf("a decoded event does not encode: %v", err)
 	}

@@ -200,7 +200,7 @@ func checkLogTime(ctx context.Context, brokers []string, names topics.Names, f *
 			}
 			at := r.Timestamp
 			switch {
-			case d.evType == topics.EvHoldConfirmed && at.After(h.expiresAt.Add(margin)):
+			case d.evType == topics.OutHoldConfirmed && at.After(h.expiresAt.Add(margin)):
 				v.add(invLogTime, "confirm %s appended %s after hold %s expired, confirmed", cmd.RequestID, at.Sub(h.expiresAt), cmd.Confirm.HoldID)
 			case d.reason == topics.ReasonHoldExpired && at.Before(h.expiresAt.Add(-margin)):
 				v.add(invLogTime, "confirm %s appended %s before hold %s expired, rejected hold_expired", cmd.RequestID, h.expiresAt.Sub(at), cmd.Confirm.HoldID)
