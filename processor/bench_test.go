@@ -87,7 +87,7 @@ func benchState(b *testing.B, cfg Config) (*State, *hotZoneMix, time.Time) {
 	now := t0
 	cfgCmd := &topics.Command{Version: 1, Type: topics.CmdConfigureZone, RequestID: testID('C', 1), EventID: eventID,
 		ZoneID: zoneA, Configure: &topics.ConfigureZone{EventName: "Final", ZoneName: "Standing",
-			Capacity: i64(ZoneCapacityMax), HoldTTLSeconds: i64(10)}}
+			Capacity: i64(topics.ZoneCapacityMax), HoldTTLSeconds: i64(10)}}
 	if ev := s.Apply(nil, cfgCmd, now); ev[0].Type != topics.OutZoneConfigured {
 		b.Fatalf("configure: %+v", ev[0].Rejection)
 	}
@@ -211,7 +211,7 @@ func BenchmarkRestore(b *testing.B) {
 	for z := range zones {
 		dst = s.Apply(dst[:0], &topics.Command{Version: 1, Type: topics.CmdConfigureZone, RequestID: testID('C', uint64(z)),
 			EventID: eventID, ZoneID: testID('Z', uint64(z)), Configure: &topics.ConfigureZone{EventName: "e", ZoneName: "z",
-				Capacity: i64(ZoneCapacityMax), HoldTTLSeconds: i64(3600), HoldQuantityMax: i64(4)}}, now)
+				Capacity: i64(topics.ZoneCapacityMax), HoldTTLSeconds: i64(3600), HoldQuantityMax: i64(4)}}, now)
 	}
 	place := topics.PlaceHold{}
 	cmd := topics.Command{Version: 1, Type: topics.CmdPlaceHold, EventID: eventID, Place: &place}

@@ -406,7 +406,7 @@ func (s *State) restoreZone(rest, value []byte) error {
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
 	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
-		z.capacity < 0 || z.capacity > ZoneCapacityMax || z.restoredHeld < 0 || z.sold < 0 {
+		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.restoredHeld < 0 || z.sold < 0 {
 		return errCorrupt
 	}
 	s.zones[id] = z

@@ -8,31 +8,14 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Limits that are not worth a config field. Each bounds an input the API already
-// validates; the processor checks again so a bad record cannot grow its state.
-const (
-	// ZoneCapacityMax bounds a zone's capacity in tickets, and with it the zone's
-	// per-customer map (one entry per customer holding or owning a ticket).
-	ZoneCapacityMax = 1_000_000_000
-	// IdempotencyKeyLenMax bounds an idempotency key, in bytes.
-	IdempotencyKeyLenMax = 256
-	// CustomerIDLenMax bounds a customer id, in bytes.
-	CustomerIDLenMax = 256
-	// NameLenMax bounds an event or zone name, in bytes.
-	NameLenMax = 512
-)
-
 // Config bounds one partition's state. The zero value is not valid; start from
 // DefaultConfig.
 type Config struct {
-	// HoldTTLDefault is a new zone's hold TTL unless its configure command sets one.
-	// Default 10m.
+	// HoldTTLDefault is a new zone's hold TTL unless its configure command sets one;
+	// within [topics.HoldTTLMin, topics.HoldTTLMax]. Default topics.HoldTTLDefault.
 	HoldTTLDefault time.Duration
-	// HoldTTLMin and HoldTTLMax bound a zone's hold TTL (ReasonInvalidTTL outside).
-	// Default 10s and 1h.
-	HoldTTLMin, HoldTTLMax time.Duration
 	// HoldQuantityMaxDefault is a new zone's limit of tickets per hold unless its
-	// configure command sets one. Default 10.
+	// configure command sets one. Default topics.HoldQuantityMaxDefault.
 	HoldQuantityMaxDefault int64
 	// IdempotencyRetention is how long an idempotency key, and a resolved hold, is
 	// remembered after it was decided: it is forgotten once the clock reaches
@@ -65,10 +48,8 @@ type Config struct {
 // DefaultConfig returns the defaults stated on Config's fields.
 func DefaultConfig() Config {
 	return Config{
-		HoldTTLDefault:         10 * time.Minute,
-		HoldTTLMin:             10 * time.Second,
-		HoldTTLMax:             time.Hour,
-		HoldQuantityMaxDefault: 10,
+		HoldTTLDefault:         topics.HoldTTLDefault,
+		HoldQuantityMaxDefault: topics.HoldQuantityMaxDefault,
 		IdempotencyRetention:   topics.IdempotencyRetention,
 		KeysMax:                2_000_000,
 		HoldsMax:               2_000_000,
@@ -80,17 +61,11 @@ func DefaultConfig() Config {
 // Validate rejects a config whose values contradict each other or are out of range.
 func (c Config) Validate() error {
 	var errs []error
-	if c.HoldTTLMin <= 0 {
-		errs = append(errs, fmt.Errorf("HoldTTLMin %v must be > 0", c.HoldTTLMin))
+	if c.HoldTTLDefault < topics.HoldTTLMin || c.HoldTTLDefault > topics.HoldTTLMax || c.HoldTTLDefault%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("HoldTTLDefault %v must be whole seconds within [%v, %v]", c.HoldTTLDefault, topics.HoldTTLMin, topics.HoldTTLMax))
 	}
-	if c.HoldTTLMax < c.HoldTTLMin {
-		errs = append(errs, fmt.Errorf("HoldTTLMax %v must be >= HoldTTLMin %v", c.HoldTTLMax, c.HoldTTLMin))
-	}
-	if c.HoldTTLDefault < c.HoldTTLMin || c.HoldTTLDefault > c.HoldTTLMax {
-		errs = append(errs, fmt.Errorf("HoldTTLDefault %v must lie within [%v, %v]", c.HoldTTLDefault, c.HoldTTLMin, c.HoldTTLMax))
-	}
-	if c.HoldQuantityMaxDefault < 1 {
-		errs = append(errs, fmt.Errorf("HoldQuantityMaxDefault %d must be >= 1", c.HoldQuantityMaxDefault))
+	if c.HoldQuantityMaxDefault < topics.HoldQuantityMin || c.HoldQuantityMaxDefault > topics.ZoneCapacityMax {
+		errs = append(errs, fmt.Errorf("HoldQuantityMaxDefault %d must lie within [%d, %d]", c.HoldQuantityMaxDefault, topics.HoldQuantityMin, topics.ZoneCapacityMax))
 	}
 	if c.IdempotencyRetention <= 0 {
 		errs = append(errs, fmt.Errorf("IdempotencyRetention %v must be > 0", c.IdempotencyRetention))

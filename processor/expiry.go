@@ -7,7 +7,7 @@ import "time"
 // holds placed with one TTL expire in placement order: one FIFO queue per distinct
 // TTL is sorted without any work. A small heap over the queues' heads merges them.
 // A zone whose TTL shrinks simply starts using another queue. There are at most as
-// many queues as distinct TTLs in use (bounded by HoldTTLMin..HoldTTLMax in seconds).
+// many queues as distinct TTLs in use (bounded by topics.HoldTTLMin..HoldTTLMax in seconds).
 //
 // Confirmed and released holds stay in their queue (checked by seq when they reach
 // its head); a queue is compacted when such stale entries outnumber its live ones.

@@ -13,8 +13,8 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// shortTTL is the shortest hold TTL a zone may have (Config.HoldTTLMin).
-const shortTTL = 10 * time.Second
+// shortTTL is the shortest hold TTL a zone may have.
+const shortTTL = topics.HoldTTLMin
 
 // configureShortTTL creates the workload's zones with capacity 10 and a 10 s TTL.
 func (w *workload) configureShortTTL(t *testing.T) {

@@ -210,7 +210,7 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Outcome {
 		topics.CmdConfigureZone: cmd.Configure != nil, topics.CmdPlaceHold: cmd.Place != nil,
 		topics.CmdConfirmHold: cmd.Confirm != nil, topics.CmdReleaseHold: cmd.Release != nil,
 	}[cmd.Type]
-	if !payloadOK || cmd.RequestID == uuid.Nil || len(cmd.IdempotencyKey) > IdempotencyKeyLenMax ||
+	if !payloadOK || cmd.RequestID == uuid.Nil || len(cmd.IdempotencyKey) > topics.TextBytesMax ||
 		(cmd.Type == topics.CmdConfirmHold && cmd.IdempotencyKey == "") {
 		return reject(topics.ReasonInvalidCommand, 0)
 	}
@@ -276,7 +276,7 @@ func (m *refModel) decide(cmd *topics.Command, ev topics.Outcome) topics.Outcome
 		}
 		available := z.capacity - z.held - z.sold
 		switch {
-		case p.Quantity < 1 || len(p.CustomerID) > CustomerIDLenMax || m.holds[cmd.RequestID] != nil:
+		case p.Quantity < 1 || len(p.CustomerID) > topics.TextBytesMax || m.holds[cmd.RequestID] != nil:
 			return reject(topics.ReasonInvalidCommand, 0)
 		case p.Quantity > z.hqm:
 			return reject(topics.ReasonQuantityOverLimit, 0)
@@ -353,30 +353,30 @@ func (m *refModel) configure(cmd *topics.Command, ev topics.Outcome, reject func
 	if c.ZoneName != "" {
 		next.zoneName = c.ZoneName
 	}
-	if len(c.EventName) > NameLenMax || len(c.ZoneName) > NameLenMax {
+	if len(c.EventName) > topics.TextBytesMax || len(c.ZoneName) > topics.TextBytesMax {
 		return reject(topics.ReasonInvalidCommand, 0)
 	}
 	if c.Capacity != nil {
-		if *c.Capacity < 0 || *c.Capacity > ZoneCapacityMax {
+		if *c.Capacity < 0 || *c.Capacity > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.capacity = *c.Capacity
 	}
 	if c.HoldTTLSeconds != nil {
 		d := time.Duration(*c.HoldTTLSeconds) * time.Second
-		if *c.HoldTTLSeconds < 0 || *c.HoldTTLSeconds > 1e6 || d < m.cfg.HoldTTLMin || d > m.cfg.HoldTTLMax {
+		if *c.HoldTTLSeconds < 0 || *c.HoldTTLSeconds > 1e6 || d < topics.HoldTTLMin || d > topics.HoldTTLMax {
 			return reject(topics.ReasonInvalidTTL, 0)
 		}
 		next.ttlSeconds = *c.HoldTTLSeconds
 	}
 	if c.HoldQuantityMax != nil {
-		if *c.HoldQuantityMax < 1 {
+		if *c.HoldQuantityMax < 1 || *c.HoldQuantityMax > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.hqm = *c.HoldQuantityMax
 	}
 	if c.CustomerLimit != nil {
-		if *c.CustomerLimit < 0 {
+		if *c.CustomerLimit < 0 || *c.CustomerLimit > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.climit = *c.CustomerLimit

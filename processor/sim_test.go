@@ -24,7 +24,7 @@ var (
 // simConfig is small so that every bound is reached often.
 func simConfig() Config {
 	return Config{
-		HoldTTLDefault: 30 * time.Second, HoldTTLMin: 10 * time.Second, HoldTTLMax: 60 * time.Second,
+		HoldTTLDefault: 30 * time.Second,
 		HoldQuantityMaxDefault: 4, IdempotencyRetention: 30 * time.Minute,
 		KeysMax: 60, HoldsMax: 25, ResolvedHoldsMax: 40, ZonesMax: 3,
 	}
@@ -264,6 +264,10 @@ func (sim *simulation) configure(cmd *topics.Command) {
 		c.Capacity = i64(inv.Held + inv.Sold + sim.rng.Int64N(40) - 5)
 	}
 	c.HoldTTLSeconds = sim.opt(40, 5, 70)
+	if c.HoldTTLSeconds != nil && *c.HoldTTLSeconds > 60 {
+		// Short TTLs keep holds expiring; a few just over the maximum are rejected.
+		*c.HoldTTLSeconds += int64(topics.HoldTTLMax/time.Second) - 60
+	}
 	c.HoldQuantityMax = sim.opt(30, 0, 6)
 	c.CustomerLimit = sim.opt(30, -1, 20)
 	if c.CustomerLimit != nil && *c.CustomerLimit > 10 {

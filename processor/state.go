@@ -305,7 +305,7 @@ func malformed(cmd *topics.Command) string {
 	if cmd.RequestID == uuid.Nil {
 		return "request_id is required"
 	}
-	if len(cmd.IdempotencyKey) > IdempotencyKeyLenMax {
+	if len(cmd.IdempotencyKey) > topics.TextBytesMax {
 		return "idempotency key too long"
 	}
 	ok := false
@@ -346,7 +346,7 @@ func (s *State) configure(cmd *topics.Command) decision {
 			return rejected(nil, topics.ReasonInvalidCommand, "creating a zone needs event_name, zone_name and capacity")
 		}
 	}
-	if len(c.EventName) > NameLenMax || len(c.ZoneName) > NameLenMax {
+	if len(c.EventName) > topics.TextBytesMax || len(c.ZoneName) > topics.TextBytesMax {
 		return rejected(z, topics.ReasonInvalidCommand, "name too long")
 	}
 	next := zone{ttl: s.cfg.HoldTTLDefault, holdQuantityMax: s.cfg.HoldQuantityMaxDefault}
@@ -360,28 +360,27 @@ func (s *State) configure(cmd *topics.Command) decision {
 		next.zoneName = c.ZoneName
 	}
 	if c.Capacity != nil {
-		if *c.Capacity < 0 || *c.Capacity > ZoneCapacityMax {
+		if *c.Capacity < 0 || *c.Capacity > topics.ZoneCapacityMax {
 			return rejected(z, topics.ReasonInvalidCommand, "capacity out of range")
 		}
 		next.capacity = *c.Capacity
 	}
 	if c.HoldTTLSeconds != nil {
 		secs := *c.HoldTTLSeconds
-		if secs < int64(s.cfg.HoldTTLMin/time.Second) || secs > int64(s.cfg.HoldTTLMax/time.Second) ||
-			time.Duration(secs)*time.Second < s.cfg.HoldTTLMin {
+		if secs < int64(topics.HoldTTLMin/time.Second) || secs > int64(topics.HoldTTLMax/time.Second) {
 			return rejected(z, topics.ReasonInvalidTTL, "hold TTL out of bounds")
 		}
 		next.ttl = time.Duration(secs) * time.Second
 	}
 	if c.HoldQuantityMax != nil {
-		if *c.HoldQuantityMax < 1 {
-			return rejected(z, topics.ReasonInvalidCommand, "hold_quantity_max must be >= 1")
+		if *c.HoldQuantityMax < topics.HoldQuantityMin || *c.HoldQuantityMax > topics.ZoneCapacityMax {
+			return rejected(z, topics.ReasonInvalidCommand, "hold_quantity_max out of range")
 		}
 		next.holdQuantityMax = *c.HoldQuantityMax
 	}
 	if c.CustomerLimit != nil {
-		if *c.CustomerLimit < 0 {
-			return rejected(z, topics.ReasonInvalidCommand, "customer_limit must be >= 0")
+		if *c.CustomerLimit < 0 || *c.CustomerLimit > topics.ZoneCapacityMax {
+			return rejected(z, topics.ReasonInvalidCommand, "customer_limit out of range")
 		}
 		next.customerLimit = *c.CustomerLimit
 	}
@@ -409,9 +408,9 @@ func (s *State) place(cmd *topics.Command) decision {
 	}
 	p := cmd.Place
 	switch {
-	case p.Quantity < 1:
+	case p.Quantity < topics.HoldQuantityMin:
 		return rejected(z, topics.ReasonInvalidCommand, "quantity must be >= 1")
-	case len(p.CustomerID) > CustomerIDLenMax:
+	case len(p.CustomerID) > topics.TextBytesMax:
 		return rejected(z, topics.ReasonInvalidCommand, "customer id too long")
 	case s.hold(cmd.RequestID) != nil:
 		return rejected(z, topics.ReasonInvalidCommand, "a hold with this request id exists")

@@ -17,9 +17,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Config){
-		"HoldTTLMin":             func(c *Config) { c.HoldTTLMin = 0 },
-		"HoldTTLMax":             func(c *Config) { c.HoldTTLMax = c.HoldTTLMin - 1 },
-		"HoldTTLDefault":         func(c *Config) { c.HoldTTLDefault = 2 * c.HoldTTLMax },
+		"HoldTTLDefault":         func(c *Config) { c.HoldTTLDefault = 2 * topics.HoldTTLMax },
 		"HoldQuantityMaxDefault": func(c *Config) { c.HoldQuantityMaxDefault = 0 },
 		"IdempotencyRetention":   func(c *Config) { c.IdempotencyRetention = 0 },
 		"KeysMax":                func(c *Config) { c.KeysMax = 0 },
@@ -81,14 +79,16 @@ func TestConfigureRejections(t *testing.T) {
 		{"creation without zone name", zoneB, topics.ConfigureZone{EventName: "e", Capacity: i64(1)}, topics.ReasonInvalidCommand},
 		{"creation without capacity", zoneB, topics.ConfigureZone{EventName: "e", ZoneName: "z"}, topics.ReasonInvalidCommand},
 		{"negative capacity", zoneA, topics.ConfigureZone{Capacity: i64(-1)}, topics.ReasonInvalidCommand},
-		{"capacity over max", zoneA, topics.ConfigureZone{Capacity: i64(ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
+		{"capacity over max", zoneA, topics.ConfigureZone{Capacity: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
 		{"capacity below held+sold", zoneA, topics.ConfigureZone{Capacity: i64(4)}, topics.ReasonCapacityBelowTaken},
 		{"ttl below min", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(9)}, topics.ReasonInvalidTTL},
 		{"ttl above max", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(3601)}, topics.ReasonInvalidTTL},
 		{"ttl negative", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(-10)}, topics.ReasonInvalidTTL},
 		{"hold quantity max 0", zoneA, topics.ConfigureZone{HoldQuantityMax: i64(0)}, topics.ReasonInvalidCommand},
+		{"hold quantity max over capacity max", zoneA, topics.ConfigureZone{HoldQuantityMax: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
 		{"customer limit negative", zoneA, topics.ConfigureZone{CustomerLimit: i64(-1)}, topics.ReasonInvalidCommand},
-		{"name too long", zoneA, topics.ConfigureZone{ZoneName: strings.Repeat("x", NameLenMax+1)}, topics.ReasonInvalidCommand},
+		{"customer limit over capacity max", zoneA, topics.ConfigureZone{CustomerLimit: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
+		{"name too long", zoneA, topics.ConfigureZone{ZoneName: strings.Repeat("x", topics.TextBytesMax+1)}, topics.ReasonInvalidCommand},
 		{"too many zones", testID('Z', 9), topics.ConfigureZone{EventName: "e", ZoneName: "z", Capacity: i64(1)}, topics.ReasonPartitionFull},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestPlaceRejections(t *testing.T) {
 		{"quantity 0", zoneA, 0, "", topics.ReasonInvalidCommand, 0},
 		{"quantity negative", zoneA, -2, "", topics.ReasonInvalidCommand, 0},
 		{"quantity over hold limit", zoneA, 6, "", topics.ReasonQuantityOverLimit, 0},
-		{"customer id too long", zoneA, 1, strings.Repeat("c", CustomerIDLenMax+1), topics.ReasonInvalidCommand, 0},
+		{"customer id too long", zoneA, 1, strings.Repeat("c", topics.TextBytesMax+1), topics.ReasonInvalidCommand, 0},
 		{"customer over limit", zoneA, 2, "alice", topics.ReasonCustomerLimitExceeded, 0},
 		{"not enough tickets", zoneA, 5, "", topics.ReasonInsufficientCapacity, 4},
 	} {
@@ -452,7 +452,7 @@ func TestMalformedCommands(t *testing.T) {
 		h.cmd(topics.CmdReleaseHold, zoneA, ""),
 		h.cmd(topics.CmdConfigureZone, zoneA, ""),
 		h.cmd("hold.steal", zoneA, ""),
-		h.placeCmd(zoneA, 1, "", strings.Repeat("k", IdempotencyKeyLenMax+1)),
+		h.placeCmd(zoneA, 1, "", strings.Repeat("k", topics.TextBytesMax+1)),
 	} {
 		wantRejected(t, h.apply(cmd), topics.ReasonInvalidCommand)
 	}

@@ -1,17 +1,9 @@
 package topics
 
 import (
-	"time"
-
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// IdempotencyRetention is how long an idempotency key is promised to be kept after
-// its request was decided: a retry with the same key within it gets the first answer
-// and never creates a second hold or order. The processor keeps keys at least until
-// the read model has them; the API answers older retries from the read model.
-const IdempotencyRetention = 24 * time.Hour
 
 // keyPartitioner is Kafka's default partitioner for keyed records (murmur2 of the
 // key, modulo the partition count). It keeps no state for keyed records, so one
