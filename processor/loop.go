@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -58,7 +60,7 @@ type LoopConfig struct {
 	// comment says what it must exceed).
 	SunkGrace time.Duration
 	// State configures the state machine (default DefaultConfig()).
-	State Config
+	State zone.Config
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
@@ -104,8 +106,8 @@ func (c *LoopConfig) defaults() error {
 	if c.SunkGrace == 0 {
 		c.SunkGrace = SunkGraceDefault
 	}
-	if c.State == (Config{}) {
-		c.State = DefaultConfig()
+	if c.State == (zone.Config{}) {
+		c.State = zone.DefaultConfig()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -154,7 +156,7 @@ type Processor struct {
 type partition struct {
 	id          int32
 	gen         uint64
-	state       *State
+	state       *zone.State
 	outcomes    []topics.Outcome
 	lastHousekp time.Time // local clock
 	tickSent    time.Time // local clock; zero when no tick is outstanding
@@ -296,10 +298,10 @@ func (p *Processor) Run(ctx context.Context) error {
 }
 
 func (p *Processor) checkTopics(ctx context.Context) error {
-	if err := topics.EnsureSettings(ctx, p.adm, p.cfg.Topics); err != nil {
+	if err := topology.EnsureSettings(ctx, p.adm, p.cfg.Topics); err != nil {
 		return err
 	}
-	return topics.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics)
+	return topology.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics)
 }
 
 // reset drops every state and replaces the transactional session with a new one,

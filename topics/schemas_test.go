@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -296,7 +296,7 @@ func TestBrokenEventsFail(t *testing.T) {
 // session that produces every event type, validates against the schemas.
 func TestProcessorEventsValidate(t *testing.T) {
 	schemas := compileSchemas(t)
-	s := processor.NewState(processor.DefaultConfig())
+	s := zone.NewState(zone.DefaultConfig())
 	now := t0
 	var outcomes []topics.Outcome
 	n := 0

@@ -21,8 +21,10 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/ingest"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/migrations"
 	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/sink"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -86,7 +88,7 @@ func ensureTopics(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	if err := topics.Ensure(ctx, kadm.NewClient(cl), cfg.topology(), cfg.names()); err != nil {
+	if err := topology.Ensure(ctx, kadm.NewClient(cl), cfg.topology(), cfg.names()); err != nil {
 		return err
 	}
 	log.Info("topics ready", "partitions", cfg.Partitions, "prefix", cfg.TopicPrefix)
@@ -153,7 +155,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 }
 
 func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
-	st := processor.DefaultConfig()
+	st := zone.DefaultConfig()
 	st.HoldTTLDefault = cfg.HoldTTLDefault
 	p, err := processor.New(processor.LoopConfig{
 		Brokers:         cfg.brokers(),

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -115,7 +115,7 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 			v.add(invStateRestores, "partition %d: restore panicked: %v", p, r)
 		}
 	}()
-	st := processor.NewState(processor.DefaultConfig())
+	st := zone.NewState(zone.DefaultConfig())
 	for _, r := range recs {
 		if err := st.Restore(r.Key, r.Value); err != nil {
 			v.add(invStateRestores, "partition %d offset %d: %v", p, r.Offset, err)

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 // ring is a FIFO queue on a power-of-two circular buffer. It grows as needed; its
 // length is bounded by whoever pushes (every ring here has a named bound).

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ var (
 // simConfig is small so that every bound is reached often.
 func simConfig() Config {
 	return Config{
-		HoldTTLDefault: 30 * time.Second,
+		HoldTTLDefault:         30 * time.Second,
 		HoldQuantityMaxDefault: 4, IdempotencyRetention: 30 * time.Minute,
 		KeysMax: 60, HoldsMax: 25, ResolvedHoldsMax: 40, ZonesMax: 3,
 	}

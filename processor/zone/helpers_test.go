@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/binary"
