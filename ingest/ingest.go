@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -94,11 +95,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 
 // Publish produces one command and waits for Kafka's acknowledgement.
 func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
-	rec, err := topics.EncodeCommand(cmd)
+	m, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		return err
 	}
-	rec.Topic = p.cfg.Topics.Commands
+	rec := kafkarec.Record(p.cfg.Topics.Commands, m)
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ProduceTimeout)
 	defer cancel()
 	start := time.Now()

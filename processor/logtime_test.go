@@ -58,7 +58,7 @@ func eventsOf(t *testing.T, brokers []string, names topics.Names, want map[uuid.
 			t.Fatalf("%d of %d requests answered; events: %d", len(answers), len(want), len(all))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := topics.DecodeOutcome(r)
+			e, err := topics.DecodeOutcome(r.Value)
 			if err != nil {
 				t.Fatalf("offset %d: %v", r.Offset, err)
 			}
@@ -170,7 +170,7 @@ func commandAppendTime(t *testing.T, brokers []string, names topics.Names, id uu
 			if isTick(r) {
 				return
 			}
-			if c, err := topics.DecodeCommand(r); err == nil && c.RequestID == id {
+			if c, err := topics.DecodeCommand(r.Key, r.Value); err == nil && c.RequestID == id {
 				at = r.Timestamp
 			}
 		})

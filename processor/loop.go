@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
@@ -516,17 +517,15 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	names := p.cfg.Topics
 	cmds := make([]topics.Command, len(recs))
 	errs := make([]error, len(recs))
-	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands)
 	parallel(len(recs), func(i int) {
 		if isTick(recs[i]) {
 			return
 		}
-		cmds[i], errs[i] = topics.DecodeCommand(recs[i])
+		cmds[i], errs[i] = topics.DecodeCommand(recs[i].Key, recs[i].Value)
 		// A zone's commands must all reach its one writer: a record that a producer
 		// put on another partition would split the zone's state.
-		// (Decoded records have a key, the zone id: hashing it touches no shared state.)
 		if errs[i] == nil {
-			if want := keyed.Partition(recs[i], int(p.cfg.Partitions)); want != int(part.id) {
+			if want := topics.PartitionOf(cmds[i].ZoneID, p.cfg.Partitions); want != part.id {
 				errs[i] = fmt.Errorf("wrong partition: zone %s belongs to partition %d, record is on %d", cmds[i].ZoneID, want, part.id)
 			}
 		}
@@ -541,7 +540,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 			part.lastHousekp, part.tickSent = p.cfg.Now(), time.Time{}
 		case errs[i] != nil:
 			p.m.deadLetters.Inc()
-			dl := topics.DeadLetter(names.DeadLetters, r, errs[i].Error())
+			dl := kafkarec.DeadLetter(names.DeadLetters, r, errs[i].Error())
 			dl.Partition = 0
 			dead = append(dead, dl)
 		default:
@@ -554,12 +553,12 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	out := make([]*kgo.Record, len(ev))
 	parallel(len(ev), func(i int) {
 		e := &ev[i]
-		r, err := topics.EncodeOutcome(e, topics.OutcomeRecordID(e))
+		m, err := topics.EncodeOutcome(e, topics.OutcomeRecordID(e))
 		if err != nil {
 			panic(fmt.Sprintf("processor: encode %s: %v", e.Type, err)) // our own types always encode
 		}
-		r.Topic, r.Partition = names.Events, part.id
-		out[i] = r
+		out[i] = kafkarec.Record(names.Events, m)
+		out[i].Partition = part.id
 	})
 	for i, r := range out {
 		p.m.outcomes.WithLabelValues(string(ev[i].Type)).Inc()

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
@@ -52,11 +53,11 @@ func BenchmarkLoopHotZone(b *testing.B) {
 			c.RequestID = uuid.New()
 		}
 		c.EventID, c.ZoneID, c.SubmittedAt = event, zoneID, time.Now()
-		rec, err := topics.EncodeCommand(c)
+		m, err := topics.EncodeCommand(c)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec.Topic = names.Commands
+		rec := kafkarec.Record(names.Commands, m)
 		prod.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				b.Error(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -138,11 +139,11 @@ func (w *workload) send(t *testing.T, cmd *topics.Command) {
 	cmd.RequestID = uuid.Must(uuid.NewV7())
 	cmd.EventID = w.event
 	cmd.SubmittedAt = time.Now()
-	rec, err := topics.EncodeCommand(cmd)
+	m, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Topic = w.names.Commands
+	rec := kafkarec.Record(w.names.Commands, m)
 	if err := w.cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func checkEvents(t *testing.T, brokers []string, names topics.Names, requests ma
 			t.Fatalf("only %d of %d requests answered", len(answered), len(requests))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := topics.DecodeOutcome(r)
+			e, err := topics.DecodeOutcome(r.Value)
 			if err != nil {
 				t.Fatalf("offset %d: %v", r.Offset, err)
 			}
@@ -347,7 +348,7 @@ func lastOutcome(t *testing.T, brokers []string, names topics.Names) topics.Outc
 			return last
 		}
 		f.EachRecord(func(r *kgo.Record) {
-			if e, err := topics.DecodeOutcome(r); err == nil {
+			if e, err := topics.DecodeOutcome(r.Value); err == nil {
 				last = e
 			}
 		})
@@ -371,12 +372,12 @@ func TestPoisonCommandsGoToDeadLetters(t *testing.T) {
 	// A valid command for the zone, on a partition that is not the zone's.
 	good := &topics.Command{Version: topics.SchemaVersion, Type: topics.CmdPlaceHold, RequestID: uuid.New(), EventID: w.event,
 		ZoneID: w.zones[0], Place: &topics.PlaceHold{Quantity: 1}}
-	misrouted, err := topics.EncodeCommand(good)
+	m, err := topics.EncodeCommand(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	misrouted.Topic = names.Commands
-	misrouted.Partition = (int32(kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands).Partition(misrouted, 3)) + 1) % 3
+	misrouted := kafkarec.Record(names.Commands, m)
+	misrouted.Partition = (topics.PartitionOf(good.ZoneID, 3) + 1) % 3
 	poison = append(poison, misrouted)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -57,10 +58,11 @@ func TestUnstorableEventIsDeadLettered(t *testing.T) {
 	e := newEnv(t, 2)
 	g := newGen(5, 2, 100)
 	events := g.stream(300)
-	bad, err := topics.EncodeOutcome(nulHold(g), uuid.New())
+	badMsg, err := topics.EncodeOutcome(nulHold(g), uuid.New())
 	if err != nil {
 		t.Fatal(err)
 	}
+	bad := kafkarec.Record(topics.Events, badMsg)
 	e.produce(t, events[:50], bad)
 	e.produce(t, events[50:])
 

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -51,11 +52,11 @@ func (e *env) produce(t *testing.T, outcomes []*topics.Outcome, extra ...*kgo.Re
 	defer cancel()
 	recs := extra
 	for _, ev := range outcomes {
-		r, err := topics.EncodeOutcome(ev, topics.OutcomeRecordID(ev))
+		m, err := topics.EncodeOutcome(ev, topics.OutcomeRecordID(ev))
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, r)
+		recs = append(recs, kafkarec.Record(e.names.Events, m))
 	}
 	for len(recs) > 0 {
 		n := min(perTxn, len(recs))
@@ -344,10 +345,11 @@ func TestPoisonRecords(t *testing.T) {
 	garbage := &kgo.Record{Key: []byte(zone), Value: []byte("not json")}
 	bad := &topics.Outcome{Version: topics.SchemaVersion, Type: topics.OutHoldPlaced, ZoneID: g.zones[0].id,
 		RequestID: g.uuid(), Time: g.now}
-	badRec, err := topics.EncodeOutcome(bad, topics.OutcomeRecordID(bad))
+	badMsg, err := topics.EncodeOutcome(bad, topics.OutcomeRecordID(bad))
 	if err != nil {
 		t.Fatal(err)
 	}
+	badRec := kafkarec.Record(topics.Events, badMsg)
 	e.produce(t, outcomes[:10], garbage, badRec)
 	e.produce(t, outcomes[10:])
 

@@ -133,8 +133,8 @@ func sampleHold(status topics.HoldStatus) *topics.Hold {
 	return &topics.Hold{ID: tHold, Status: status, Quantity: 2, CustomerID: "c-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
 }
 
-// sampleEvents builds one or more events of every type with the Go types.
-func sampleEvents() []topics.Outcome {
+// sampleOutcomes builds one or more outcomes of every type with the Go types.
+func sampleOutcomes() []topics.Outcome {
 	base := func(typ topics.OutcomeType, cmd topics.CommandType, key string) topics.Outcome {
 		return topics.Outcome{Type: typ, Time: t0, EventID: tEvent, ZoneID: tZone, RequestID: tReq,
 			IdempotencyKey: key, CommandType: cmd, Zone: topics.Inventory{Capacity: 100, Available: 98, Held: 2}}
@@ -216,7 +216,7 @@ func body(t *testing.T, e topics.Outcome) any {
 func TestSampleEventsValidate(t *testing.T) {
 	schemas := compileSchemas(t)
 	seen := map[topics.OutcomeType]bool{}
-	for _, e := range sampleEvents() {
+	for _, e := range sampleOutcomes() {
 		v := body(t, e)
 		seen[e.Type] = true
 		if err := schemas[e.Type].Validate(v); err != nil {
@@ -240,7 +240,7 @@ func TestSampleEventsValidate(t *testing.T) {
 func TestBrokenEventsFail(t *testing.T) {
 	schemas := compileSchemas(t)
 	samples := map[topics.OutcomeType]topics.Outcome{}
-	for _, e := range sampleEvents() {
+	for _, e := range sampleOutcomes() {
 		if _, ok := samples[e.Type]; !ok {
 			samples[e.Type] = e
 		}

@@ -100,7 +100,7 @@ func (f *fold) record(r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		return
 	}
-	e, err := topics.DecodeOutcome(r)
+	e, err := topics.DecodeOutcome(r.Value)
 	if err != nil {
 		f.v.add(invUndecodableEvent, "partition %d offset %d: %v", r.Partition, r.Offset, err)
 		return

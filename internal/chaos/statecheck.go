@@ -184,7 +184,7 @@ func checkLogTime(ctx context.Context, brokers []string, names topics.Names, f *
 	n := 0
 	for _, recs := range parts {
 		for _, r := range recs {
-			cmd, err := topics.DecodeCommand(r)
+			cmd, err := topics.DecodeCommand(r.Key, r.Value)
 			if err != nil || cmd.Type != topics.CmdConfirmHold || cmd.Confirm == nil {
 				continue
 			}
