@@ -26,41 +26,46 @@ import (
 type LoopConfig struct {
 	Brokers []string
 	Topics  topics.Names
-	// Partitions the co-partitioned topics must have (default 6); checked at start.
+	// Partitions the co-partitioned topics must have (default
+	// topics.DefaultTopology.Partitions); checked at start.
 	Partitions int32
-	// Group is the consumer group of all processor instances (default
+	// Group is the consumer group of all processor instances (default GroupDefault,
 	// "ticket-processor").
 	Group string
 	// TransactionalID must be unique per running instance and stable across its
 	// restarts, so that a restarted instance fences its own unfinished transaction
-	// at once (default "ticket-processor-" + hostname).
+	// at once (default TransactionalIDPrefix + hostname).
 	TransactionalID string
 	// InstanceID, when set, makes this instance a static member of the group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
 	// back at once instead of after the session timeout. Two running instances must
 	// never share it. Default "" (a dynamic member).
 	InstanceID string
-	// PollRecordsMax bounds the commands applied in one transaction (default 5,000).
+	// PollRecordsMax bounds the commands applied in one transaction (default
+	// PollRecordsMaxDefault, 5,000).
 	PollRecordsMax int
 	// TickInterval is how long a poll waits for commands; a quiet partition whose
-	// next expiry is due sends a tick at most this often (default 100 ms).
+	// next expiry is due sends a tick at most this often (default TickIntervalDefault,
+	// 100 ms).
 	TickInterval time.Duration
 	// HousekeepingInterval is how often an idle partition forgets idempotency keys and
-	// resolved holds past their retention (default 1 min).
+	// resolved holds past their retention (default HousekeepingIntervalDefault, 1 min).
 	HousekeepingInterval time.Duration
 	// TransactionTimeout is Kafka's transaction.timeout.ms for this producer (default
-	// 10 s): how long a crashed instance's open transaction can hold back readers.
+	// TransactionTimeoutDefault, 10 s; at least TransactionTimeoutMin): how long a
+	// crashed instance's open transaction can hold back readers.
 	TransactionTimeout time.Duration
-	// RestoreTimeout bounds restoring one partition's state (default 2 min).
+	// RestoreTimeout bounds restoring one partition's state (default
+	// RestoreTimeoutDefault, 2 min).
 	RestoreTimeout time.Duration
-	// SinkGroup is the consumer group of the sink (default "ticket-sink"): its
+	// SinkGroup is the consumer group of the sink (default SinkGroupDefault): its
 	// committed offsets of the events topic tell how far the read model has got.
 	SinkGroup string
 	// SunkGrace is how old an observation of the sink's offsets must be before the
 	// state may use it to forget idempotency keys (default SunkGraceDefault, whose
 	// comment says what it must exceed).
 	SunkGrace time.Duration
-	// State configures the state machine (default DefaultConfig()).
+	// State configures the state machine (zero fields take zone's defaults).
 	State zone.Config
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
@@ -69,58 +74,82 @@ type LoopConfig struct {
 	Logger *slog.Logger
 }
 
-func (c *LoopConfig) defaults() error {
-	if len(c.Brokers) == 0 {
-		return errors.New("processor: KAFKA_BROKERS is empty")
-	}
+// Defaults of LoopConfig, and the bounds Validate enforces. The partition count's
+// default is the contract's (topics.DefaultTopology).
+const (
+	GroupDefault                = "ticket-processor"
+	TransactionalIDPrefix       = "ticket-processor-"
+	PollRecordsMaxDefault       = 5_000
+	TickIntervalDefault         = 100 * time.Millisecond
+	HousekeepingIntervalDefault = time.Minute
+	TransactionTimeoutDefault   = 10 * time.Second
+	TransactionTimeoutMin       = time.Second
+	RestoreTimeoutDefault       = 2 * time.Minute
+	SinkGroupDefault            = "ticket-sink"
+)
+
+// withDefaults fills every unset field with its default.
+func (c LoopConfig) withDefaults() LoopConfig {
 	if c.Topics.Commands == "" {
 		c.Topics = topics.DefaultNames
 	}
-	if c.Partitions == 0 {
-		c.Partitions = topics.DefaultTopology.Partitions
-	}
-	if c.Group == "" {
-		c.Group = "ticket-processor"
-	}
+	setDefault(&c.Partitions, topics.DefaultTopology.Partitions)
+	setDefault(&c.Group, GroupDefault)
 	if c.TransactionalID == "" {
 		host, _ := os.Hostname()
-		c.TransactionalID = "ticket-processor-" + host
+		c.TransactionalID = TransactionalIDPrefix + host
 	}
-	if c.PollRecordsMax == 0 {
-		c.PollRecordsMax = 5_000
-	}
-	if c.TickInterval == 0 {
-		c.TickInterval = 100 * time.Millisecond
-	}
-	if c.HousekeepingInterval == 0 {
-		c.HousekeepingInterval = time.Minute
-	}
-	if c.TransactionTimeout == 0 {
-		c.TransactionTimeout = 10 * time.Second
-	}
-	if c.RestoreTimeout == 0 {
-		c.RestoreTimeout = 2 * time.Minute
-	}
-	if c.SinkGroup == "" {
-		c.SinkGroup = "ticket-sink"
-	}
-	if c.SunkGrace == 0 {
-		c.SunkGrace = SunkGraceDefault
-	}
-	if c.State == (zone.Config{}) {
-		c.State = zone.DefaultConfig()
-	}
+	setDefault(&c.PollRecordsMax, PollRecordsMaxDefault)
+	setDefault(&c.TickInterval, TickIntervalDefault)
+	setDefault(&c.HousekeepingInterval, HousekeepingIntervalDefault)
+	setDefault(&c.TransactionTimeout, TransactionTimeoutDefault)
+	setDefault(&c.RestoreTimeout, RestoreTimeoutDefault)
+	setDefault(&c.SinkGroup, SinkGroupDefault)
+	setDefault(&c.SunkGrace, SunkGraceDefault)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.PollRecordsMax < 1 || c.TickInterval <= 0 || c.TransactionTimeout < time.Second {
-		return fmt.Errorf("processor: PollRecordsMax %d, TickInterval %s, TransactionTimeout %s out of range",
-			c.PollRecordsMax, c.TickInterval, c.TransactionTimeout)
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
-	return c.State.Validate()
+}
+
+// Validate rejects a config, with its defaults filled in, that cannot work; the
+// error names every setting that is out of range, the state's included.
+func (c LoopConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("Brokers is empty"))
+	}
+	if c.PollRecordsMax < 1 {
+		errs = append(errs, fmt.Errorf("PollRecordsMax %d must be >= 1", c.PollRecordsMax))
+	}
+	for _, d := range []struct {
+		name     string
+		v, least time.Duration
+	}{
+		{"TickInterval", c.TickInterval, 1}, {"HousekeepingInterval", c.HousekeepingInterval, 1},
+		{"TransactionTimeout", c.TransactionTimeout, TransactionTimeoutMin},
+		{"RestoreTimeout", c.RestoreTimeout, 1}, {"SunkGrace", c.SunkGrace, 1},
+	} {
+		if d.v < d.least {
+			errs = append(errs, fmt.Errorf("%s %v must be >= %v", d.name, d.v, d.least))
+		}
+	}
+	errs = append(errs, c.State.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("processor config: %w", err)
+	}
+	return nil
 }
 
 // Processor is one instance of the single-writer processor: a member of the
@@ -164,14 +193,14 @@ type partition struct {
 	broker      brokerClock
 	sunk        sunkTracker
 	sinkSeq     uint64
-	applied     int
 }
 
 // New validates the configuration and connects to Kafka; Run does the work.
 func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), owned: map[int32]uint64{},
 		parts: map[int32]*partition{}, restoring: map[int32]*restoreTry{}, restored: make(chan restoreResult, 64),
 		heldBack: map[int32]heldBack{}, sinkNext: map[int32]int64{}}
@@ -582,7 +611,6 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 		p.sess.Produce(ctx, r, promise)
 	})
-	part.applied += len(recs)
 }
 
 // outcomesScratchMax bounds the events buffer a partition keeps between batches.

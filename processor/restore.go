@@ -192,7 +192,7 @@ func (p *Processor) restore(ctx context.Context, part int32) (*zone.State, int, 
 			return nil, n, err
 		}
 	}
-	if err := st.FinishRestore(); err != nil {
+	if err := st.FinishRebuild(); err != nil {
 		return nil, n, err
 	}
 	return st, n, p.checkConsumed(ctx, st, part, n)
@@ -273,7 +273,7 @@ func (p *Processor) readChangelog(ctx context.Context, st *zone.State, part int3
 			}
 			next = r.Offset + 1
 			if !r.Attrs.IsControl() {
-				rerr = st.Restore(r.Key, r.Value)
+				rerr = st.Rebuild(r.Key, r.Value)
 				n++
 			}
 		})

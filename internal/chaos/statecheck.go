@@ -117,12 +117,12 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 	}()
 	st := zone.NewState(zone.DefaultConfig())
 	for _, r := range recs {
-		if err := st.Restore(r.Key, r.Value); err != nil {
+		if err := st.Rebuild(r.Key, r.Value); err != nil {
 			v.add(invStateRestores, "partition %d offset %d: %v", p, r.Offset, err)
 			return
 		}
 	}
-	if err := st.FinishRestore(); err != nil {
+	if err := st.FinishRebuild(); err != nil {
 		v.add(invStateRestores, "partition %d: finish restore: %v", p, err)
 		return
 	}
@@ -135,7 +135,7 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 const zoneRecord = 'z'
 
 // latestZones decodes the newest zone records: version byte, event id, then
-// varints capacity, held, sold (the changelog's format, see processor/changelog.go).
+// varints capacity, held, sold (the changelog's format, see processor/zone/changelog.go).
 func latestZones(recs []*kgo.Record, into map[uuid.UUID]topics.Inventory) {
 	for _, r := range recs {
 		if len(r.Key) != 17 || r.Key[0] != zoneRecord {

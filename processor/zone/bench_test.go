@@ -200,9 +200,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkRestore restores a partition of 1,000,000 active holds (in 100 zones,
+// BenchmarkRebuild rebuilds a partition of 1,000,000 active holds (in 100 zones,
 // with customers) from the changelog records a State drained.
-func BenchmarkRestore(b *testing.B) {
+func BenchmarkRebuild(b *testing.B) {
 	const holds, zones = 1_000_000, 100
 	cfg := DefaultConfig()
 	s := NewState(cfg)
@@ -234,15 +234,15 @@ func BenchmarkRestore(b *testing.B) {
 	for b.Loop() {
 		r := NewState(cfg)
 		for _, rec := range records {
-			if err := r.Restore(rec.key, rec.value); err != nil {
+			if err := r.Rebuild(rec.key, rec.value); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := r.FinishRestore(); err != nil {
+		if err := r.FinishRebuild(); err != nil {
 			b.Fatal(err)
 		}
 		if r.Stats() != want {
-			b.Fatalf("restored %+v, want %+v", r.Stats(), want)
+			b.Fatalf("rebuilt %+v, want %+v", r.Stats(), want)
 		}
 	}
 	b.ReportMetric(float64(len(records)), "records")

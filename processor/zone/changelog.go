@@ -22,7 +22,7 @@ import (
 //	'u' zoneID customerID        a customer's ordered tickets in a zone
 //
 // Active-hold counts per customer, the expiry queues and the retention queues are
-// derived, and rebuilt by FinishRestore.
+// derived, and rebuilt by FinishRebuild.
 const changelogVersion = 1
 
 const (
@@ -48,10 +48,10 @@ type changes struct {
 }
 
 // clockRecord is the value of the 'c' record: the clock, the seq counter (so that a
-// restored state orders new holds and keys after the restored ones), the eviction
+// rebuilt state orders new holds and keys after the rebuilt ones), the eviction
 // counters, and then the consumed command offset + 1 (0 = none recorded) and the
 // keys rejected as full. Records written before the last two fields existed end
-// after the eviction counters, and restore as zero.
+// after the eviction counters, and rebuild as zero.
 type clockRecord struct {
 	clock, seq                   int64
 	keysEvicted, resolvedEvicted int64

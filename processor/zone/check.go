@@ -6,7 +6,7 @@ import (
 )
 
 // Check verifies the invariants of the whole state, in time linear in its size: for
-// tests, and after a restore. Per zone, available + held + sold == capacity with all
+// tests, and after a rebuild. Per zone, available + held + sold == capacity with all
 // three >= 0, held is the sum of the zone's active holds and the customer counts are
 // the sums of their holds and orders; indexes agree with the maps; bounds hold.
 func (s *State) Check() error {
@@ -139,7 +139,7 @@ func (s *State) checkBounds(fail func(string, ...any)) {
 	if s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		fail("%d resolved holds, ResolvedHoldsMax %d", s.resolvedFIFO.len(), s.cfg.ResolvedHoldsMax)
 	}
-	if s.keys.len() > max(s.cfg.KeysMax, s.keysRestored) {
-		fail("%d keys, KeysMax %d, restored %d", s.keys.len(), s.cfg.KeysMax, s.keysRestored)
+	if s.keys.len() > max(s.cfg.KeysMax, s.keysRebuilt) {
+		fail("%d keys, KeysMax %d, rebuilt %d", s.keys.len(), s.cfg.KeysMax, s.keysRebuilt)
 	}
 }

@@ -8,8 +8,17 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Config bounds one partition's state. The zero value is not valid; start from
-// DefaultConfig.
+// Defaults of Config's bounds. The zone defaults (hold TTL, tickets per hold) and the
+// idempotency retention are the contract's: topics.HoldTTLDefault,
+// topics.HoldQuantityMaxDefault, topics.IdempotencyRetention.
+const (
+	KeysMaxDefault          = 2_000_000
+	HoldsMaxDefault         = 2_000_000
+	ResolvedHoldsMaxDefault = 2_000_000
+	ZonesMaxDefault         = 100_000
+)
+
+// Config bounds one partition's state. A zero field takes its default.
 type Config struct {
 	// HoldTTLDefault is a new zone's hold TTL unless its configure command sets one;
 	// within [topics.HoldTTLMin, topics.HoldTTLMax]. Default topics.HoldTTLDefault.
@@ -21,7 +30,7 @@ type Config struct {
 	// remembered after it was decided: it is forgotten once the clock reaches
 	// decided+IdempotencyRetention. A key is forgotten before that only once the
 	// read model has its decision (see KeysMax), which then answers its retries.
-	// Default 24h.
+	// Default topics.IdempotencyRetention (24h).
 	IdempotencyRetention time.Duration
 	// KeysMax bounds the idempotency keys remembered per partition. When it is
 	// reached, the oldest key is forgotten early if the read model has it
@@ -31,35 +40,46 @@ type Config struct {
 	// decide it a second time. So KeysMax needs to cover the keyed commands of the
 	// read model's lag, not of the retention. A key costs about 330 bytes of heap
 	// with a 36-byte key (BenchmarkKeyMemory), so the default bounds the keys of a
-	// partition to about 660 MB. Default 2,000,000.
+	// partition to about 660 MB. Default KeysMaxDefault (2,000,000).
 	KeysMax int
 	// HoldsMax bounds the active holds per partition; a hold beyond it is rejected
-	// with ReasonPartitionFull. Default 2,000,000.
+	// with ReasonPartitionFull. Default HoldsMaxDefault (2,000,000).
 	HoldsMax int
 	// ResolvedHoldsMax bounds the confirmed, released and expired holds remembered
 	// per partition; when it is reached the oldest resolved hold is forgotten early
-	// (Stats.ResolvedEvictedEarly). Default 2,000,000.
+	// (Stats.ResolvedEvictedEarly). Default ResolvedHoldsMaxDefault (2,000,000).
 	ResolvedHoldsMax int
 	// ZonesMax bounds the zones per partition; creating one more is rejected with
-	// ReasonPartitionFull. Default 100,000.
+	// ReasonPartitionFull. Default ZonesMaxDefault (100,000).
 	ZonesMax int
 }
 
 // DefaultConfig returns the defaults stated on Config's fields.
-func DefaultConfig() Config {
-	return Config{
-		HoldTTLDefault:         topics.HoldTTLDefault,
-		HoldQuantityMaxDefault: topics.HoldQuantityMaxDefault,
-		IdempotencyRetention:   topics.IdempotencyRetention,
-		KeysMax:                2_000_000,
-		HoldsMax:               2_000_000,
-		ResolvedHoldsMax:       2_000_000,
-		ZonesMax:               100_000,
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// withDefaults fills every zero field with its default.
+func (c Config) withDefaults() Config {
+	setDefault(&c.HoldTTLDefault, topics.HoldTTLDefault)
+	setDefault(&c.HoldQuantityMaxDefault, topics.HoldQuantityMaxDefault)
+	setDefault(&c.IdempotencyRetention, topics.IdempotencyRetention)
+	setDefault(&c.KeysMax, KeysMaxDefault)
+	setDefault(&c.HoldsMax, HoldsMaxDefault)
+	setDefault(&c.ResolvedHoldsMax, ResolvedHoldsMaxDefault)
+	setDefault(&c.ZonesMax, ZonesMaxDefault)
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
-// Validate rejects a config whose values contradict each other or are out of range.
+// Validate rejects a config, with its defaults filled in, whose values are out of
+// range; the error names every setting that is.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	var errs []error
 	if c.HoldTTLDefault < topics.HoldTTLMin || c.HoldTTLDefault > topics.HoldTTLMax || c.HoldTTLDefault%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("HoldTTLDefault %v must be whole seconds within [%v, %v]", c.HoldTTLDefault, topics.HoldTTLMin, topics.HoldTTLMax))
@@ -79,7 +99,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("processor config: %w", err)
+		return fmt.Errorf("zone config: %w", err)
 	}
 	return nil
 }

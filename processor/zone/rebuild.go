@@ -93,8 +93,8 @@ func (d *decoder) code(n int) int {
 // end reports whether the record was read completely and correctly.
 func (d *decoder) end() bool { return !d.bad && len(d.b) == 0 }
 
-// restoreState holds what Restore read that FinishRestore links.
-type restoreState struct {
+// rebuildState holds what Rebuild read that FinishRebuild links.
+type rebuildState struct {
 	customers map[keyID]int64 // ordered tickets per (zone, customer)
 	// holds in decode order (with duplicates and freed ones, skipped when linking):
 	// walking them in memory order is much faster than in hash order.
@@ -102,51 +102,51 @@ type restoreState struct {
 	strings map[string]string // customer ids, interned
 }
 
-var errRestoreDone = errors.New("processor: Restore after FinishRestore or Apply")
+var errRebuildDone = errors.New("zone: Rebuild after FinishRebuild or Apply")
 
-// Restore applies one changelog record: the newest per key wins, a nil value deletes.
+// Rebuild applies one changelog record: the newest per key wins, a nil value deletes.
 // Call it for every record of the compacted topic in offset order, before any Apply,
-// then FinishRestore.
-func (s *State) Restore(key, value []byte) error {
+// then FinishRebuild.
+func (s *State) Rebuild(key, value []byte) error {
 	if s.finished {
-		return errRestoreDone
+		return errRebuildDone
 	}
-	if s.restore == nil {
+	if s.rebuild == nil {
 		if s.clock != 0 || len(s.zones) != 0 || s.holds.len() != 0 || s.keys.len() != 0 {
-			return errRestoreDone
+			return errRebuildDone
 		}
-		s.restore = &restoreState{customers: make(map[keyID]int64), strings: make(map[string]string)}
+		s.rebuild = &rebuildState{customers: make(map[keyID]int64), strings: make(map[string]string)}
 	}
 	if len(key) == 0 {
-		return errors.New("processor: restore: empty key")
+		return errors.New("processor: rebuild: empty key")
 	}
 	if value != nil && (len(value) == 0 || value[0] != changelogVersion) {
-		return fmt.Errorf("processor: restore: key %q: unknown record version", key)
+		return fmt.Errorf("processor: rebuild: key %q: unknown record version", key)
 	}
 	var err error
 	switch rest := key[1:]; key[0] {
 	case recClock:
-		err = s.restoreClock(rest, value)
+		err = s.rebuildClock(rest, value)
 	case recZone:
-		err = s.restoreZone(rest, value)
+		err = s.rebuildZone(rest, value)
 	case recHold:
-		err = s.restoreHold(rest, value)
+		err = s.rebuildHold(rest, value)
 	case recKey:
-		err = s.restoreKey(rest, value)
+		err = s.rebuildKey(rest, value)
 	case recCustomer:
-		err = s.restoreCustomer(rest, value)
+		err = s.rebuildCustomer(rest, value)
 	default:
 		err = errors.New("unknown record kind")
 	}
 	if err != nil {
-		return fmt.Errorf("processor: restore: key %q: %w", key, err)
+		return fmt.Errorf("processor: rebuild: key %q: %w", key, err)
 	}
 	return nil
 }
 
 var errCorrupt = errors.New("corrupt record")
 
-func (s *State) restoreClock(rest, value []byte) error {
+func (s *State) rebuildClock(rest, value []byte) error {
 	if len(rest) != 0 {
 		return errCorrupt
 	}
@@ -171,7 +171,7 @@ func (s *State) restoreClock(rest, value []byte) error {
 	return nil
 }
 
-func (s *State) restoreZone(rest, value []byte) error {
+func (s *State) rebuildZone(rest, value []byte) error {
 	if len(rest) != 16 {
 		return errCorrupt
 	}
@@ -182,19 +182,19 @@ func (s *State) restoreZone(rest, value []byte) error {
 	}
 	d := decoder{b: value[1:]}
 	z := &zone{id: id, eventID: d.uuid(), customers: make(map[string]customerTickets)}
-	z.capacity, z.restoredHeld, z.sold = d.varint(), d.varint(), d.varint()
+	z.capacity, z.rebuiltHeld, z.sold = d.varint(), d.varint(), d.varint()
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
 	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
-		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.restoredHeld < 0 || z.sold < 0 {
+		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.rebuiltHeld < 0 || z.sold < 0 {
 		return errCorrupt
 	}
 	s.zones[id] = z
 	return nil
 }
 
-func (s *State) restoreHold(rest, value []byte) error {
+func (s *State) rebuildHold(rest, value []byte) error {
 	if len(rest) != 16 {
 		return errCorrupt
 	}
@@ -234,7 +234,7 @@ func (s *State) restoreHold(rest, value []byte) error {
 	h := s.holdSlab.get()
 	*h = v
 	s.addHold(h)
-	s.restore.holds = append(s.restore.holds, h)
+	s.rebuild.holds = append(s.rebuild.holds, h)
 	return nil
 }
 
@@ -247,21 +247,21 @@ func (s *State) intern(d *decoder) string {
 	}
 	b := d.b[:n]
 	d.b = d.b[n:]
-	if v, ok := s.restore.strings[string(b)]; ok {
+	if v, ok := s.rebuild.strings[string(b)]; ok {
 		return v
 	}
-	if len(s.restore.strings) >= internMax {
+	if len(s.rebuild.strings) >= internMax {
 		return string(b)
 	}
 	v := string(b)
-	s.restore.strings[v] = v
+	s.rebuild.strings[v] = v
 	return v
 }
 
-// internMax bounds the strings interned during a restore.
+// internMax bounds the strings interned during a rebuild.
 const internMax = 1 << 20
 
-func (s *State) restoreKey(rest, value []byte) error {
+func (s *State) rebuildKey(rest, value []byte) error {
 	if len(rest) < 16 {
 		return errCorrupt
 	}
@@ -307,13 +307,13 @@ func (s *State) restoreKey(rest, value []byte) error {
 	return nil
 }
 
-func (s *State) restoreCustomer(rest, value []byte) error {
+func (s *State) rebuildCustomer(rest, value []byte) error {
 	if len(rest) < 16 {
 		return errCorrupt
 	}
 	id := keyID{zone: uuid.UUID(rest[:16]), key: string(rest[16:])}
 	if value == nil {
-		delete(s.restore.customers, id)
+		delete(s.rebuild.customers, id)
 		return nil
 	}
 	d := decoder{b: value[1:]}
@@ -321,30 +321,30 @@ func (s *State) restoreCustomer(rest, value []byte) error {
 	if !d.end() || n <= 0 {
 		return errCorrupt
 	}
-	s.restore.customers[id] = n
+	s.rebuild.customers[id] = n
 	return nil
 }
 
 func durationOf(ns int64) time.Duration { return time.Duration(ns) }
 
-// FinishRestore links what Restore read and rebuilds the derived indexes: zones of
+// FinishRebuild links what Rebuild read and rebuilds the derived indexes: zones of
 // holds, per-customer counts, expiry queues, retention queues. It checks what it
 // can in passing (every hold's zone exists, each zone's held tickets match its active
 // holds): an error means the changelog is inconsistent. The full Check is left to
 // the caller, since it costs as much again.
-func (s *State) FinishRestore() error {
-	r := s.restore
+func (s *State) FinishRebuild() error {
+	r := s.rebuild
 	if r == nil {
 		if s.finished || s.clock != 0 || len(s.zones) != 0 || s.holds.len() != 0 || s.keys.len() != 0 {
-			return errRestoreDone
+			return errRebuildDone
 		}
-		r = &restoreState{}
+		r = &rebuildState{}
 	}
-	s.restore, s.finished = nil, true
+	s.rebuild, s.finished = nil, true
 	for id, n := range r.customers {
 		z := s.zones[id.zone]
 		if z == nil {
-			return fmt.Errorf("processor: restore: customer %q of unknown zone %s", id.key, id.zone)
+			return fmt.Errorf("processor: rebuild: customer %q of unknown zone %s", id.key, id.zone)
 		}
 		z.customers[id.key] = customerTickets{ordered: n}
 	}
@@ -358,11 +358,11 @@ func (s *State) FinishRestore() error {
 		}
 		z := s.zones[h.zoneID]
 		if z == nil {
-			return fmt.Errorf("processor: restore: hold %s of unknown zone %s", h.id, h.zoneID)
+			return fmt.Errorf("processor: rebuild: hold %s of unknown zone %s", h.id, h.zoneID)
 		}
 		h.zone = z
-		if err := s.restoredHoldErr(h); err != nil {
-			return fmt.Errorf("processor: restore: hold %s: %w", h.id, err)
+		if err := s.rebuiltHoldErr(h); err != nil {
+			return fmt.Errorf("processor: rebuild: hold %s: %w", h.id, err)
 		}
 		if h.status != statusActive {
 			resolved = append(resolved, seqRef[hold]{h.resolveSeq, h})
@@ -377,7 +377,7 @@ func (s *State) FinishRestore() error {
 		}
 	}
 	if len(active)+len(resolved) != s.holds.len() {
-		panic("processor: restored holds not all linked")
+		panic("processor: rebuilt holds not all linked")
 	}
 	for _, z := range s.zones {
 		var ordered int64
@@ -385,14 +385,14 @@ func (s *State) FinishRestore() error {
 			ordered += ct.ordered
 		}
 		if ordered > z.sold {
-			return fmt.Errorf("processor: restore: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
+			return fmt.Errorf("processor: rebuild: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
 		}
-		if z.held != z.restoredHeld {
-			return fmt.Errorf("processor: restore: zone %s: active holds sum to %d tickets, zone record says %d",
-				z.id, z.held, z.restoredHeld)
+		if z.held != z.rebuiltHeld {
+			return fmt.Errorf("processor: rebuild: zone %s: active holds sum to %d tickets, zone record says %d",
+				z.id, z.held, z.rebuiltHeld)
 		}
 		if z.capacity < z.held+z.sold || z.held < 0 || z.sold < 0 {
-			return fmt.Errorf("processor: restore: zone %s: capacity %d, held %d, sold %d", z.id, z.capacity, z.held, z.sold)
+			return fmt.Errorf("processor: rebuild: zone %s: capacity %d, held %d, sold %d", z.id, z.capacity, z.held, z.sold)
 		}
 	}
 	sortBySeq(active)
@@ -407,7 +407,7 @@ func (s *State) FinishRestore() error {
 	keys := make([]seqRef[keyEntry], 0, s.keys.len())
 	for k := range s.keys.all() {
 		if k.decidedAt > s.clock || k.seq > s.seq {
-			return fmt.Errorf("processor: restore: key %q decided after the clock record", k.id.key)
+			return fmt.Errorf("processor: rebuild: key %q decided after the clock record", k.id.key)
 		}
 		keys = append(keys, seqRef[keyEntry]{k.seq, k})
 	}
@@ -418,7 +418,7 @@ func (s *State) FinishRestore() error {
 	// A config lowered since the changelog was written: the keys are kept (the read
 	// model may not have them) and new ones wait for room.
 	if n := s.keyFIFO.len(); n > s.cfg.KeysMax {
-		s.keysRestored = n
+		s.keysRebuilt = n
 	}
 	for s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		s.forgetHold(*s.resolvedFIFO.front())
@@ -427,11 +427,11 @@ func (s *State) FinishRestore() error {
 	return nil
 }
 
-// restoredHoldErr says how a restored hold contradicts itself or the clock record
+// rebuiltHoldErr says how a rebuilt hold contradicts itself or the clock record
 // (written in the same transaction as any change of a hold): a hold placed or
 // resolved after the clock, or active past its expiry, would break the expiry and
 // retention orders.
-func (s *State) restoredHoldErr(h *hold) error {
+func (s *State) rebuiltHoldErr(h *hold) error {
 	switch {
 	case h.qty < 1:
 		return errors.New("quantity below 1")

@@ -39,7 +39,7 @@ type zone struct {
 	customerLimit   int64 // 0 = no limit
 	customers       map[string]customerTickets
 	dirty           bool
-	restoredHeld    int64 // held as restored, checked against the holds in FinishRestore
+	rebuiltHeld    int64 // held as rebuilt, checked against the holds in FinishRebuild
 }
 
 // customerTickets counts one customer's tickets in a zone. An entry exists while
@@ -112,16 +112,16 @@ type State struct {
 	// sunkSeq is in the read model (SetSunkThrough). Not persisted.
 	sunk    int64
 	sunkSeq uint64
-	// keysRestored is how many keys a restore brought back when that was more than
+	// keysRebuilt is how many keys a rebuild brought back when that was more than
 	// KeysMax (a config lowered since): they are kept until they may be forgotten.
-	keysRestored int
+	keysRebuilt int
 
 	consumed    int64 // the next command offset the state reflects, with hasConsumed
 	hasConsumed bool
 
 	changes  changes
-	restore  *restoreState // while restoring
-	finished bool          // FinishRestore ran
+	rebuild  *rebuildState // while rebuilding
+	finished bool          // FinishRebuild ran
 }
 
 // NewState returns an empty state. It panics if cfg is invalid: callers validate
@@ -130,6 +130,7 @@ func NewState(cfg Config) *State {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
+	cfg = cfg.withDefaults()
 	return &State{
 		cfg:    cfg,
 		zones:  make(map[uuid.UUID]*zone),
@@ -142,7 +143,7 @@ func NewState(cfg Config) *State {
 
 // SetConsumed records next, the offset of the next command of the partition (the
 // last applied command's offset + 1). The loop calls it in every transaction; the
-// next DrainChanges writes it to the changelog with the clock, so a restored state
+// next DrainChanges writes it to the changelog with the clock, so a rebuilt state
 // says which commands it reflects. next must be >= 0.
 func (s *State) SetConsumed(next int64) {
 	if next < 0 {
@@ -151,7 +152,7 @@ func (s *State) SetConsumed(next int64) {
 	s.consumed, s.hasConsumed = next, true
 }
 
-// Consumed returns the offset recorded by SetConsumed, or as restored from the
+// Consumed returns the offset recorded by SetConsumed, or as rebuilt from the
 // changelog; ok is false for a state that never recorded one.
 func (s *State) Consumed() (next int64, ok bool) { return s.consumed, s.hasConsumed }
 
@@ -160,7 +161,7 @@ func (s *State) Consumed() (next int64, ok bool) { return s.consumed, s.hasConsu
 // keys may be forgotten before IdempotencyRetention, and only when KeysMax is
 // reached. Decisions made after the call are not covered by it, whatever their
 // time: they share clock times with the ones before. A t earlier than the last one
-// is ignored. Not persisted: after a restore nothing is forgotten early until the
+// is ignored. Not persisted: after a rebuild nothing is forgotten early until the
 // loop calls it again.
 func (s *State) SetSunkThrough(t time.Time) {
 	if ns := unixNanoClamped(t); ns >= s.sunk {

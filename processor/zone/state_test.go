@@ -18,18 +18,22 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*Config){
 		"HoldTTLDefault":         func(c *Config) { c.HoldTTLDefault = 2 * topics.HoldTTLMax },
-		"HoldQuantityMaxDefault": func(c *Config) { c.HoldQuantityMaxDefault = 0 },
-		"IdempotencyRetention":   func(c *Config) { c.IdempotencyRetention = 0 },
-		"KeysMax":                func(c *Config) { c.KeysMax = 0 },
+		"HoldQuantityMaxDefault": func(c *Config) { c.HoldQuantityMaxDefault = -1 },
+		"IdempotencyRetention":   func(c *Config) { c.IdempotencyRetention = -1 },
+		"KeysMax":                func(c *Config) { c.KeysMax = -1 },
 		"HoldsMax":               func(c *Config) { c.HoldsMax = -1 },
-		"ResolvedHoldsMax":       func(c *Config) { c.ResolvedHoldsMax = 0 },
-		"ZonesMax":               func(c *Config) { c.ZonesMax = 0 },
+		"ResolvedHoldsMax":       func(c *Config) { c.ResolvedHoldsMax = -1 },
+		"ZonesMax":               func(c *Config) { c.ZonesMax = -1 },
 	} {
 		c := DefaultConfig()
 		mutate(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one naming it", name, err)
 		}
+	}
+	// A zero field takes its default.
+	if got := NewState(Config{}).cfg; got != DefaultConfig() {
+		t.Errorf("NewState(Config{}) uses %+v, want the defaults %+v", got, DefaultConfig())
 	}
 }
 
