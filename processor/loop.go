@@ -217,7 +217,7 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		// RequireStable (KIP-447) is always on in franz-go: fetching committed
 		// offsets waits for a pending transaction of a previous owner to end.
 		// Events and state records go to the partition the command came from: the
-		// topics are co-partitioned, so this equals murmur2(zone_id) for events.
+		// topics are co-partitioned, so this equals murmur2(zone_id) for outcomes.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// After a commit the broker finishes the transaction asynchronously; the next
@@ -361,7 +361,7 @@ func (p *Processor) dropAll() {
 }
 
 // step is one turn of the loop: poll, restore what is newly owned, apply, and commit
-// the events, state changes and consumed offsets in one transaction.
+// the outcomes, state changes and consumed offsets in one transaction.
 func (p *Processor) step(ctx context.Context) error {
 	pollCtx, cancel := context.WithTimeout(ctx, p.cfg.TickInterval)
 	fetches := p.sess.PollRecords(pollCtx, p.cfg.PollRecordsMax)
@@ -539,7 +539,7 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 }
 
 // applyPartition runs one partition's records through its state machine, each
-// command at its broker append time, and produces the events, dead letters and
+// command at its broker append time, and produces the outcomes, dead letters and
 // changelog records, in order. Decoding and encoding, the bulk of the work, run on
 // all cores; applying stays sequential.
 func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, promise func(*kgo.Record, error)) {
@@ -613,7 +613,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	})
 }
 
-// outcomesScratchMax bounds the events buffer a partition keeps between batches.
+// outcomesScratchMax bounds the outcomes buffer a partition keeps between batches.
 const outcomesScratchMax = 64 << 10
 
 // parallelMin is the smallest job worth splitting over goroutines.

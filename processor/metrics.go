@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"error", "offset_mismatch"} {
 		m.restoreFailures.WithLabelValues(r)
 	}
-	// Series exist from the start, so the first event of a kind shows as an increase.
+	// Series exist from the start, so the first outcome of a kind shows as an increase.
 	for _, t := range topics.OutcomeTypes {
 		m.outcomes.WithLabelValues(string(t))
 	}

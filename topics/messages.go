@@ -79,11 +79,17 @@ type ReleaseHold struct {
 type OutcomeType string
 
 const (
-	OutZoneConfigured  OutcomeType = "zone.configured"
-	OutHoldPlaced      OutcomeType = "hold.placed"
-	OutHoldConfirmed   OutcomeType = "hold.confirmed"
-	OutHoldReleased    OutcomeType = "hold.released"
-	OutHoldExpired     OutcomeType = "hold.expired"
+	// OutZoneConfigured: a zone was created or changed (Config).
+	OutZoneConfigured OutcomeType = "zone.configured"
+	// OutHoldPlaced: tickets are held until the hold's TTL runs out (Hold).
+	OutHoldPlaced OutcomeType = "hold.placed"
+	// OutHoldConfirmed: a hold became an order; its tickets are sold (Hold, Order).
+	OutHoldConfirmed OutcomeType = "hold.confirmed"
+	// OutHoldReleased: a hold's tickets went back on sale at the buyer's request.
+	OutHoldReleased OutcomeType = "hold.released"
+	// OutHoldExpired: a hold's TTL ran out on the partition clock; no command asked.
+	OutHoldExpired OutcomeType = "hold.expired"
+	// OutRequestRejected: the command changed nothing (Rejection says why).
 	OutRequestRejected OutcomeType = "request.rejected"
 	// OutRequestReplayed answers a retry with an idempotency key already decided:
 	// it repeats the first answer and changes nothing.

@@ -96,7 +96,7 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 	for i, ref := range c.customers {
 		ct, ok := ref.zone.customers[ref.customer]
 		if !ok || !ct.dirty {
-			panic("processor: changed customer without orders")
+			panic("zone: changed customer without orders")
 		}
 		ct.dirty = false
 		ref.zone.customers[ref.customer] = ct
@@ -178,7 +178,7 @@ func encodeHold(b []byte, h *hold) []byte {
 	return b
 }
 
-// Event types, reasons and command types as bytes in the changelog. Append only.
+// Outcome types, reasons and command types as bytes in the changelog. Append only.
 var (
 	outcomeTypeCodes = []topics.OutcomeType{"", topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed,
 		topics.OutHoldReleased, topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed}
@@ -194,7 +194,7 @@ var (
 func code[T comparable](codes []T, v T) byte {
 	i := slices.Index(codes, v)
 	if i < 0 {
-		panic(fmt.Sprintf("processor: no changelog code for %v", v))
+		panic(fmt.Sprintf("zone: no changelog code for %v", v))
 	}
 	return byte(i)
 }
@@ -227,4 +227,3 @@ func encodeKey(b []byte, k *keyEntry) []byte {
 	}
 	return b
 }
-

@@ -132,7 +132,7 @@ func (s *State) popExpiry(q *expiryQueue) {
 	q.ring.pop()
 	if q.ring.len() == 0 {
 		if q.live != 0 {
-			panic("processor: empty expiry queue with live holds")
+			panic("zone: empty expiry queue with live holds")
 		}
 		s.heap.remove(q.index)
 		delete(s.queues, q.ttl)

@@ -141,19 +141,10 @@ func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *decision) {
 
 // forgetKey forgets the oldest key.
 func (s *State) forgetKey(k *keyEntry) {
-	if *s.keyFIFO.front() != k {
-		panic("processor: forgetting a key out of decision order")
-	}
-	s.keyFIFO.pop()
+	popOldest(&s.keyFIFO, k, "a key out of decision order")
 	s.dropKey(k)
 	s.changes.keys = append(s.changes.keys, k.id)
 	s.keySlab.put(k)
 }
 
-func (s *State) markKey(k *keyEntry) {
-	if !k.dirty {
-		k.dirty = true
-		s.changes.keys = append(s.changes.keys, k.id)
-	}
-}
-
+func (s *State) markKey(k *keyEntry) { markChanged(&k.dirty, &s.changes.keys, k.id) }

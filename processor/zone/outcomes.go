@@ -2,7 +2,7 @@ package zone
 
 import "github.com/ultimate-ticket/ultimate-ticket/topics"
 
-// header fills the fields every answering event carries.
+// header fills the fields every answering outcome carries.
 func (s *State) header(cmd *topics.Command, typ topics.OutcomeType, z *zone) topics.Outcome {
 	ev := topics.Outcome{
 		Version:        topics.SchemaVersion,

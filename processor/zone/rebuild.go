@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -20,66 +21,66 @@ type decoder struct {
 
 func (d *decoder) fail() { d.bad, d.b = true, nil }
 
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
+// take consumes the next n bytes, or fails if fewer are left and returns nil.
+func (d *decoder) take(n uint64) []byte {
+	if n > uint64(len(d.b)) {
 		d.fail()
-		return 0
+		return nil
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
+}
+
+func (d *decoder) byte() byte {
+	if b := d.take(1); b != nil {
+		return b[0]
+	}
+	return 0
 }
 
 func (d *decoder) uuid() (u uuid.UUID) {
-	if len(d.b) < 16 {
-		d.fail()
-		return u
+	if b := d.take(16); b != nil {
+		u = uuid.UUID(b)
 	}
-	copy(u[:], d.b)
-	d.b = d.b[16:]
 	return u
 }
 
 func (d *decoder) time() int64 {
-	if len(d.b) < 8 {
-		d.fail()
-		return 0
+	if b := d.take(8); b != nil {
+		return int64(binary.LittleEndian.Uint64(b))
 	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return int64(v)
+	return 0
+}
+
+// skip consumes the n bytes a varint took, or fails on n <= 0 (truncated or
+// overflowing), and reports whether it did.
+func (d *decoder) skip(n int) bool {
+	if n <= 0 {
+		d.fail()
+		return false
+	}
+	d.b = d.b[n:]
+	return true
 }
 
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
+	if !d.skip(n) {
 		return 0
 	}
-	d.b = d.b[n:]
 	return v
 }
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
+	if !d.skip(n) {
 		return 0
 	}
-	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+func (d *decoder) string() string { return string(d.take(d.uvarint())) }
 
 func (d *decoder) code(n int) int {
 	c := int(d.byte())
@@ -118,10 +119,10 @@ func (s *State) Rebuild(key, value []byte) error {
 		s.rebuild = &rebuildState{customers: make(map[keyID]int64), strings: make(map[string]string)}
 	}
 	if len(key) == 0 {
-		return errors.New("processor: rebuild: empty key")
+		return errors.New("zone: rebuild: empty key")
 	}
 	if value != nil && (len(value) == 0 || value[0] != changelogVersion) {
-		return fmt.Errorf("processor: rebuild: key %q: unknown record version", key)
+		return fmt.Errorf("zone: rebuild: key %q: unknown record version", key)
 	}
 	var err error
 	switch rest := key[1:]; key[0] {
@@ -139,7 +140,7 @@ func (s *State) Rebuild(key, value []byte) error {
 		err = errors.New("unknown record kind")
 	}
 	if err != nil {
-		return fmt.Errorf("processor: rebuild: key %q: %w", key, err)
+		return fmt.Errorf("zone: rebuild: key %q: %w", key, err)
 	}
 	return nil
 }
@@ -344,7 +345,7 @@ func (s *State) FinishRebuild() error {
 	for id, n := range r.customers {
 		z := s.zones[id.zone]
 		if z == nil {
-			return fmt.Errorf("processor: rebuild: customer %q of unknown zone %s", id.key, id.zone)
+			return fmt.Errorf("zone: rebuild: customer %q of unknown zone %s", id.key, id.zone)
 		}
 		z.customers[id.key] = customerTickets{ordered: n}
 	}
@@ -358,11 +359,11 @@ func (s *State) FinishRebuild() error {
 		}
 		z := s.zones[h.zoneID]
 		if z == nil {
-			return fmt.Errorf("processor: rebuild: hold %s of unknown zone %s", h.id, h.zoneID)
+			return fmt.Errorf("zone: rebuild: hold %s of unknown zone %s", h.id, h.zoneID)
 		}
 		h.zone = z
 		if err := s.rebuiltHoldErr(h); err != nil {
-			return fmt.Errorf("processor: rebuild: hold %s: %w", h.id, err)
+			return fmt.Errorf("zone: rebuild: hold %s: %w", h.id, err)
 		}
 		if h.status != statusActive {
 			resolved = append(resolved, seqRef[hold]{h.resolveSeq, h})
@@ -377,7 +378,7 @@ func (s *State) FinishRebuild() error {
 		}
 	}
 	if len(active)+len(resolved) != s.holds.len() {
-		panic("processor: rebuilt holds not all linked")
+		panic("zone: rebuilt holds not all linked")
 	}
 	for _, z := range s.zones {
 		var ordered int64
@@ -385,14 +386,14 @@ func (s *State) FinishRebuild() error {
 			ordered += ct.ordered
 		}
 		if ordered > z.sold {
-			return fmt.Errorf("processor: rebuild: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
+			return fmt.Errorf("zone: rebuild: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
 		}
 		if z.held != z.rebuiltHeld {
-			return fmt.Errorf("processor: rebuild: zone %s: active holds sum to %d tickets, zone record says %d",
+			return fmt.Errorf("zone: rebuild: zone %s: active holds sum to %d tickets, zone record says %d",
 				z.id, z.held, z.rebuiltHeld)
 		}
 		if z.capacity < z.held+z.sold || z.held < 0 || z.sold < 0 {
-			return fmt.Errorf("processor: rebuild: zone %s: capacity %d, held %d, sold %d", z.id, z.capacity, z.held, z.sold)
+			return fmt.Errorf("zone: rebuild: zone %s: capacity %d, held %d, sold %d", z.id, z.capacity, z.held, z.sold)
 		}
 	}
 	sortBySeq(active)
@@ -407,7 +408,7 @@ func (s *State) FinishRebuild() error {
 	keys := make([]seqRef[keyEntry], 0, s.keys.len())
 	for k := range s.keys.all() {
 		if k.decidedAt > s.clock || k.seq > s.seq {
-			return fmt.Errorf("processor: rebuild: key %q decided after the clock record", k.id.key)
+			return fmt.Errorf("zone: rebuild: key %q decided after the clock record", k.id.key)
 		}
 		keys = append(keys, seqRef[keyEntry]{k.seq, k})
 	}

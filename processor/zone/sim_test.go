@@ -123,7 +123,7 @@ type simulation struct {
 	txns         int
 	rebuilds     int
 	aborts       int
-	rebuilt     int // records fed to Rebuild
+	rebuilt      int // records fed to Rebuild
 }
 
 // logRecord is a changelog record as the topic partition holds it.

@@ -39,7 +39,7 @@ type zone struct {
 	customerLimit   int64 // 0 = no limit
 	customers       map[string]customerTickets
 	dirty           bool
-	rebuiltHeld    int64 // held as rebuilt, checked against the holds in FinishRebuild
+	rebuiltHeld     int64 // held as rebuilt, checked against the holds in FinishRebuild
 }
 
 // customerTickets counts one customer's tickets in a zone. An entry exists while
@@ -147,7 +147,7 @@ func NewState(cfg Config) *State {
 // says which commands it reflects. next must be >= 0.
 func (s *State) SetConsumed(next int64) {
 	if next < 0 {
-		panic(fmt.Sprintf("processor: consumed offset %d < 0", next))
+		panic(fmt.Sprintf("zone: consumed offset %d < 0", next))
 	}
 	s.consumed, s.hasConsumed = next, true
 }
@@ -196,7 +196,7 @@ func (s *State) NextExpiry() (time.Time, bool) {
 }
 
 // Advance moves the clock to now (never backwards), expires the holds due, in
-// expires_at order (ties by placement order), appending their hold.expired events to
+// expires_at order (ties by placement order), appending their hold.expired outcomes to
 // dst, and forgets the keys and resolved holds past retention.
 func (s *State) Advance(dst []topics.Outcome, now time.Time) []topics.Outcome {
 	if ns := now.UnixNano(); ns > s.clock {
@@ -243,7 +243,7 @@ func (s *State) forgetRetained() {
 }
 
 // Apply first expires every hold due at now, then decides cmd and appends exactly
-// one answering event carrying cmd.RequestID: hold.placed, hold.confirmed,
+// one answering outcome carrying cmd.RequestID: hold.placed, hold.confirmed,
 // hold.released, zone.configured, request.rejected or request.replayed. now is
 // clamped so the clock never goes backwards.
 func (s *State) Apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) []topics.Outcome {
@@ -285,7 +285,8 @@ func (s *State) Apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) 
 	return append(dst, s.outcomeOf(cmd, &o))
 }
 
-// decision is a decision: the answering event's type and what it names.
+// decision is what the rules decided for a command: the type of the answering
+// outcome and what it names.
 type decision struct {
 	typ       topics.OutcomeType
 	zone      *zone
@@ -472,7 +473,7 @@ func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, decision, bool) {
 		return nil, rejected(z, topics.ReasonHoldExpired, "hold expired"), false
 	}
 	if h.expiresAt <= s.clock {
-		panic("processor: active hold past its expiry after Advance")
+		panic("zone: active hold past its expiry after Advance")
 	}
 	return h, decision{}, true
 }
@@ -500,7 +501,7 @@ func (s *State) release(cmd *topics.Command) decision {
 // an order (confirmed) or back to the zone.
 func (s *State) resolve(h *hold, to holdStatus) {
 	if h.status != statusActive {
-		panic(fmt.Sprintf("processor: hold %s resolved twice (%d then %d)", h.id, h.status, to))
+		panic(fmt.Sprintf("zone: hold %s resolved twice (%d then %d)", h.id, h.status, to))
 	}
 	z := h.zone
 	z.held -= h.qty
@@ -540,25 +541,29 @@ func (s *State) resolve(h *hold, to holdStatus) {
 
 // forgetHold forgets the oldest resolved hold.
 func (s *State) forgetHold(h *hold) {
-	if *s.resolvedFIFO.front() != h {
-		panic("processor: forgetting a hold out of resolution order")
-	}
-	s.resolvedFIFO.pop()
+	popOldest(&s.resolvedFIFO, h, "a hold out of resolution order")
 	s.dropHold(h)
 	s.changes.holds = append(s.changes.holds, h.id)
 	s.holdSlab.put(h)
 }
 
-func (s *State) markZone(z *zone) {
-	if !z.dirty {
-		z.dirty = true
-		s.changes.zones = append(s.changes.zones, z)
+// popOldest removes e from the front of fifo; forgetting anything but the oldest
+// would break the retention order, so it is a programmer error.
+func popOldest[T any](fifo *ring[*T], e *T, what string) {
+	if *fifo.front() != e {
+		panic("zone: forgetting " + what)
+	}
+	fifo.pop()
+}
+
+// markChanged lists id among the changes DrainChanges writes, once per drain.
+func markChanged[T any](dirty *bool, changed *[]T, id T) {
+	if !*dirty {
+		*dirty = true
+		*changed = append(*changed, id)
 	}
 }
 
-func (s *State) markHold(h *hold) {
-	if !h.dirty {
-		h.dirty = true
-		s.changes.holds = append(s.changes.holds, h.id)
-	}
-}
+func (s *State) markZone(z *zone) { markChanged(&z.dirty, &s.changes.zones, z) }
+
+func (s *State) markHold(h *hold) { markChanged(&h.dirty, &s.changes.holds, h.id) }

@@ -30,4 +30,3 @@ func (s *State) Stats() Stats {
 		ResolvedEvictedEarly: s.resolvedEvictedEarly,
 	}
 }
-
