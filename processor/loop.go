@@ -128,7 +128,7 @@ func (c LoopConfig) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers: Brokers is empty"))
+		errs = append(errs, errors.New("no Brokers given"))
 	}
 	if c.PollRecordsMax < 1 {
 		errs = append(errs, fmt.Errorf("PollRecordsMax %d must be >= 1", c.PollRecordsMax))
