@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -12,8 +13,9 @@ import (
 // Limits of the admin routes.
 const (
 	zonesPerEventMax  = 64
-	zoneCapacityMax   = 10_000_000
-	holdTTLSecondsMax = 24 * 60 * 60
+	zoneCapacityMax   = topics.ZoneCapacityMax
+	holdTTLSecondsMin = int64(topics.HoldTTLMin / time.Second)
+	holdTTLSecondsMax = int64(topics.HoldTTLMax / time.Second)
 )
 
 // zoneSettings are the zone fields an admin may set; nil keeps the current value
@@ -141,8 +143,8 @@ func (z *zoneSettings) check() *Error {
 		min, max int64
 	}{
 		{z.Capacity, "capacity", 0, zoneCapacityMax},
-		{z.HoldTTLSeconds, "hold_ttl_seconds", 1, holdTTLSecondsMax},
-		{z.HoldQuantityMax, "hold_quantity_max", 1, zoneCapacityMax},
+		{z.HoldTTLSeconds, "hold_ttl_seconds", holdTTLSecondsMin, holdTTLSecondsMax},
+		{z.HoldQuantityMax, "hold_quantity_max", topics.HoldQuantityMin, zoneCapacityMax},
 		{z.CustomerLimit, "customer_limit", 0, zoneCapacityMax},
 	}
 	for _, ch := range checks {

@@ -103,6 +103,8 @@ func TestAdminRoutesRejectBadInputWithoutPublishing(t *testing.T) {
 		{"zone without capacity", "POST", "/events", `{"name":"x","zones":[{"name":"a"}]}`, nil, 400, "missing_field"},
 		{"negative capacity", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":-1}]}`, nil, 400, "invalid_field"},
 		{"zero ttl", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":1,"hold_ttl_seconds":0}]}`, nil, 400, "invalid_field"},
+		{"ttl under the contract minimum", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":1,"hold_ttl_seconds":9}]}`, nil, 400, "invalid_field"},
+		{"ttl over the contract maximum", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":1,"hold_ttl_seconds":3601}]}`, nil, 400, "invalid_field"},
 		{"duplicate zone names", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":1},{"name":"a","capacity":2}]}`, nil, 400, "duplicate_zone_name"},
 		{"unknown zone field", "POST", "/events", `{"name":"x","zones":[{"name":"a","capacity":1,"price":5}]}`, nil, 400, "unknown_field"},
 		{"too many zones", "POST", "/events", `{"name":"x","zones":[` + strings.Repeat(`{"name":"a","capacity":1},`, 64) + `{"name":"b","capacity":1}]}`, nil, 400, "invalid_field"},

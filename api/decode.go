@@ -13,13 +13,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Input limits, in bytes.
+// Input limits, in bytes: the contract's (topics.TextBytesMax).
 const (
-	idempotencyKeyBytesMax = 200
-	customerIDBytesMax     = 200
-	nameBytesMax           = 200
+	idempotencyKeyBytesMax = topics.TextBytesMax
+	customerIDBytesMax     = topics.TextBytesMax
+	nameBytesMax           = topics.TextBytesMax
 )
 
 // decodeJSON reads the request body into dst: it must be application/json, at most

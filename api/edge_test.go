@@ -80,7 +80,7 @@ func TestRetryOfDecidedKeyIsAnsweredFromTheReadModel(t *testing.T) {
 	f.hold.CustomerID = "c-1"
 	f.reads.holds[f.hold.ID] = f.hold
 	orig := f.decided("k-hold", now.Add(-23*time.Hour), RequestResult{ID: f.hold.ID, Type: topics.CmdPlaceHold,
-		Status: RequestSucceeded, EventType: topics.EvHoldPlaced, HoldID: f.hold.ID})
+		Status: RequestSucceeded, EventType: topics.OutHoldPlaced, HoldID: f.hold.ID})
 	avail := int64(0)
 	f.decided("k-soldout", now.Add(-time.Minute), RequestResult{ID: uuid.Must(uuid.NewV7()), Type: topics.CmdPlaceHold,
 		Status: RequestRejected, Reason: topics.ReasonInsufficientCapacity, Available: &avail})
@@ -128,7 +128,7 @@ func TestRetryOfDecidedConfirmIsAnsweredFromTheReadModel(t *testing.T) {
 		Quantity: 2, CreatedAt: time.Now()}
 	f.reads.orders[order.ID] = order
 	f.decided("k-confirm", time.Now(), RequestResult{ID: order.ID, Type: topics.CmdConfirmHold,
-		Status: RequestSucceeded, EventType: topics.EvHoldConfirmed, HoldID: f.hold.ID, OrderID: order.ID})
+		Status: RequestSucceeded, EventType: topics.OutHoldConfirmed, HoldID: f.hold.ID, OrderID: order.ID})
 	w := f.do("POST", "/holds/"+f.hold.ID.String()+"/confirm", "", "Idempotency-Key", "k-confirm", "Prefer", "wait=5")
 	if m := decodeBody(t, w); w.Code != http.StatusOK || m["id"] != order.ID.String() {
 		t.Errorf("confirm retry: status %d body %v, want 200 with order %s", w.Code, m, order.ID)

@@ -115,7 +115,7 @@ type RequestResult struct {
 	EventID   uuid.UUID
 	ZoneID    uuid.UUID
 	Status    RequestStatus
-	EventType topics.EventType
+	EventType topics.OutcomeType
 	HoldID    uuid.UUID
 	OrderID   uuid.UUID
 	Reason    topics.Reason

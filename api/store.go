@@ -302,7 +302,7 @@ func (r *resultRow) resultOrNil() *RequestResult {
 		return nil
 	}
 	res := RequestResult{ID: r.id.Bytes, Type: topics.CommandType(r.typ.String), EventID: r.eventID.Bytes,
-		ZoneID: r.zoneID.Bytes, Status: RequestStatus(r.status.String), EventType: topics.EventType(r.evType.String),
+		ZoneID: r.zoneID.Bytes, Status: RequestStatus(r.status.String), EventType: topics.OutcomeType(r.evType.String),
 		HoldID: r.holdID.Bytes, OrderID: r.orderID.Bytes, Reason: topics.Reason(r.reason.String),
 		Message: r.message.String, Replayed: r.replayed.Bool, DecidedAt: r.decidedAt.Time,
 		Hold: r.h.hold(), Order: r.o.order()}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -98,11 +99,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 // is done: the caller bounds it (the API with its Config.PublishTimeout, on which
 // its answers about unknown request ids rely).
 func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
-	rec, err := topics.EncodeCommand(cmd)
+	m, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		return err
 	}
-	rec.Topic = p.cfg.Topics.Commands
+	rec := kafkarec.Record(p.cfg.Topics.Commands, m)
 	start := time.Now()
 	if err := p.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)

@@ -63,7 +63,7 @@ func TestPublishKeysByZone(t *testing.T) {
 		sent[cmd.RequestID] = cmd
 	}
 	for _, r := range consumeAll(t, brokers, names.Commands, len(sent)) {
-		got, err := topics.DecodeCommand(r)
+		got, err := topics.DecodeCommand(r.Key, r.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

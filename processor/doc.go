@@ -1,9 +1,10 @@
-// Package processor holds the zone state machine of one commands partition and, around
-// it, the consume-transform-produce loop that feeds it from Kafka.
+// Package processor is the consume-transform-produce loop around the zone state
+// machine (package zone): it owns partitions of the commands topic as a member of the
+// processor group, restores each partition's state from Kafka on assignment (reading
+// its changelog), feeds commands and ticks to the state, and produces the outcomes,
+// the changelog records and the consumed offsets in one Kafka transaction, so each
+// command's outcome is written exactly once. It also follows how far the read model
+// has got (sunk-through) and exports the loop's metrics.
 //
-// The state machine (State) is pure and deterministic: all time enters as an argument,
-// it does no I/O, and the same commands at the same times always give the same events.
-// One State owns one partition; one goroutine owns one State. Its changes are drained
-// as compact binary records for a compacted changelog topic, from which a State is
-// rebuilt on assignment (Restore, FinishRestore).
+// All decisions are the state machine's; this package only moves bytes and time.
 package processor

@@ -13,8 +13,8 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// shortTTL is the shortest hold TTL a zone may have (Config.HoldTTLMin).
-const shortTTL = 10 * time.Second
+// shortTTL is the shortest hold TTL a zone may have.
+const shortTTL = topics.HoldTTLMin
 
 // configureShortTTL creates the workload's zones with capacity 10 and a 10 s TTL.
 func (w *workload) configureShortTTL(t *testing.T) {
@@ -40,7 +40,7 @@ func (w *workload) confirm(t *testing.T, hold uuid.UUID) uuid.UUID {
 
 // eventsOf reads the events topic until every request in want has its answer and
 // returns the answers by request id, and every event in order.
-func eventsOf(t *testing.T, brokers []string, names topics.Names, want map[uuid.UUID]bool, more func([]topics.Event) bool) (map[uuid.UUID]topics.Event, []topics.Event) {
+func eventsOf(t *testing.T, brokers []string, names topics.Names, want map[uuid.UUID]bool, more func([]topics.Outcome) bool) (map[uuid.UUID]topics.Outcome, []topics.Outcome) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(names.Events),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -48,8 +48,8 @@ func eventsOf(t *testing.T, brokers []string, names topics.Names, want map[uuid.
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	answers := map[uuid.UUID]topics.Event{}
-	var all []topics.Event
+	answers := map[uuid.UUID]topics.Outcome{}
+	var all []topics.Outcome
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for len(answers) < len(want) || (more != nil && more(all)) {
@@ -58,7 +58,7 @@ func eventsOf(t *testing.T, brokers []string, names topics.Names, want map[uuid.
 			t.Fatalf("%d of %d requests answered; events: %d", len(answers), len(want), len(all))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := topics.DecodeEvent(r)
+			e, err := topics.DecodeOutcome(r.Value)
 			if err != nil {
 				t.Fatalf("offset %d: %v", r.Offset, err)
 			}
@@ -102,7 +102,7 @@ func TestConfirmAppendedInTimeWinsAfterDowntime(t *testing.T) {
 	defer b.terminate(t)
 	got, _ := eventsOf(t, brokers, names, map[uuid.UUID]bool{confirmQueued: true, confirmSeen: true}, nil)
 	for _, id := range []uuid.UUID{confirmQueued, confirmSeen} {
-		if e := got[id]; e.Type != topics.EvHoldConfirmed {
+		if e := got[id]; e.Type != topics.OutHoldConfirmed {
 			t.Errorf("confirm %s answered %s %+v, want hold.confirmed", id, e.Type, e.Rejection)
 		}
 	}
@@ -133,9 +133,9 @@ func TestFastClockDoesNotFreezeTimeAfterFailover(t *testing.T) {
 	defer b.terminate(t)
 	hold := w.place(t, "after-failover")
 	placedAt := commandAppendTime(t, brokers, names, hold)
-	expired := func(all []topics.Event) bool {
+	expired := func(all []topics.Outcome) bool {
 		for _, e := range all {
-			if e.Type == topics.EvHoldExpired && e.Hold.ID == hold {
+			if e.Type == topics.OutHoldExpired && e.Hold.ID == hold {
 				return false
 			}
 		}
@@ -143,7 +143,7 @@ func TestFastClockDoesNotFreezeTimeAfterFailover(t *testing.T) {
 	}
 	_, all := eventsOf(t, brokers, names, map[uuid.UUID]bool{hold: true}, expired)
 	for _, e := range all {
-		if e.Type == topics.EvHoldExpired && e.Hold.ID == hold {
+		if e.Type == topics.OutHoldExpired && e.Hold.ID == hold {
 			late := e.Time.Sub(placedAt) - shortTTL
 			t.Logf("hold expired %v after its TTL (partition clock)", late)
 			if late < 0 || late > expiryErrorMax {
@@ -170,7 +170,7 @@ func commandAppendTime(t *testing.T, brokers []string, names topics.Names, id uu
 			if isTick(r) {
 				return
 			}
-			if c, err := topics.DecodeCommand(r); err == nil && c.RequestID == id {
+			if c, err := topics.DecodeCommand(r.Key, r.Value); err == nil && c.RequestID == id {
 				at = r.Timestamp
 			}
 		})

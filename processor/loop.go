@@ -16,6 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -23,42 +26,47 @@ import (
 type LoopConfig struct {
 	Brokers []string
 	Topics  topics.Names
-	// Partitions the co-partitioned topics must have (default 6); checked at start.
+	// Partitions the co-partitioned topics must have (default
+	// topics.DefaultTopology.Partitions); checked at start.
 	Partitions int32
-	// Group is the consumer group of all processor instances (default
+	// Group is the consumer group of all processor instances (default GroupDefault,
 	// "ticket-processor").
 	Group string
 	// TransactionalID must be unique per running instance and stable across its
 	// restarts, so that a restarted instance fences its own unfinished transaction
-	// at once (default "ticket-processor-" + hostname).
+	// at once (default TransactionalIDPrefix + hostname).
 	TransactionalID string
 	// InstanceID, when set, makes this instance a static member of the group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
 	// back at once instead of after the session timeout. Two running instances must
 	// never share it. Default "" (a dynamic member).
 	InstanceID string
-	// PollRecordsMax bounds the commands applied in one transaction (default 5,000).
+	// PollRecordsMax bounds the commands applied in one transaction (default
+	// PollRecordsMaxDefault, 5,000).
 	PollRecordsMax int
 	// TickInterval is how long a poll waits for commands; a quiet partition whose
-	// next expiry is due sends a tick at most this often (default 100 ms).
+	// next expiry is due sends a tick at most this often (default TickIntervalDefault,
+	// 100 ms).
 	TickInterval time.Duration
 	// HousekeepingInterval is how often an idle partition forgets idempotency keys and
-	// resolved holds past their retention (default 1 min).
+	// resolved holds past their retention (default HousekeepingIntervalDefault, 1 min).
 	HousekeepingInterval time.Duration
 	// TransactionTimeout is Kafka's transaction.timeout.ms for this producer (default
-	// 10 s): how long a crashed instance's open transaction can hold back readers.
+	// TransactionTimeoutDefault, 10 s; at least TransactionTimeoutMin): how long a
+	// crashed instance's open transaction can hold back readers.
 	TransactionTimeout time.Duration
-	// RestoreTimeout bounds restoring one partition's state (default 2 min).
+	// RestoreTimeout bounds restoring one partition's state (default
+	// RestoreTimeoutDefault, 2 min).
 	RestoreTimeout time.Duration
-	// SinkGroup is the consumer group of the sink (default "ticket-sink"): its
+	// SinkGroup is the consumer group of the sink (default SinkGroupDefault): its
 	// committed offsets of the events topic tell how far the read model has got.
 	SinkGroup string
 	// SunkGrace is how old an observation of the sink's offsets must be before the
 	// state may use it to forget idempotency keys (default SunkGraceDefault, whose
 	// comment says what it must exceed).
 	SunkGrace time.Duration
-	// State configures the state machine (default DefaultConfig()).
-	State Config
+	// State configures the state machine (zero fields take zone's defaults).
+	State zone.Config
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
@@ -66,58 +74,82 @@ type LoopConfig struct {
 	Logger *slog.Logger
 }
 
-func (c *LoopConfig) defaults() error {
-	if len(c.Brokers) == 0 {
-		return errors.New("processor: KAFKA_BROKERS is empty")
-	}
+// Defaults of LoopConfig, and the bounds Validate enforces. The partition count's
+// default is the contract's (topics.DefaultTopology).
+const (
+	GroupDefault                = "ticket-processor"
+	TransactionalIDPrefix       = "ticket-processor-"
+	PollRecordsMaxDefault       = 5_000
+	TickIntervalDefault         = 100 * time.Millisecond
+	HousekeepingIntervalDefault = time.Minute
+	TransactionTimeoutDefault   = 10 * time.Second
+	TransactionTimeoutMin       = time.Second
+	RestoreTimeoutDefault       = 2 * time.Minute
+	SinkGroupDefault            = "ticket-sink"
+)
+
+// withDefaults fills every unset field with its default.
+func (c LoopConfig) withDefaults() LoopConfig {
 	if c.Topics.Commands == "" {
 		c.Topics = topics.DefaultNames
 	}
-	if c.Partitions == 0 {
-		c.Partitions = topics.DefaultTopology.Partitions
-	}
-	if c.Group == "" {
-		c.Group = "ticket-processor"
-	}
+	setDefault(&c.Partitions, topics.DefaultTopology.Partitions)
+	setDefault(&c.Group, GroupDefault)
 	if c.TransactionalID == "" {
 		host, _ := os.Hostname()
-		c.TransactionalID = "ticket-processor-" + host
+		c.TransactionalID = TransactionalIDPrefix + host
 	}
-	if c.PollRecordsMax == 0 {
-		c.PollRecordsMax = 5_000
-	}
-	if c.TickInterval == 0 {
-		c.TickInterval = 100 * time.Millisecond
-	}
-	if c.HousekeepingInterval == 0 {
-		c.HousekeepingInterval = time.Minute
-	}
-	if c.TransactionTimeout == 0 {
-		c.TransactionTimeout = 10 * time.Second
-	}
-	if c.RestoreTimeout == 0 {
-		c.RestoreTimeout = 2 * time.Minute
-	}
-	if c.SinkGroup == "" {
-		c.SinkGroup = "ticket-sink"
-	}
-	if c.SunkGrace == 0 {
-		c.SunkGrace = SunkGraceDefault
-	}
-	if c.State == (Config{}) {
-		c.State = DefaultConfig()
-	}
+	setDefault(&c.PollRecordsMax, PollRecordsMaxDefault)
+	setDefault(&c.TickInterval, TickIntervalDefault)
+	setDefault(&c.HousekeepingInterval, HousekeepingIntervalDefault)
+	setDefault(&c.TransactionTimeout, TransactionTimeoutDefault)
+	setDefault(&c.RestoreTimeout, RestoreTimeoutDefault)
+	setDefault(&c.SinkGroup, SinkGroupDefault)
+	setDefault(&c.SunkGrace, SunkGraceDefault)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.PollRecordsMax < 1 || c.TickInterval <= 0 || c.TransactionTimeout < time.Second {
-		return fmt.Errorf("processor: PollRecordsMax %d, TickInterval %s, TransactionTimeout %s out of range",
-			c.PollRecordsMax, c.TickInterval, c.TransactionTimeout)
+	return c
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
-	return c.State.Validate()
+}
+
+// Validate rejects a config, with its defaults filled in, that cannot work; the
+// error names every setting that is out of range, the state's included.
+func (c LoopConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("no Brokers given"))
+	}
+	if c.PollRecordsMax < 1 {
+		errs = append(errs, fmt.Errorf("PollRecordsMax %d must be >= 1", c.PollRecordsMax))
+	}
+	for _, d := range []struct {
+		name     string
+		v, least time.Duration
+	}{
+		{"TickInterval", c.TickInterval, 1}, {"HousekeepingInterval", c.HousekeepingInterval, 1},
+		{"TransactionTimeout", c.TransactionTimeout, TransactionTimeoutMin},
+		{"RestoreTimeout", c.RestoreTimeout, 1}, {"SunkGrace", c.SunkGrace, 1},
+	} {
+		if d.v < d.least {
+			errs = append(errs, fmt.Errorf("%s %v must be >= %v", d.name, d.v, d.least))
+		}
+	}
+	errs = append(errs, c.State.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("processor config: %w", err)
+	}
+	return nil
 }
 
 // Processor is one instance of the single-writer processor: a member of the
@@ -154,21 +186,21 @@ type Processor struct {
 type partition struct {
 	id          int32
 	gen         uint64
-	state       *State
-	events      []topics.Event
+	state       *zone.State
+	outcomes    []topics.Outcome
 	lastHousekp time.Time // local clock
 	tickSent    time.Time // local clock; zero when no tick is outstanding
 	broker      brokerClock
 	sunk        sunkTracker
 	sinkSeq     uint64
-	applied     int
 }
 
 // New validates the configuration and connects to Kafka; Run does the work.
 func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "processor"), owned: map[int32]uint64{},
 		parts: map[int32]*partition{}, restoring: map[int32]*restoreTry{}, restored: make(chan restoreResult, 64),
 		heldBack: map[int32]heldBack{}, sinkNext: map[int32]int64{}}
@@ -185,7 +217,7 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 		// RequireStable (KIP-447) is always on in franz-go: fetching committed
 		// offsets waits for a pending transaction of a previous owner to end.
 		// Events and state records go to the partition the command came from: the
-		// topics are co-partitioned, so this equals murmur2(zone_id) for events.
+		// topics are co-partitioned, so this equals murmur2(zone_id) for outcomes.
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// After a commit the broker finishes the transaction asynchronously; the next
@@ -296,10 +328,10 @@ func (p *Processor) Run(ctx context.Context) error {
 }
 
 func (p *Processor) checkTopics(ctx context.Context) error {
-	if err := topics.EnsureSettings(ctx, p.adm, p.cfg.Topics); err != nil {
+	if err := topology.EnsureSettings(ctx, p.adm, p.cfg.Topics); err != nil {
 		return err
 	}
-	return topics.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics)
+	return topology.Check(ctx, p.adm, topics.Topology{Partitions: p.cfg.Partitions, ReplicationFactor: 1}, p.cfg.Topics)
 }
 
 // reset drops every state and replaces the transactional session with a new one,
@@ -329,7 +361,7 @@ func (p *Processor) dropAll() {
 }
 
 // step is one turn of the loop: poll, restore what is newly owned, apply, and commit
-// the events, state changes and consumed offsets in one transaction.
+// the outcomes, state changes and consumed offsets in one transaction.
 func (p *Processor) step(ctx context.Context) error {
 	pollCtx, cancel := context.WithTimeout(ctx, p.cfg.TickInterval)
 	fetches := p.sess.PollRecords(pollCtx, p.cfg.PollRecordsMax)
@@ -425,9 +457,9 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		return fmt.Errorf("processor: begin: %w", err)
 	}
 	var (
-		mu         sync.Mutex
-		produceErr error
-		lastEvent  = map[int32]int64{}
+		mu          sync.Mutex
+		produceErr  error
+		lastOutcome = map[int32]int64{}
 	)
 	promise := func(r *kgo.Record, err error) {
 		mu.Lock()
@@ -438,8 +470,8 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 			}
 			return
 		}
-		if cur, ok := lastEvent[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
-			lastEvent[r.Partition] = r.Offset
+		if cur, ok := lastOutcome[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
+			lastOutcome[r.Partition] = r.Offset
 		}
 	}
 	var wg sync.WaitGroup
@@ -476,12 +508,12 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
 		return nil
 	}
-	p.committed(work, ticks, lastEvent, records)
+	p.committed(work, ticks, lastOutcome, records)
 	return nil
 }
 
 // committed updates the partitions' bookkeeping and the metrics after a commit.
-func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool, lastEvent map[int32]int64, records int) {
+func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool, lastOutcome map[int32]int64, records int) {
 	p.m.commands.Add(float64(records))
 	p.m.txns.Inc()
 	now := p.cfg.Now()
@@ -490,7 +522,7 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 			part.tickSent = now
 			p.m.ticks.Inc()
 		}
-		if off, ok := lastEvent[id]; ok {
+		if off, ok := lastOutcome[id]; ok {
 			part.sunk.mark(txnMark{offset: off, clock: part.state.Clock()})
 		}
 		if _, ok := work[id]; !ok {
@@ -507,30 +539,28 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 }
 
 // applyPartition runs one partition's records through its state machine, each
-// command at its broker append time, and produces the events, dead letters and
+// command at its broker append time, and produces the outcomes, dead letters and
 // changelog records, in order. Decoding and encoding, the bulk of the work, run on
 // all cores; applying stays sequential.
 func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []*kgo.Record, promise func(*kgo.Record, error)) {
 	names := p.cfg.Topics
 	cmds := make([]topics.Command, len(recs))
 	errs := make([]error, len(recs))
-	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands)
 	parallel(len(recs), func(i int) {
 		if isTick(recs[i]) {
 			return
 		}
-		cmds[i], errs[i] = topics.DecodeCommand(recs[i])
+		cmds[i], errs[i] = topics.DecodeCommand(recs[i].Key, recs[i].Value)
 		// A zone's commands must all reach its one writer: a record that a producer
 		// put on another partition would split the zone's state.
-		// (Decoded records have a key, the zone id: hashing it touches no shared state.)
 		if errs[i] == nil {
-			if want := keyed.Partition(recs[i], int(p.cfg.Partitions)); want != int(part.id) {
+			if want := topics.PartitionOf(cmds[i].ZoneID, p.cfg.Partitions); want != part.id {
 				errs[i] = fmt.Errorf("wrong partition: zone %s belongs to partition %d, record is on %d", cmds[i].ZoneID, want, part.id)
 			}
 		}
 	})
 
-	ev := part.events[:0]
+	ev := part.outcomes[:0]
 	var dead []*kgo.Record
 	for i, r := range recs {
 		switch {
@@ -539,7 +569,7 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 			part.lastHousekp, part.tickSent = p.cfg.Now(), time.Time{}
 		case errs[i] != nil:
 			p.m.deadLetters.Inc()
-			dl := topics.DeadLetter(names.DeadLetters, r, errs[i].Error())
+			dl := kafkarec.DeadLetter(names.DeadLetters, r, errs[i].Error())
 			dl.Partition = 0
 			dead = append(dead, dl)
 		default:
@@ -552,15 +582,15 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	out := make([]*kgo.Record, len(ev))
 	parallel(len(ev), func(i int) {
 		e := &ev[i]
-		r, err := topics.EncodeEvent(e, topics.EventRecordID(e))
+		m, err := topics.EncodeOutcome(e, topics.OutcomeRecordID(e))
 		if err != nil {
 			panic(fmt.Sprintf("processor: encode %s: %v", e.Type, err)) // our own types always encode
 		}
-		r.Topic, r.Partition = names.Events, part.id
-		out[i] = r
+		out[i] = kafkarec.Record(names.Events, m)
+		out[i].Partition = part.id
 	})
 	for i, r := range out {
-		p.m.events.WithLabelValues(string(ev[i].Type)).Inc()
+		p.m.outcomes.WithLabelValues(string(ev[i].Type)).Inc()
 		if ev[i].Rejection != nil {
 			p.m.rejections.WithLabelValues(string(ev[i].Rejection.Reason)).Inc()
 		}
@@ -569,10 +599,10 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	for _, r := range dead {
 		p.sess.Produce(ctx, r, promise)
 	}
-	if cap(ev) <= eventsScratchMax {
-		part.events = ev[:0]
+	if cap(ev) <= outcomesScratchMax {
+		part.outcomes = ev[:0]
 	} else {
-		part.events = nil
+		part.outcomes = nil
 	}
 	part.state.DrainChanges(func(k, v []byte) {
 		r := &kgo.Record{Topic: names.State, Partition: part.id, Key: clone(k)}
@@ -581,11 +611,10 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 		p.sess.Produce(ctx, r, promise)
 	})
-	part.applied += len(recs)
 }
 
-// eventsScratchMax bounds the events buffer a partition keeps between batches.
-const eventsScratchMax = 64 << 10
+// outcomesScratchMax bounds the outcomes buffer a partition keeps between batches.
+const outcomesScratchMax = 64 << 10
 
 // parallelMin is the smallest job worth splitting over goroutines.
 const parallelMin = 256

@@ -12,7 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -24,7 +26,7 @@ import (
 func BenchmarkLoopHotZone(b *testing.B) {
 	brokers := testenv.Kafka(b)
 	names := testenv.Topics(b, 1)
-	zone, event := uuid.New(), uuid.New()
+	zoneID, event := uuid.New(), uuid.New()
 	capacity := int64(1_000_000_000)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(1_000_000))
@@ -50,12 +52,12 @@ func BenchmarkLoopHotZone(b *testing.B) {
 		if c.RequestID == uuid.Nil {
 			c.RequestID = uuid.New()
 		}
-		c.EventID, c.ZoneID, c.SubmittedAt = event, zone, time.Now()
-		rec, err := topics.EncodeCommand(c)
+		c.EventID, c.ZoneID, c.SubmittedAt = event, zoneID, time.Now()
+		m, err := topics.EncodeCommand(c)
 		if err != nil {
 			b.Fatal(err)
 		}
-		rec.Topic = names.Commands
+		rec := kafkarec.Record(names.Commands, m)
 		prod.Produce(context.Background(), rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				b.Error(err)
@@ -115,15 +117,15 @@ func BenchmarkRestore1M(b *testing.B) {
 	const holds = 1_000_000
 	brokers := testenv.Kafka(b)
 	names := testenv.Topics(b, 1)
-	st := NewState(DefaultConfig())
-	zone, event := uuid.New(), uuid.New()
+	st := zone.NewState(zone.DefaultConfig())
+	zoneID, event := uuid.New(), uuid.New()
 	capacity := int64(holds * 2)
 	now := time.Now()
-	var ev []topics.Event
-	ev = st.Apply(ev[:0], &topics.Command{Type: topics.CmdConfigureZone, RequestID: uuid.New(), EventID: event, ZoneID: zone,
+	var ev []topics.Outcome
+	ev = st.Apply(ev[:0], &topics.Command{Type: topics.CmdConfigureZone, RequestID: uuid.New(), EventID: event, ZoneID: zoneID,
 		Configure: &topics.ConfigureZone{EventName: "Bench", ZoneName: "Restore", Capacity: &capacity}}, now)
 	for i := range holds {
-		ev = st.Apply(ev[:0], &topics.Command{Type: topics.CmdPlaceHold, RequestID: uuid.New(), EventID: event, ZoneID: zone,
+		ev = st.Apply(ev[:0], &topics.Command{Type: topics.CmdPlaceHold, RequestID: uuid.New(), EventID: event, ZoneID: zoneID,
 			Place: &topics.PlaceHold{Quantity: 1, CustomerID: fmt.Sprintf("c%d", i%1000)}}, now)
 	}
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond),

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -138,11 +139,11 @@ func (w *workload) send(t *testing.T, cmd *topics.Command) {
 	cmd.RequestID = uuid.Must(uuid.NewV7())
 	cmd.EventID = w.event
 	cmd.SubmittedAt = time.Now()
-	rec, err := topics.EncodeCommand(cmd)
+	m, err := topics.EncodeCommand(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Topic = w.names.Commands
+	rec := kafkarec.Record(w.names.Commands, m)
 	if err := w.cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func checkEvents(t *testing.T, brokers []string, names topics.Names, requests ma
 			t.Fatalf("only %d of %d requests answered", len(answered), len(requests))
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			e, err := topics.DecodeEvent(r)
+			e, err := topics.DecodeOutcome(r.Value)
 			if err != nil {
 				t.Fatalf("offset %d: %v", r.Offset, err)
 			}
@@ -230,7 +231,7 @@ func checkEvents(t *testing.T, brokers []string, names topics.Names, requests ma
 	}
 }
 
-func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.Inventory, holds map[uuid.UUID]topics.HoldStatus) {
+func checkTransition(t *testing.T, e *topics.Outcome, last map[uuid.UUID]topics.Inventory, holds map[uuid.UUID]topics.HoldStatus) {
 	t.Helper()
 	prev, seen := last[e.ZoneID]
 	inv := e.Zone
@@ -238,22 +239,22 @@ func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.In
 		t.Fatalf("%s: inventory %+v does not add up", e.Type, inv)
 	}
 	if !seen {
-		if e.Type != topics.EvZoneConfigured {
+		if e.Type != topics.OutZoneConfigured {
 			t.Fatalf("first event of zone %s is %s", e.ZoneID, e.Type)
 		}
 		return
 	}
 	dHeld, dSold := inv.Held-prev.Held, inv.Sold-prev.Sold
 	switch e.Type {
-	case topics.EvHoldPlaced:
+	case topics.OutHoldPlaced:
 		ok(t, dHeld == e.Hold.Quantity && dSold == 0, e, prev)
 		ok(t, holds[e.Hold.ID] == "", e, prev)
 		holds[e.Hold.ID] = topics.HoldActive
-	case topics.EvHoldConfirmed:
+	case topics.OutHoldConfirmed:
 		ok(t, dHeld == -e.Order.Quantity && dSold == e.Order.Quantity, e, prev)
 		ok(t, holds[e.Order.HoldID] == topics.HoldActive, e, prev)
 		holds[e.Order.HoldID] = topics.HoldConfirmed
-	case topics.EvHoldReleased, topics.EvHoldExpired:
+	case topics.OutHoldReleased, topics.OutHoldExpired:
 		ok(t, dHeld == -e.Hold.Quantity && dSold == 0, e, prev)
 		ok(t, holds[e.Hold.ID] == topics.HoldActive, e, prev)
 		holds[e.Hold.ID] = e.Hold.Status
@@ -262,7 +263,7 @@ func checkTransition(t *testing.T, e *topics.Event, last map[uuid.UUID]topics.In
 	}
 }
 
-func ok(t *testing.T, cond bool, e *topics.Event, prev topics.Inventory) {
+func ok(t *testing.T, cond bool, e *topics.Outcome, prev topics.Inventory) {
 	t.Helper()
 	if !cond {
 		raw, _ := json.Marshal(e)
@@ -321,8 +322,8 @@ func TestRestartRestoresState(t *testing.T) {
 	b := startChild(t, brokers, prefix, prefix+"b")
 	defer b.terminate(t)
 	checkEvents(t, brokers, names, w.requests)
-	final := lastEvent(t, brokers, names)
-	if final.Type != topics.EvRequestRejected || final.Rejection.Reason != topics.ReasonInsufficientCapacity {
+	final := lastOutcome(t, brokers, names)
+	if final.Type != topics.OutRequestRejected || final.Rejection.Reason != topics.ReasonInsufficientCapacity {
 		t.Fatalf("last event %s %+v, want insufficient_capacity", final.Type, final.Rejection)
 	}
 	if final.Zone.Sold != 4 || final.Zone.Held != 6 {
@@ -330,7 +331,7 @@ func TestRestartRestoresState(t *testing.T) {
 	}
 }
 
-func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event {
+func lastOutcome(t *testing.T, brokers []string, names topics.Names) topics.Outcome {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(names.Events),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -338,7 +339,7 @@ func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event 
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var last topics.Event
+	var last topics.Outcome
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
@@ -347,7 +348,7 @@ func lastEvent(t *testing.T, brokers []string, names topics.Names) topics.Event 
 			return last
 		}
 		f.EachRecord(func(r *kgo.Record) {
-			if e, err := topics.DecodeEvent(r); err == nil {
+			if e, err := topics.DecodeOutcome(r.Value); err == nil {
 				last = e
 			}
 		})
@@ -371,12 +372,12 @@ func TestPoisonCommandsGoToDeadLetters(t *testing.T) {
 	// A valid command for the zone, on a partition that is not the zone's.
 	good := &topics.Command{Version: topics.SchemaVersion, Type: topics.CmdPlaceHold, RequestID: uuid.New(), EventID: w.event,
 		ZoneID: w.zones[0], Place: &topics.PlaceHold{Quantity: 1}}
-	misrouted, err := topics.EncodeCommand(good)
+	m, err := topics.EncodeCommand(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	misrouted.Topic = names.Commands
-	misrouted.Partition = (int32(kgo.StickyKeyPartitioner(nil).ForTopic(names.Commands).Partition(misrouted, 3)) + 1) % 3
+	misrouted := kafkarec.Record(names.Commands, m)
+	misrouted.Partition = (topics.PartitionOf(good.ZoneID, 3) + 1) % 3
 	poison = append(poison, misrouted)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 type metrics struct {
 	commands       prometheus.Counter
-	events         *prometheus.CounterVec
+	outcomes       *prometheus.CounterVec
 	deadLetters    prometheus.Counter
 	txns           prometheus.Counter
 	aborts         prometheus.Counter
@@ -35,8 +35,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		commands: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "commands_total", Help: "Commands applied and committed."}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
-			Name: "events_total", Help: "Events produced (committed or not), by type."}, []string{"type"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "events_total", Help: "Outcome records produced (committed or not), by type."}, []string{"type"}),
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "dead_letters_total", Help: "Command records sent to the dead-letter topic."}),
 		txns: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
@@ -77,12 +77,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"error", "offset_mismatch"} {
 		m.restoreFailures.WithLabelValues(r)
 	}
-	// Series exist from the start, so the first event of a kind shows as an increase.
-	for _, t := range topics.EventTypes {
-		m.events.WithLabelValues(string(t))
+	// Series exist from the start, so the first outcome of a kind shows as an increase.
+	for _, t := range topics.OutcomeTypes {
+		m.outcomes.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.events, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
+		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
 			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
 			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
 	}

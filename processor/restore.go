@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 )
 
 // Bounds on restoring: how long to wait between looks at a previous owner's open
@@ -64,7 +66,7 @@ type restoreTry struct {
 type restoreResult struct {
 	part  int32
 	gen   uint64
-	state *State
+	state *zone.State
 	n     int
 	took  time.Duration
 	err   error
@@ -176,21 +178,21 @@ func (p *Processor) install(res restoreResult) {
 // It first waits until no transaction is open on the partition (last stable offset
 // == high watermark), so a previous owner's in-flight transaction is either in the
 // state or aborted. Then it checks the state against the group's committed offset.
-func (p *Processor) restore(ctx context.Context, part int32) (*State, int, error) {
+func (p *Processor) restore(ctx context.Context, part int32) (*zone.State, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RestoreTimeout)
 	defer cancel()
 	start, end, err := p.changelogRange(ctx, part)
 	if err != nil {
 		return nil, 0, err
 	}
-	st := NewState(p.cfg.State)
+	st := zone.NewState(p.cfg.State)
 	n := 0
 	if end > start {
 		if n, err = p.readChangelog(ctx, st, part, start, end); err != nil {
 			return nil, n, err
 		}
 	}
-	if err := st.FinishRestore(); err != nil {
+	if err := st.FinishRebuild(); err != nil {
 		return nil, n, err
 	}
 	return st, n, p.checkConsumed(ctx, st, part, n)
@@ -231,11 +233,11 @@ func (p *Processor) changelogRange(ctx context.Context, part int32) (start, end 
 }
 
 // readChangelog restores every record of [start, end).
-func (p *Processor) readChangelog(ctx context.Context, st *State, part int32, start, end int64) (int, error) {
+func (p *Processor) readChangelog(ctx context.Context, st *zone.State, part int32, start, end int64) (int, error) {
 	n := 0
 	err := p.readRange(ctx, p.cfg.Topics.State, part, start, end, func(r *kgo.Record) error {
 		n++
-		return st.Restore(r.Key, r.Value)
+		return st.Rebuild(r.Key, r.Value)
 	})
 	return n, err
 }
@@ -298,7 +300,7 @@ func (p *Processor) readRange(ctx context.Context, topic string, part int32, sta
 // A state that records no offset (an empty changelog, or one written before the
 // state recorded it) is accepted unless the group has consumed commands while the
 // changelog is empty.
-func (p *Processor) checkConsumed(ctx context.Context, st *State, part int32, n int) error {
+func (p *Processor) checkConsumed(ctx context.Context, st *zone.State, part int32, n int) error {
 	offs, err := p.adm.FetchOffsets(kadm.RequireStable(ctx), p.cfg.Group)
 	if err != nil {
 		return fmt.Errorf("fetch committed offsets of %s: %w", p.cfg.Group, err)

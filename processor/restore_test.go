@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -81,9 +82,9 @@ func (r *running) stop(t *testing.T) {
 
 // restoreAll restores every partition and returns the records read and the
 // states' stats.
-func restoreAll(t *testing.T, p *Processor) (int, []Stats) {
+func restoreAll(t *testing.T, p *Processor) (int, []zone.Stats) {
 	t.Helper()
-	total, stats := 0, []Stats(nil)
+	total, stats := 0, []zone.Stats(nil)
 	for part := range int32(3) {
 		st, n, err := p.restore(context.Background(), part)
 		if err != nil {
@@ -164,7 +165,7 @@ func TestRestoredStateCheckedAgainstCommittedOffset(t *testing.T) {
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: names.Commands, Partition: 1, At: 7, LeaderEpoch: -1})
 	commitGroup(t, p.adm, p.cfg.Group, offs)
-	st := NewState(p.cfg.State)
+	st := zone.NewState(p.cfg.State)
 	st.SetConsumed(5)
 	var mm *ErrStateMismatch
 	if err := p.checkConsumed(ctx, st, 1, 1); !errors.As(err, &mm) || mm.Consumed != 5 || mm.Committed != 7 {
@@ -174,7 +175,7 @@ func TestRestoredStateCheckedAgainstCommittedOffset(t *testing.T) {
 	if err := p.checkConsumed(ctx, st, 1, 1); err != nil {
 		t.Fatalf("checkConsumed with equal offsets = %v", err)
 	}
-	if err := p.checkConsumed(ctx, NewState(p.cfg.State), 1, 0); !errors.As(err, &mm) {
+	if err := p.checkConsumed(ctx, zone.NewState(p.cfg.State), 1, 0); !errors.As(err, &mm) {
 		t.Fatalf("an empty changelog while the group consumed commands: %v, want a mismatch", err)
 	}
 }
@@ -198,7 +199,7 @@ func TestCommittedOffsetPastATransactionMarker(t *testing.T) {
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: names.Commands, Partition: 1, At: 4, LeaderEpoch: -1})
 	commitGroup(t, p.adm, p.cfg.Group, offs)
-	st := NewState(p.cfg.State)
+	st := zone.NewState(p.cfg.State)
 	for _, c := range []struct {
 		consumed int64
 		stale    bool

@@ -31,7 +31,7 @@ const (
 )
 
 // txnMark is one committed transaction of a partition: the events-topic offset of
-// its last event and the partition clock when it committed.
+// its last outcome and the partition clock when it committed.
 type txnMark struct {
 	offset int64
 	clock  time.Time
@@ -101,9 +101,9 @@ func agedObservation(obs []sinkObs, clock time.Time, grace time.Duration) int {
 	return -1
 }
 
-// sunkThrough derives the newest partition-clock time t such that every event
+// sunkThrough derives the newest partition-clock time t such that every outcome
 // decided at or before t has an offset below next, the sink's committed offset:
-// with j the last transaction whose last event is below next, every earlier event
+// with j the last transaction whose last outcome is below next, every earlier outcome
 // is too, and a later transaction decides at its clock or later, so t is mark j's
 // clock less one nanosecond. It returns j, or -1 when no mark is below next.
 func sunkThrough(marks []txnMark, next int64) (time.Time, int) {

@@ -11,6 +11,9 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
+// t0 is the partition-clock origin of the tests without Kafka.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
 func TestSunkThroughDerivation(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	marks := []txnMark{{offset: 4, clock: at(1)}, {offset: 9, clock: at(2)}, {offset: 12, clock: at(2)}, {offset: 20, clock: at(5)}}
@@ -82,7 +85,7 @@ func TestSunkThroughFollowsSinkGroup(t *testing.T) {
 	w.configure(t, 10)
 	w.random(t, 20)
 	checkEvents(t, brokers, names, w.requests)
-	decided := lastEvent(t, brokers, names).Time
+	decided := lastOutcome(t, brokers, names).Time
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -35,9 +35,9 @@ func benchApply(b *testing.B, size, writers int) {
 	}
 	g := newGen(42, 8, 1_000_000_000)
 	offsets := make(map[int32]int64)
-	records := func(events []*topics.Event) []Record {
-		out := make([]Record, len(events))
-		for i, e := range events {
+	records := func(outcomes []*topics.Outcome) []Record {
+		out := make([]Record, len(outcomes))
+		for i, e := range outcomes {
 			p := int32(binary.BigEndian.Uint32(e.ZoneID[:4]) % benchPartitions)
 			out[i] = Record{Partition: p, Offset: offsets[p], Event: e}
 			offsets[p]++
@@ -50,11 +50,11 @@ func benchApply(b *testing.B, size, writers int) {
 	}
 	batches := make([][]Record, b.N)
 	for i := range batches {
-		events := make([]*topics.Event, size)
-		for j := range events {
-			events[j] = g.next()
+		outcomes := make([]*topics.Outcome, size)
+		for j := range outcomes {
+			outcomes[j] = g.next()
 		}
-		batches[i] = records(events)
+		batches[i] = records(outcomes)
 	}
 	b.ResetTimer()
 	for i := range b.N {

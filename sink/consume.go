@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -184,14 +185,14 @@ func (b *polled) add(r Record, dead *kgo.Record) {
 // decode turns a Kafka record into a Record, or into a dead letter.
 func (s *Sink) decode(r *kgo.Record) (Record, *kgo.Record) {
 	rec := Record{Partition: r.Partition, Offset: r.Offset, raw: r}
-	e, err := topics.DecodeEvent(r)
+	e, err := topics.DecodeOutcome(r.Value)
 	if err == nil {
 		err = check(&e)
 	}
 	if err != nil {
 		s.metrics.deadLetters.Inc()
 		s.cfg.Logger.Warn("sink: dead letter", "partition", r.Partition, "offset", r.Offset, "reason", err)
-		return rec, topics.DeadLetter(s.cfg.Topics.DeadLetters, r, err.Error())
+		return rec, kafkarec.DeadLetter(s.cfg.Topics.DeadLetters, r, err.Error())
 	}
 	rec.Event = &e
 	return rec, nil
@@ -207,7 +208,7 @@ func (s *Sink) deadLetterOne(ctx context.Context, cl *kgo.Client, r Record, reas
 	if raw == nil {
 		raw = &kgo.Record{Topic: s.cfg.Topics.Events, Partition: r.Partition, Offset: r.Offset}
 	}
-	if err := cl.ProduceSync(ctx, topics.DeadLetter(s.cfg.Topics.DeadLetters, raw, reason)).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, kafkarec.DeadLetter(s.cfg.Topics.DeadLetters, raw, reason)).FirstErr(); err != nil {
 		return fmt.Errorf("sink: produce dead letter of %d/%d: %w", r.Partition, r.Offset, err)
 	}
 	return nil

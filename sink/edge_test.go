@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -40,10 +41,10 @@ func (e *env) deadReasons(t *testing.T, n int) []string {
 
 // nulHold is a hold.placed event that is valid in every way but its customer id,
 // which holds a NUL: Postgres refuses it in a text column.
-func nulHold(g *gen) *topics.Event {
+func nulHold(g *gen) *topics.Outcome {
 	z := g.zones[0]
 	id := g.uuid()
-	return &topics.Event{Version: topics.SchemaVersion, Type: topics.EvHoldPlaced, Time: g.now,
+	return &topics.Outcome{Version: topics.SchemaVersion, Type: topics.OutHoldPlaced, Time: g.now,
 		EventID: g.eventID, ZoneID: z.id, RequestID: id, CommandType: topics.CmdPlaceHold,
 		IdempotencyKey: "a\x00b", Zone: z.inv,
 		Hold: &topics.Hold{ID: id, Status: topics.HoldActive, Quantity: 1, CustomerID: "c\x00d",
@@ -57,10 +58,11 @@ func TestUnstorableEventIsDeadLettered(t *testing.T) {
 	e := newEnv(t, 2)
 	g := newGen(5, 2, 100)
 	events := g.stream(300)
-	bad, err := topics.EncodeEvent(nulHold(g), uuid.New())
+	badMsg, err := topics.EncodeOutcome(nulHold(g), uuid.New())
 	if err != nil {
 		t.Fatal(err)
 	}
+	bad := kafkarec.Record(topics.Events, badMsg)
 	e.produce(t, events[:50], bad)
 	e.produce(t, events[50:])
 
@@ -127,7 +129,7 @@ func TestProgressIsRecorded(t *testing.T) {
 	s, _ := e.sink(t, 100)
 	stop, _ := run(context.Background(), s)
 	e.caughtUp(t)
-	second := make([]*topics.Event, 50)
+	second := make([]*topics.Outcome, 50)
 	for i := range second {
 		second[i] = g.next()
 	}

@@ -18,7 +18,7 @@ type gen struct {
 	now     time.Time
 	eventID uuid.UUID
 	zones   []*genZone
-	answers []*topics.Event // answered requests, for replays
+	answers []*topics.Outcome // answered requests, for replays
 
 	requests int // events with a request id
 	statuses map[uuid.UUID]topics.HoldStatus
@@ -59,9 +59,9 @@ func (g *gen) uuid() uuid.UUID {
 }
 
 // event stamps a new event for zone z with the clock and the zone's inventory.
-func (g *gen) event(z *genZone, typ topics.EventType, cmd topics.CommandType) *topics.Event {
+func (g *gen) event(z *genZone, typ topics.OutcomeType, cmd topics.CommandType) *topics.Outcome {
 	g.now = g.now.Add(time.Millisecond)
-	e := &topics.Event{Version: topics.SchemaVersion, Type: typ, Time: g.now, EventID: g.eventID,
+	e := &topics.Outcome{Version: topics.SchemaVersion, Type: typ, Time: g.now, EventID: g.eventID,
 		ZoneID: z.id, CommandType: cmd}
 	if cmd != "" {
 		e.RequestID = g.uuid()
@@ -71,7 +71,7 @@ func (g *gen) event(z *genZone, typ topics.EventType, cmd topics.CommandType) *t
 	return e
 }
 
-func (g *gen) stamp(z *genZone, e *topics.Event) *topics.Event {
+func (g *gen) stamp(z *genZone, e *topics.Outcome) *topics.Outcome {
 	e.Zone = z.inv
 	if e.RequestID != uuid.Nil && g.rng.IntN(4) == 0 {
 		g.answers = append(g.answers, e)
@@ -80,11 +80,11 @@ func (g *gen) stamp(z *genZone, e *topics.Event) *topics.Event {
 }
 
 // configure makes every zone; the stream starts with it.
-func (g *gen) configure() []*topics.Event {
-	var out []*topics.Event
+func (g *gen) configure() []*topics.Outcome {
+	var out []*topics.Outcome
 	for _, z := range g.zones {
 		z.inv = topics.Inventory{Capacity: z.cfg.Capacity, Available: z.cfg.Capacity}
-		e := g.event(z, topics.EvZoneConfigured, topics.CmdConfigureZone)
+		e := g.event(z, topics.OutZoneConfigured, topics.CmdConfigureZone)
 		cfg := z.cfg
 		e.Config = &cfg
 		out = append(out, g.stamp(z, e))
@@ -94,19 +94,19 @@ func (g *gen) configure() []*topics.Event {
 
 // next makes one more event: mostly places and confirms, some expiries,
 // releases, rejections and replays.
-func (g *gen) next() *topics.Event {
+func (g *gen) next() *topics.Outcome {
 	z := g.zones[g.rng.IntN(len(g.zones))]
 	switch r := g.rng.IntN(100); {
 	case r < 45 || len(z.active) == 0:
 		return g.place(z)
 	case r < 70:
-		return g.resolve(z, topics.EvHoldConfirmed)
+		return g.resolve(z, topics.OutHoldConfirmed)
 	case r < 88:
-		return g.resolve(z, topics.EvHoldExpired)
+		return g.resolve(z, topics.OutHoldExpired)
 	case r < 93:
-		return g.resolve(z, topics.EvHoldReleased)
+		return g.resolve(z, topics.OutHoldReleased)
 	case r < 97 || len(g.answers) == 0:
-		e := g.event(z, topics.EvRequestRejected, topics.CmdConfirmHold)
+		e := g.event(z, topics.OutRequestRejected, topics.CmdConfirmHold)
 		e.Rejection = &topics.Rejection{Reason: topics.ReasonHoldNotFound, Message: "no such hold"}
 		return g.stamp(z, e)
 	default:
@@ -114,15 +114,15 @@ func (g *gen) next() *topics.Event {
 	}
 }
 
-func (g *gen) place(z *genZone) *topics.Event {
+func (g *gen) place(z *genZone) *topics.Outcome {
 	q := 1 + g.rng.Int64N(4)
 	if z.inv.Available < q {
-		e := g.event(z, topics.EvRequestRejected, topics.CmdPlaceHold)
+		e := g.event(z, topics.OutRequestRejected, topics.CmdPlaceHold)
 		e.Rejection = &topics.Rejection{Reason: topics.ReasonInsufficientCapacity,
 			Message: "not enough tickets", Available: z.inv.Available}
 		return g.stamp(z, e)
 	}
-	e := g.event(z, topics.EvHoldPlaced, topics.CmdPlaceHold)
+	e := g.event(z, topics.OutHoldPlaced, topics.CmdPlaceHold)
 	h := topics.Hold{ID: e.RequestID, Status: topics.HoldActive, Quantity: q,
 		CustomerID: fmt.Sprintf("c%d", g.rng.IntN(1000)), CreatedAt: g.now, ExpiresAt: g.now.Add(10 * time.Minute)}
 	z.inv.Available -= q
@@ -133,24 +133,24 @@ func (g *gen) place(z *genZone) *topics.Event {
 	return g.stamp(z, e)
 }
 
-func (g *gen) resolve(z *genZone, typ topics.EventType) *topics.Event {
+func (g *gen) resolve(z *genZone, typ topics.OutcomeType) *topics.Outcome {
 	i := g.rng.IntN(len(z.active))
 	h := z.active[i]
 	z.active[i] = z.active[len(z.active)-1]
 	z.active = z.active[:len(z.active)-1]
 	var cmd topics.CommandType
 	switch typ {
-	case topics.EvHoldConfirmed:
+	case topics.OutHoldConfirmed:
 		cmd = topics.CmdConfirmHold
 		h.Status = topics.HoldConfirmed
 		z.inv.Held -= h.Quantity
 		z.inv.Sold += h.Quantity
-	case topics.EvHoldReleased:
+	case topics.OutHoldReleased:
 		cmd = topics.CmdReleaseHold
 		h.Status = topics.HoldReleased
 		z.inv.Held -= h.Quantity
 		z.inv.Available += h.Quantity
-	case topics.EvHoldExpired:
+	case topics.OutHoldExpired:
 		h.Status = topics.HoldExpired
 		z.inv.Held -= h.Quantity
 		z.inv.Available += h.Quantity
@@ -158,7 +158,7 @@ func (g *gen) resolve(z *genZone, typ topics.EventType) *topics.Event {
 	e := g.event(z, typ, cmd)
 	e.Hold = &h
 	g.statuses[h.ID] = h.Status
-	if typ == topics.EvHoldConfirmed {
+	if typ == topics.OutHoldConfirmed {
 		e.Order = &topics.Order{ID: e.RequestID, HoldID: h.ID, Quantity: h.Quantity,
 			CustomerID: h.CustomerID, CreatedAt: g.now}
 		g.orders++
@@ -167,7 +167,7 @@ func (g *gen) resolve(z *genZone, typ topics.EventType) *topics.Event {
 }
 
 // replay answers a retry of an earlier request with that request's answer.
-func (g *gen) replay() *topics.Event {
+func (g *gen) replay() *topics.Outcome {
 	orig := g.answers[g.rng.IntN(len(g.answers))]
 	var z *genZone
 	for _, zz := range g.zones {
@@ -175,7 +175,7 @@ func (g *gen) replay() *topics.Event {
 			z = zz
 		}
 	}
-	e := g.event(z, topics.EvRequestReplayed, orig.CommandType)
+	e := g.event(z, topics.OutRequestReplayed, orig.CommandType)
 	e.Replay = &topics.Replay{OriginalRequestID: orig.RequestID, OriginalType: orig.Type, Rejection: orig.Rejection}
 	if orig.Hold != nil {
 		e.Replay.HoldID = orig.Hold.ID
@@ -187,7 +187,7 @@ func (g *gen) replay() *topics.Event {
 }
 
 // stream is the configuration of every zone followed by n more events.
-func (g *gen) stream(n int) []*topics.Event {
+func (g *gen) stream(n int) []*topics.Outcome {
 	out := g.configure()
 	for range n {
 		out = append(out, g.next())

@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Processor time of the newest event applied (Unix seconds): how fresh the read model is."}),
 	}
 	// Series exist from the start, so the first event of a kind shows as an increase.
-	for _, t := range topics.EventTypes {
+	for _, t := range topics.OutcomeTypes {
 		m.applied.WithLabelValues(string(t))
 	}
 	return m

@@ -20,7 +20,7 @@ type Record struct {
 	Offset    int64
 	// Event is the decoded event, or nil for a record that was dead-lettered: it
 	// changes no row, but the partition's offset still moves past it.
-	Event *topics.Event
+	Event *topics.Outcome
 	// raw is the record as it came from Kafka, for the dead-letter topic; nil for
 	// records built in tests.
 	raw *kgo.Record
@@ -29,7 +29,7 @@ type Record struct {
 // check rejects an event the read model cannot hold; its error is the dead-letter
 // reason. An event of a type the sink does not know passes: it is skipped, as the
 // contract asks of downstream consumers.
-func check(e *topics.Event) error {
+func check(e *topics.Outcome) error {
 	if !known(e.Type) {
 		return nil
 	}
@@ -44,22 +44,22 @@ func check(e *topics.Event) error {
 		return fmt.Errorf("invalid event: zone inventory %+v does not add up", z)
 	}
 	switch e.Type {
-	case topics.EvZoneConfigured:
+	case topics.OutZoneConfigured:
 		if e.Config == nil || e.EventID == uuid.Nil {
 			return errors.New("invalid event: zone.configured needs config and event_id")
 		}
-	case topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased, topics.EvHoldExpired:
+	case topics.OutHoldPlaced, topics.OutHoldConfirmed, topics.OutHoldReleased, topics.OutHoldExpired:
 		if e.Hold == nil || e.Hold.ID == uuid.Nil || e.Hold.Quantity <= 0 {
 			return fmt.Errorf("invalid event: %s needs a hold with id and quantity > 0", e.Type)
 		}
-		if e.Type == topics.EvHoldConfirmed && (e.Order == nil || e.Order.ID == uuid.Nil || e.Order.Quantity <= 0) {
+		if e.Type == topics.OutHoldConfirmed && (e.Order == nil || e.Order.ID == uuid.Nil || e.Order.Quantity <= 0) {
 			return errors.New("invalid event: hold.confirmed needs an order with id and quantity > 0")
 		}
-	case topics.EvRequestRejected:
+	case topics.OutRequestRejected:
 		if e.Rejection == nil {
 			return errors.New("invalid event: request.rejected needs a rejection")
 		}
-	case topics.EvRequestReplayed:
+	case topics.OutRequestReplayed:
 		if e.Replay == nil {
 			return errors.New("invalid event: request.replayed needs a replay")
 		}
@@ -72,7 +72,7 @@ type textField struct{ name, value string }
 
 // storableText rejects an event with a text value Postgres cannot store: invalid
 // UTF-8, or NUL (0x00), which a text column refuses.
-func storableText(e *topics.Event) error {
+func storableText(e *topics.Outcome) error {
 	texts := []textField{{"idempotency_key", e.IdempotencyKey}, {"command", string(e.CommandType)}}
 	if c := e.Config; c != nil {
 		texts = append(texts, textField{"config.event_name", c.EventName}, textField{"config.zone_name", c.ZoneName})
@@ -103,10 +103,10 @@ func replayRejection(r *topics.Replay) *topics.Rejection {
 	return r.Rejection
 }
 
-func known(t topics.EventType) bool {
+func known(t topics.OutcomeType) bool {
 	switch t {
-	case topics.EvZoneConfigured, topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased,
-		topics.EvHoldExpired, topics.EvRequestRejected, topics.EvRequestReplayed:
+	case topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed, topics.OutHoldReleased,
+		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed:
 		return true
 	}
 	return false
@@ -116,18 +116,18 @@ func known(t topics.EventType) bool {
 // one entry per row, ready for unnest. Each key appears once per table, because
 // ON CONFLICT DO UPDATE cannot touch one row twice in a statement.
 type plan struct {
-	events   eventRows
+	shows    showRows // the shows (the events table) configured in the batch
 	zones    zoneRows // zones configured in the batch: insert or update everything
 	invs     invRows  // other zones the batch touched: inventory only
 	holds    holdRows
 	orders   orderRows
 	requests requestRows
 
-	applied map[topics.EventType]int // events applied, by type ("other" for unknown)
-	newest  time.Time                // the newest event time in the batch
+	applied map[topics.OutcomeType]int // outcomes applied, by type ("other" for unknown)
+	newest  time.Time                  // the newest outcome time in the batch
 }
 
-type eventRows struct {
+type showRows struct {
 	id      [][16]byte
 	name    []string
 	created []time.Time
@@ -199,18 +199,18 @@ type holdState struct {
 	orderID         uuid.UUID
 }
 
-// collapse turns events, in log order per partition, into the rows of a batch.
-func collapse(events []*topics.Event) *plan {
-	p := &plan{applied: make(map[topics.EventType]int)}
+// collapse turns outcomes, in log order per partition, into the rows of a batch.
+func collapse(outcomes []*topics.Outcome) *plan {
+	p := &plan{applied: make(map[topics.OutcomeType]int)}
 	zones := make(map[uuid.UUID]*zoneState)
 	var zoneOrder []uuid.UUID
 	holds := make(map[uuid.UUID]*holdState)
 	var holdOrder []uuid.UUID
-	eventsSeen := make(map[uuid.UUID]int)
+	showsSeen := make(map[uuid.UUID]int)
 	ordersSeen := make(map[uuid.UUID]bool)
 	requestsSeen := make(map[uuid.UUID]bool)
 
-	for _, e := range events {
+	for _, e := range outcomes {
 		if !known(e.Type) {
 			p.applied["other"]++
 			continue
@@ -229,29 +229,29 @@ func collapse(events []*topics.Event) *plan {
 			z.inv, z.asOf = e.Zone, e.Time
 		}
 		switch e.Type {
-		case topics.EvZoneConfigured:
+		case topics.OutZoneConfigured:
 			z.config, z.eventID = e.Config, e.EventID
-			if i, ok := eventsSeen[e.EventID]; ok {
-				p.events.name[i] = e.Config.EventName
+			if i, ok := showsSeen[e.EventID]; ok {
+				p.shows.name[i] = e.Config.EventName
 			} else {
-				eventsSeen[e.EventID] = len(p.events.id)
-				p.events.id = append(p.events.id, [16]byte(e.EventID))
-				p.events.name = append(p.events.name, e.Config.EventName)
-				p.events.created = append(p.events.created, e.Time)
+				showsSeen[e.EventID] = len(p.shows.id)
+				p.shows.id = append(p.shows.id, [16]byte(e.EventID))
+				p.shows.name = append(p.shows.name, e.Config.EventName)
+				p.shows.created = append(p.shows.created, e.Time)
 			}
-		case topics.EvHoldPlaced, topics.EvHoldConfirmed, topics.EvHoldReleased, topics.EvHoldExpired:
+		case topics.OutHoldPlaced, topics.OutHoldConfirmed, topics.OutHoldReleased, topics.OutHoldExpired:
 			h := holds[e.Hold.ID]
 			if h == nil {
 				h = &holdState{eventID: e.EventID, zoneID: e.ZoneID, hold: *e.Hold, status: topics.HoldActive}
-				if e.Type == topics.EvHoldPlaced {
+				if e.Type == topics.OutHoldPlaced {
 					h.key = e.IdempotencyKey
 				}
 				holds[e.Hold.ID] = h
 				holdOrder = append(holdOrder, e.Hold.ID)
 			}
-			if e.Type != topics.EvHoldPlaced && h.status == topics.HoldActive {
+			if e.Type != topics.OutHoldPlaced && h.status == topics.HoldActive {
 				h.status, h.resolved = resolution(e.Type), e.Time
-				if e.Type == topics.EvHoldConfirmed {
+				if e.Type == topics.OutHoldConfirmed {
 					h.orderID = e.Order.ID
 					if !ordersSeen[e.Order.ID] {
 						ordersSeen[e.Order.ID] = true
@@ -279,14 +279,14 @@ func collapse(events []*topics.Event) *plan {
 	return p
 }
 
-// resolutions maps each event that resolves a hold to the hold's new status.
-var resolutions = map[topics.EventType]topics.HoldStatus{
-	topics.EvHoldConfirmed: topics.HoldConfirmed,
-	topics.EvHoldReleased:  topics.HoldReleased,
-	topics.EvHoldExpired:   topics.HoldExpired,
+// resolutions maps each outcome that resolves a hold to the hold's new status.
+var resolutions = map[topics.OutcomeType]topics.HoldStatus{
+	topics.OutHoldConfirmed: topics.HoldConfirmed,
+	topics.OutHoldReleased:  topics.HoldReleased,
+	topics.OutHoldExpired:   topics.HoldExpired,
 }
 
-func resolution(t topics.EventType) topics.HoldStatus {
+func resolution(t topics.OutcomeType) topics.HoldStatus {
 	if s, ok := resolutions[t]; ok {
 		return s
 	}
@@ -325,7 +325,7 @@ func (r *holdRows) add(id uuid.UUID, h *holdState) {
 	r.orderID = append(r.orderID, nullUUID(h.orderID))
 }
 
-func (r *orderRows) add(e *topics.Event) {
+func (r *orderRows) add(e *topics.Outcome) {
 	o := e.Order
 	holdID := o.HoldID
 	if holdID == uuid.Nil {
@@ -342,11 +342,11 @@ func (r *orderRows) add(e *topics.Event) {
 
 // add records the request an event answers. A replay repeats the first answer: its
 // hold, order or rejection, and the type of the event that gave it.
-func (r *requestRows) add(e *topics.Event) {
+func (r *requestRows) add(e *topics.Outcome) {
 	var (
 		holdID, orderID uuid.UUID
 		rej             = e.Rejection
-		evType          = e.Type
+		outType         = e.Type
 		replayed        bool
 	)
 	if e.Hold != nil {
@@ -355,16 +355,16 @@ func (r *requestRows) add(e *topics.Event) {
 	if e.Order != nil {
 		orderID = e.Order.ID
 	}
-	if e.Type == topics.EvRequestReplayed {
+	if e.Type == topics.OutRequestReplayed {
 		replayed, holdID, orderID, rej = true, e.Replay.HoldID, e.Replay.OrderID, e.Replay.Rejection
 		if e.Replay.OriginalType != "" {
-			evType = e.Replay.OriginalType
+			outType = e.Replay.OriginalType
 		}
 	}
 	status := "succeeded"
 	var reason, message pgtype.Text
 	var available pgtype.Int8
-	if e.Type == topics.EvRequestRejected || rej != nil {
+	if e.Type == topics.OutRequestRejected || rej != nil {
 		status = "rejected"
 		if rej != nil {
 			reason, message = text(string(rej.Reason)), text(rej.Message)
@@ -378,7 +378,7 @@ func (r *requestRows) add(e *topics.Event) {
 	r.eventID = append(r.eventID, [16]byte(e.EventID))
 	r.zoneID = append(r.zoneID, [16]byte(e.ZoneID))
 	r.status = append(r.status, status)
-	r.eventType = append(r.eventType, string(evType))
+	r.eventType = append(r.eventType, string(outType))
 	r.holdID = append(r.holdID, nullUUID(holdID))
 	r.orderID = append(r.orderID, nullUUID(orderID))
 	r.reason = append(r.reason, reason)
@@ -392,24 +392,24 @@ func (r *requestRows) add(e *topics.Event) {
 // commandType is the type of the command an event answers: the event's
 // command field, or else what its type (or a replay's original type) implies. A
 // rejection without the field cannot say; it is recorded with an empty type.
-func commandType(e *topics.Event) topics.CommandType {
+func commandType(e *topics.Outcome) topics.CommandType {
 	if e.CommandType != "" {
 		return e.CommandType
 	}
 	t := e.Type
-	if t == topics.EvRequestReplayed && e.Replay != nil {
+	if t == topics.OutRequestReplayed && e.Replay != nil {
 		t = e.Replay.OriginalType
 	}
 	return answeredCommands[t]
 }
 
-// answeredCommands maps each event that answers a request to the command type of
+// answeredCommands maps each outcome that answers a request to the command type of
 // that request; an expiration answers none.
-var answeredCommands = map[topics.EventType]topics.CommandType{
-	topics.EvZoneConfigured: topics.CmdConfigureZone,
-	topics.EvHoldPlaced:     topics.CmdPlaceHold,
-	topics.EvHoldConfirmed:  topics.CmdConfirmHold,
-	topics.EvHoldReleased:   topics.CmdReleaseHold,
+var answeredCommands = map[topics.OutcomeType]topics.CommandType{
+	topics.OutZoneConfigured: topics.CmdConfigureZone,
+	topics.OutHoldPlaced:     topics.CmdPlaceHold,
+	topics.OutHoldConfirmed:  topics.CmdConfirmHold,
+	topics.OutHoldReleased:   topics.CmdReleaseHold,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

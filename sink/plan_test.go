@@ -14,15 +14,15 @@ import (
 // and each request, order and ticketed event appears once.
 func TestCollapse(t *testing.T) {
 	g := newGen(7, 1, 100)
-	events := g.configure()
+	outcomes := g.configure()
 	place := g.place(g.zones[0])
-	confirm := g.resolve(g.zones[0], topics.EvHoldConfirmed)
-	events = append(events, place, confirm)
-	p := collapse(events)
+	confirm := g.resolve(g.zones[0], topics.OutHoldConfirmed)
+	outcomes = append(outcomes, place, confirm)
+	p := collapse(outcomes)
 
-	if len(p.events.id) != 1 || len(p.zones.id) != 1 || len(p.invs.id) != 0 {
-		t.Fatalf("events %d, configured zones %d, inventory-only zones %d; want 1, 1, 0",
-			len(p.events.id), len(p.zones.id), len(p.invs.id))
+	if len(p.shows.id) != 1 || len(p.zones.id) != 1 || len(p.invs.id) != 0 {
+		t.Fatalf("shows %d, configured zones %d, inventory-only zones %d; want 1, 1, 0",
+			len(p.shows.id), len(p.zones.id), len(p.invs.id))
 	}
 	if got, want := p.zones.held[0]+p.zones.sold[0], place.Hold.Quantity; p.zones.sold[0] != want || got != want {
 		t.Errorf("zone held+sold = %d, sold = %d; want the confirmed %d sold", got, p.zones.sold[0], want)
@@ -37,7 +37,7 @@ func TestCollapse(t *testing.T) {
 	if len(p.orders.id) != 1 || len(p.requests.id) != 3 {
 		t.Errorf("orders %d, requests %d; want 1 and 3", len(p.orders.id), len(p.requests.id))
 	}
-	if p.applied[topics.EvHoldConfirmed] != 1 || !p.newest.Equal(confirm.Time) {
+	if p.applied[topics.OutHoldConfirmed] != 1 || !p.newest.Equal(confirm.Time) {
 		t.Errorf("applied %v newest %v", p.applied, p.newest)
 	}
 }
@@ -48,17 +48,17 @@ func TestCollapse(t *testing.T) {
 func TestCollapseRequests(t *testing.T) {
 	zone, req, hold := uuid.New(), uuid.New(), uuid.New()
 	now := time.Now()
-	events := []*topics.Event{
-		{Type: topics.EvRequestRejected, Time: now, ZoneID: zone, RequestID: uuid.New(), CommandType: topics.CmdPlaceHold,
+	outcomes := []*topics.Outcome{
+		{Type: topics.OutRequestRejected, Time: now, ZoneID: zone, RequestID: uuid.New(), CommandType: topics.CmdPlaceHold,
 			Rejection: &topics.Rejection{Reason: topics.ReasonInsufficientCapacity, Message: "m", Available: 0}},
-		{Type: topics.EvRequestReplayed, Time: now, ZoneID: zone, RequestID: req,
-			Replay: &topics.Replay{OriginalType: topics.EvHoldPlaced, HoldID: hold}},
-		{Type: topics.EvRequestReplayed, Time: now, ZoneID: zone, RequestID: uuid.New(), CommandType: topics.CmdConfirmHold,
-			Replay: &topics.Replay{OriginalType: topics.EvRequestRejected,
+		{Type: topics.OutRequestReplayed, Time: now, ZoneID: zone, RequestID: req,
+			Replay: &topics.Replay{OriginalType: topics.OutHoldPlaced, HoldID: hold}},
+		{Type: topics.OutRequestReplayed, Time: now, ZoneID: zone, RequestID: uuid.New(), CommandType: topics.CmdConfirmHold,
+			Replay: &topics.Replay{OriginalType: topics.OutRequestRejected,
 				Rejection: &topics.Rejection{Reason: topics.ReasonHoldExpired, Message: "late"}}},
 		{Type: "seat.picked", Time: now, ZoneID: zone, RequestID: uuid.New()},
 	}
-	r := collapse(events).requests
+	r := collapse(outcomes).requests
 	if len(r.id) != 3 {
 		t.Fatalf("requests = %d, want 3 (the unknown type is skipped)", len(r.id))
 	}
@@ -87,14 +87,14 @@ func TestCollapseRequests(t *testing.T) {
 // the dead-letter topic) and unknown types pass (they are skipped).
 func TestCheck(t *testing.T) {
 	zone := uuid.New()
-	bad := []topics.Event{
-		{Type: topics.EvHoldPlaced, ZoneID: zone},
-		{Type: topics.EvHoldPlaced},
-		{Type: topics.EvZoneConfigured, ZoneID: zone},
-		{Type: topics.EvHoldConfirmed, ZoneID: zone, Hold: &topics.Hold{ID: uuid.New(), Quantity: 1}},
-		{Type: topics.EvRequestRejected, ZoneID: zone},
-		{Type: topics.EvRequestReplayed, ZoneID: zone},
-		{Type: topics.EvRequestRejected, ZoneID: zone, Rejection: &topics.Rejection{},
+	bad := []topics.Outcome{
+		{Type: topics.OutHoldPlaced, ZoneID: zone},
+		{Type: topics.OutHoldPlaced},
+		{Type: topics.OutZoneConfigured, ZoneID: zone},
+		{Type: topics.OutHoldConfirmed, ZoneID: zone, Hold: &topics.Hold{ID: uuid.New(), Quantity: 1}},
+		{Type: topics.OutRequestRejected, ZoneID: zone},
+		{Type: topics.OutRequestReplayed, ZoneID: zone},
+		{Type: topics.OutRequestRejected, ZoneID: zone, Rejection: &topics.Rejection{},
 			Zone: topics.Inventory{Capacity: 5, Available: 1}},
 	}
 	for i, e := range bad {
@@ -102,7 +102,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("event %d (%s) passed the check", i, e.Type)
 		}
 	}
-	if err := check(&topics.Event{Type: "seat.picked"}); err != nil {
+	if err := check(&topics.Outcome{Type: "seat.picked"}); err != nil {
 		t.Errorf("unknown type refused: %v", err)
 	}
 }

@@ -88,7 +88,7 @@ func (s *Sink) apply(ctx context.Context, batch []Record) (*plan, int, error) {
 		return nil, 0, err
 	}
 	var (
-		events  []*topics.Event
+		events  []*topics.Outcome
 		next    = make(map[int32]int64)
 		through = make(map[int32]time.Time)
 		kept    int
@@ -149,7 +149,7 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 	if s.cfg.AsyncCommit {
 		b.Queue(asyncCommitSQL)
 	}
-	if e := p.events; len(e.id) > 0 {
+	if e := p.shows; len(e.id) > 0 {
 		b.Queue(upsertEventsSQL, e.id, e.name, e.created)
 	}
 	if z := p.zones; len(z.id) > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -38,7 +39,7 @@ func newEnv(t *testing.T, partitions int32) *env {
 // produce writes events the way the processor does: in Kafka transactions, keyed by
 // zone, with CloudEvents headers. extra records (poison) go in the first
 // transaction.
-func (e *env) produce(t *testing.T, events []*topics.Event, extra ...*kgo.Record) {
+func (e *env) produce(t *testing.T, outcomes []*topics.Outcome, extra ...*kgo.Record) {
 	t.Helper()
 	const perTxn = 500
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID(e.names.Events+"-producer"),
@@ -50,12 +51,12 @@ func (e *env) produce(t *testing.T, events []*topics.Event, extra ...*kgo.Record
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	recs := extra
-	for _, ev := range events {
-		r, err := topics.EncodeEvent(ev, topics.EventRecordID(ev))
+	for _, ev := range outcomes {
+		m, err := topics.EncodeOutcome(ev, topics.OutcomeRecordID(ev))
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, r)
+		recs = append(recs, kafkarec.Record(e.names.Events, m))
 	}
 	for len(recs) > 0 {
 		n := min(perTxn, len(recs))
@@ -214,10 +215,10 @@ func appliedTotal(t *testing.T, reg *prometheus.Registry) int {
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, 3)
 	g := newGen(1, 5, 100)
-	events := g.stream(3000)
-	e.produce(t, events)
+	outcomes := g.stream(3000)
+	e.produce(t, outcomes)
 
-	e.runUntilCaughtUp(t, g, len(events))
+	e.runUntilCaughtUp(t, g, len(outcomes))
 	// A replay repeats the first answer, with the command type and the hold.
 	var replayed, withType int
 	err := e.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE type <> '' AND
@@ -242,8 +243,8 @@ var errCrash = errors.New("crash")
 func TestCrashBeforeAndAfterCommit(t *testing.T) {
 	e := newEnv(t, 3)
 	g := newGen(2, 6, 1_000_000)
-	events := g.stream(4000)
-	e.produce(t, events)
+	outcomes := g.stream(4000)
+	e.produce(t, outcomes)
 	const batchMax = 300
 
 	// Crash 1: the third batch is written, then the process dies before commit.
@@ -283,9 +284,9 @@ func TestCrashBeforeAndAfterCommit(t *testing.T) {
 	}
 	e.checkReadModel(t, g)
 	a1, a2, a3 := appliedTotal(t, reg1), appliedTotal(t, reg2), appliedTotal(t, reg3)
-	if a1 == 0 || a2 == 0 || a1+a2+a3 != len(events) {
+	if a1 == 0 || a2 == 0 || a1+a2+a3 != len(outcomes) {
 		t.Errorf("events applied by the three sinks = %d + %d + %d, want %d in all, each > 0",
-			a1, a2, a3, len(events))
+			a1, a2, a3, len(outcomes))
 	}
 }
 
@@ -306,7 +307,7 @@ func TestRestartsMidStream(t *testing.T) {
 		s, reg := e.sink(t, 200)
 		regs = append(regs, reg)
 		stop, _ := run(context.Background(), s)
-		chunk := make([]*topics.Event, perChunk)
+		chunk := make([]*topics.Outcome, perChunk)
 		for j := range chunk {
 			chunk[j] = g.next()
 		}
@@ -339,19 +340,20 @@ func TestRestartsMidStream(t *testing.T) {
 func TestPoisonRecords(t *testing.T) {
 	e := newEnv(t, 2)
 	g := newGen(4, 2, 100)
-	events := g.stream(200)
+	outcomes := g.stream(200)
 	zone := g.zones[0].id.String()
 	garbage := &kgo.Record{Key: []byte(zone), Value: []byte("not json")}
-	bad := &topics.Event{Version: topics.SchemaVersion, Type: topics.EvHoldPlaced, ZoneID: g.zones[0].id,
+	bad := &topics.Outcome{Version: topics.SchemaVersion, Type: topics.OutHoldPlaced, ZoneID: g.zones[0].id,
 		RequestID: g.uuid(), Time: g.now}
-	badRec, err := topics.EncodeEvent(bad, topics.EventRecordID(bad))
+	badMsg, err := topics.EncodeOutcome(bad, topics.OutcomeRecordID(bad))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.produce(t, events[:10], garbage, badRec)
-	e.produce(t, events[10:])
+	badRec := kafkarec.Record(topics.Events, badMsg)
+	e.produce(t, outcomes[:10], garbage, badRec)
+	e.produce(t, outcomes[10:])
 
-	e.runUntilCaughtUp(t, g, len(events))
+	e.runUntilCaughtUp(t, g, len(outcomes))
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.names.DeadLetters),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))

@@ -1,9 +1,11 @@
 // Package topics is the contract between the parts of ultimate-ticket and the teams
-// downstream: topic names and configurations, the partition key rule, the command and
-// event messages with their encoding, and creating and validating the topics at
-// startup.
+// downstream: topic names and their declared configuration, the partition key rule,
+// the command and outcome messages with their encoding and JSON Schemas, and the
+// limits every command must keep. It is plain types and encoding: it needs no Kafka
+// client (internal/kafkarec makes records of its messages, internal/topology creates
+// and checks the topics).
 //
-// Commands and events are keyed by zone id and partitioned with Kafka's default
-// murmur2 partitioner, and both topics have the same partition count, so partition p
-// of the commands topic and partition p of the events topic hold the same zones.
+// Commands and outcomes are keyed by zone id and partitioned with Kafka's default
+// murmur2 partitioner, and the commands, events and state topics have the same
+// partition count, so partition p of each holds the same zones.
 package topics

@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Header names on event records, after CloudEvents' Kafka binding (content mode
+// Header names on outcome records, after CloudEvents' Kafka binding (content mode
 // binary, with the "ce_" prefix), so a consumer can route without parsing the body.
 const (
 	HeaderID          = "ce_id"
@@ -26,62 +25,75 @@ const (
 	HeaderDeadSource = "dead_letter_source"
 )
 
-// Source is the ce_source of every event.
+// Header is one record header: a name and its value.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is what a record of one of the topics carries: its key, its value and its
+// headers. The topic is the caller's (see Names); kafkarec turns a Message into a
+// Kafka client's record.
+type Message struct {
+	Key, Value []byte
+	Headers    []Header
+}
+
+// Source is the ce_source of every outcome.
 const Source = "ultimate-ticket/processor"
 
-// eventIDSpace is the namespace of deterministic event ids.
-var eventIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
+// outcomeIDSpace is the namespace of deterministic outcome ids.
+var outcomeIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
 
-// EventRecordID is an event's ce_id, derived from what it is about: the request it
+// OutcomeRecordID is an outcome's ce_id, derived from what it is about: the request it
 // answers, or for an expiry the hold. The same fact always gets the same id, so a
 // consumer can drop duplicates (none are expected with read_committed, but a
 // read_uncommitted consumer sees aborted ones) by ce_id.
-func EventRecordID(e *Event) uuid.UUID {
+func OutcomeRecordID(e *Outcome) uuid.UUID {
 	about := e.RequestID
 	if about == uuid.Nil && e.Hold != nil {
 		about = e.Hold.ID
 	}
-	return uuid.NewSHA1(eventIDSpace, append([]byte(e.Type), about[:]...))
+	return uuid.NewSHA1(outcomeIDSpace, append([]byte(e.Type), about[:]...))
 }
 
-// EncodeCommand makes the record the API produces for a command, for the default
-// commands topic (set Topic for another).
-func EncodeCommand(c *Command) (*kgo.Record, error) {
+// EncodeCommand makes the message the API publishes on the commands topic for a
+// command.
+func EncodeCommand(c *Command) (Message, error) {
 	c.Version = SchemaVersion
 	body, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("topics: encode command: %w", err)
+		return Message{}, fmt.Errorf("topics: encode command: %w", err)
 	}
-	return &kgo.Record{
-		Topic: Commands,
+	return Message{
 		Key:   []byte(c.ZoneID.String()),
 		Value: body,
-		Headers: []kgo.RecordHeader{
+		Headers: []Header{
 			{Key: HeaderType, Value: []byte(c.Type)},
 			{Key: HeaderContentType, Value: []byte("application/json")},
 		},
 	}, nil
 }
 
-// DecodeCommand parses and checks a command record. Its error is the dead-letter
-// reason.
-func DecodeCommand(r *kgo.Record) (Command, error) {
+// DecodeCommand parses and checks the key and value of a command record. Its error
+// is the dead-letter reason.
+func DecodeCommand(key, value []byte) (Command, error) {
 	var c Command
-	if err := json.Unmarshal(r.Value, &c); err != nil {
+	if err := json.Unmarshal(value, &c); err != nil {
 		return c, fmt.Errorf("undecodable command: %w", err)
 	}
 	if err := c.Check(); err != nil {
 		return c, err
 	}
-	if string(r.Key) != c.ZoneID.String() {
-		return c, fmt.Errorf("invalid command: key %q is not zone_id %s", r.Key, c.ZoneID)
+	if string(key) != c.ZoneID.String() {
+		return c, fmt.Errorf("invalid command: key %q is not zone_id %s", key, c.ZoneID)
 	}
 	return c, nil
 }
 
 // Check verifies a command's shape: the ids are set and the payload matches the type.
 // Business rules (quantities, limits) are the processor's and answer with a rejection
-// event, not a dead letter.
+// outcome, not a dead letter.
 func (c *Command) Check() error {
 	if c.Version != SchemaVersion {
 		return fmt.Errorf("invalid command: version %d, want %d", c.Version, SchemaVersion)
@@ -114,19 +126,18 @@ func (c *Command) Check() error {
 	return nil
 }
 
-// EncodeEvent makes the record for an event, with its CloudEvents headers, for the
-// default events topic (set Topic for another). id is its ce_id (see EventRecordID).
-func EncodeEvent(e *Event, id uuid.UUID) (*kgo.Record, error) {
+// EncodeOutcome makes the message for an outcome on the events topic, with its
+// CloudEvents headers. id is its ce_id (see OutcomeRecordID).
+func EncodeOutcome(e *Outcome, id uuid.UUID) (Message, error) {
 	e.Version = SchemaVersion
 	body, err := json.Marshal(e)
 	if err != nil {
-		return nil, fmt.Errorf("topics: encode event: %w", err)
+		return Message{}, fmt.Errorf("topics: encode outcome: %w", err)
 	}
-	return &kgo.Record{
-		Topic: Events,
+	return Message{
 		Key:   []byte(e.ZoneID.String()),
 		Value: body,
-		Headers: []kgo.RecordHeader{
+		Headers: []Header{
 			{Key: HeaderID, Value: []byte(id.String())},
 			{Key: HeaderType, Value: []byte(e.Type)},
 			{Key: HeaderSource, Value: []byte(Source)},
@@ -138,15 +149,15 @@ func EncodeEvent(e *Event, id uuid.UUID) (*kgo.Record, error) {
 	}, nil
 }
 
-// SchemaURI names the JSON Schema of an event type (see topics/schemas/).
-func SchemaURI(t EventType) string {
+// SchemaURI names the JSON Schema of an outcome type (see topics/schemas/).
+func SchemaURI(t OutcomeType) string {
 	return "https://ultimate-ticket.dev/schemas/v" + strconv.Itoa(SchemaVersion) + "/" + string(t) + ".json"
 }
 
-// DecodeEvent parses an event record's body.
-func DecodeEvent(r *kgo.Record) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(r.Value, &e); err != nil {
+// DecodeOutcome parses the value of an outcome record.
+func DecodeOutcome(value []byte) (Outcome, error) {
+	var e Outcome
+	if err := json.Unmarshal(value, &e); err != nil {
 		return e, fmt.Errorf("undecodable event: %w", err)
 	}
 	if e.Version != SchemaVersion {
@@ -155,12 +166,11 @@ func DecodeEvent(r *kgo.Record) (Event, error) {
 	return e, nil
 }
 
-// DeadLetter wraps a record that could not be processed, with the reason, for the
-// dead-letter topic named topic.
-func DeadLetter(topic string, r *kgo.Record, reason string) *kgo.Record {
-	headers := append([]kgo.RecordHeader{
+// DeadLetterHeaders are the headers a record gets in front of its own when it goes
+// to the dead-letter topic: why, and where it came from.
+func DeadLetterHeaders(reason, topic string, partition int32, offset int64) []Header {
+	return []Header{
 		{Key: HeaderDeadReason, Value: []byte(reason)},
-		{Key: HeaderDeadSource, Value: []byte(fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset))},
-	}, r.Headers...)
-	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: headers}
+		{Key: HeaderDeadSource, Value: []byte(fmt.Sprintf("%s/%d/%d", topic, partition, offset))},
+	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// SchemaVersion is the version of the command and event bodies; it is carried in
+// SchemaVersion is the version of the command and outcome bodies; it is carried in
 // every body ("v") and in the ce_dataschema header. Additive changes keep it;
 // anything else raises it.
 const SchemaVersion = 1
@@ -74,36 +74,43 @@ type ReleaseHold struct {
 	HoldID uuid.UUID `json:"hold_id"`
 }
 
-// EventType names a fact the processor decided. Downstream consumers must skip
+// OutcomeType names a fact the processor decided. Downstream consumers must skip
 // types they do not know: new types may be added without a version change.
-type EventType string
+type OutcomeType string
 
 const (
-	EvZoneConfigured  EventType = "zone.configured"
-	EvHoldPlaced      EventType = "hold.placed"
-	EvHoldConfirmed   EventType = "hold.confirmed"
-	EvHoldReleased    EventType = "hold.released"
-	EvHoldExpired     EventType = "hold.expired"
-	EvRequestRejected EventType = "request.rejected"
-	// EvRequestReplayed answers a retry with an idempotency key already decided:
+	// OutZoneConfigured: a zone was created or changed (Config).
+	OutZoneConfigured OutcomeType = "zone.configured"
+	// OutHoldPlaced: tickets are held until the hold's TTL runs out (Hold).
+	OutHoldPlaced OutcomeType = "hold.placed"
+	// OutHoldConfirmed: a hold became an order; its tickets are sold (Hold, Order).
+	OutHoldConfirmed OutcomeType = "hold.confirmed"
+	// OutHoldReleased: a hold's tickets went back on sale at the buyer's request.
+	OutHoldReleased OutcomeType = "hold.released"
+	// OutHoldExpired: a hold's TTL ran out on the partition clock; no command asked.
+	OutHoldExpired OutcomeType = "hold.expired"
+	// OutRequestRejected: the command changed nothing (Rejection says why).
+	OutRequestRejected OutcomeType = "request.rejected"
+	// OutRequestReplayed answers a retry with an idempotency key already decided:
 	// it repeats the first answer and changes nothing.
-	EvRequestReplayed EventType = "request.replayed"
+	OutRequestReplayed OutcomeType = "request.replayed"
 )
 
-// Event is one fact on the events topic, keyed by ZoneID. Every event that answers a
-// request carries its RequestID; expirations carry none. Zone is the zone's inventory
-// right after the event.
-type Event struct {
-	Version        int       `json:"v"`
-	Type           EventType `json:"type"`
-	Time           time.Time `json:"time"`
-	EventID        uuid.UUID `json:"event_id"`
-	ZoneID         uuid.UUID `json:"zone_id"`
-	RequestID      uuid.UUID `json:"request_id,omitzero"`
-	IdempotencyKey string    `json:"idempotency_key,omitempty"`
-	// CommandType is the type of the command this event answers, on every event
+// Outcome is one fact the processor decided, a record on the events topic keyed by
+// ZoneID. (EventID is the show the zone belongs to: "event" in Go names always means
+// the show.) Every outcome that answers a request carries its RequestID; expirations
+// carry none. Zone is the zone's inventory right after the outcome.
+type Outcome struct {
+	Version        int         `json:"v"`
+	Type           OutcomeType `json:"type"`
+	Time           time.Time   `json:"time"`
+	EventID        uuid.UUID   `json:"event_id"`
+	ZoneID         uuid.UUID   `json:"zone_id"`
+	RequestID      uuid.UUID   `json:"request_id,omitzero"`
+	IdempotencyKey string      `json:"idempotency_key,omitempty"`
+	// CommandType is the type of the command this outcome answers, on every outcome
 	// that carries a RequestID. request.rejected and request.replayed need it: their
-	// own type does not say what was asked. Empty on expirations (and on events
+	// own type does not say what was asked. Empty on expirations (and on outcomes
 	// written before the field existed; readers infer what they can).
 	CommandType CommandType `json:"command,omitempty"`
 	Zone        Inventory   `json:"zone"`
@@ -123,7 +130,7 @@ type Inventory struct {
 	Sold      int64 `json:"sold"`
 }
 
-// ZoneConfig is a zone's configuration after a zone.configured event.
+// ZoneConfig is a zone's configuration after a zone.configured outcome.
 type ZoneConfig struct {
 	EventName       string `json:"event_name"`
 	ZoneName        string `json:"zone_name"`
@@ -145,7 +152,7 @@ const (
 	HoldExpired   HoldStatus = "expired"
 )
 
-// Hold is a hold after the event. Its id is the request id of the command that placed
+// Hold is a hold after the outcome. Its id is the request id of the command that placed
 // it.
 type Hold struct {
 	ID         uuid.UUID  `json:"id"`
@@ -208,11 +215,11 @@ func (r Rejection) MarshalJSON() ([]byte, error) {
 }
 
 // Replay repeats the first answer to an idempotency key: the request that decided it,
-// the type of the event that answered it, and the hold, order or rejection it named.
+// the type of the outcome that answered it, and the hold, order or rejection it named.
 type Replay struct {
-	OriginalRequestID uuid.UUID  `json:"original_request_id"`
-	OriginalType      EventType  `json:"original_type"`
-	HoldID            uuid.UUID  `json:"hold_id,omitzero"`
-	OrderID           uuid.UUID  `json:"order_id,omitzero"`
-	Rejection         *Rejection `json:"rejection,omitempty"`
+	OriginalRequestID uuid.UUID   `json:"original_request_id"`
+	OriginalType      OutcomeType `json:"original_type"`
+	HoldID            uuid.UUID   `json:"hold_id,omitzero"`
+	OrderID           uuid.UUID   `json:"order_id,omitzero"`
+	Rejection         *Rejection  `json:"rejection,omitempty"`
 }

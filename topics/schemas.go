@@ -10,24 +10,24 @@ import (
 	"strings"
 )
 
-// schemaFS holds the JSON Schemas (draft 2020-12) of the event bodies, one file per
-// event type: schemas/v<SchemaVersion>/<type>.json, whose $id is SchemaURI(type).
+// schemaFS holds the JSON Schemas (draft 2020-12) of the outcome bodies, one file per
+// outcome type: schemas/v<SchemaVersion>/<type>.json, whose $id is SchemaURI(type).
 //
 //go:embed schemas
 var schemaFS embed.FS
 
-// EventTypes lists every event type the processor emits, in the order of their
+// OutcomeTypes lists every outcome type the processor emits, in the order of their
 // declaration.
-var EventTypes = []EventType{
-	EvZoneConfigured, EvHoldPlaced, EvHoldConfirmed, EvHoldReleased, EvHoldExpired,
-	EvRequestRejected, EvRequestReplayed,
+var OutcomeTypes = []OutcomeType{
+	OutZoneConfigured, OutHoldPlaced, OutHoldConfirmed, OutHoldReleased, OutHoldExpired,
+	OutRequestRejected, OutRequestReplayed,
 }
 
 func schemaDir() string { return "schemas/v" + strconv.Itoa(SchemaVersion) }
 
-// Schema returns the JSON Schema of an event type's body for the current
+// Schema returns the JSON Schema of an outcome type's body for the current
 // SchemaVersion, the same document that SchemaURI names.
-func Schema(t EventType) ([]byte, error) {
+func Schema(t OutcomeType) ([]byte, error) {
 	if t == "" || strings.ContainsAny(string(t), "/\\") {
 		return nil, fmt.Errorf("topics: no schema for event type %q", t)
 	}
@@ -38,17 +38,17 @@ func Schema(t EventType) ([]byte, error) {
 	return b, nil
 }
 
-// SchemaTypes returns the event types that have a schema for the current
+// SchemaTypes returns the outcome types that have a schema for the current
 // SchemaVersion, sorted.
-func SchemaTypes() []EventType {
+func SchemaTypes() []OutcomeType {
 	entries, err := fs.ReadDir(schemaFS, schemaDir())
 	if err != nil {
 		return nil
 	}
-	var out []EventType
+	var out []OutcomeType
 	for _, e := range entries {
 		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
-			out = append(out, EventType(name))
+			out = append(out, OutcomeType(name))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })

@@ -14,18 +14,18 @@ import (
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // compileSchemas compiles the embedded schema of every event type, asserting formats
 // (uuid, date-time), keyed by type.
-func compileSchemas(t *testing.T) map[topics.EventType]*jsonschema.Schema {
+func compileSchemas(t *testing.T) map[topics.OutcomeType]*jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	out := make(map[topics.EventType]*jsonschema.Schema)
+	out := make(map[topics.OutcomeType]*jsonschema.Schema)
 	for _, typ := range topics.SchemaTypes() {
 		raw, err := topics.Schema(typ)
 		if err != nil {
@@ -60,15 +60,15 @@ func compileSchemas(t *testing.T) map[topics.EventType]*jsonschema.Schema {
 	return out
 }
 
-// eventTypeConstants parses messages.go for every constant of type EventType, so a
+// outcomeTypeConstants parses messages.go for every constant of type OutcomeType, so a
 // type added there without a schema fails this test.
-func eventTypeConstants(t *testing.T) []topics.EventType {
+func outcomeTypeConstants(t *testing.T) []topics.OutcomeType {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), "messages.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []topics.EventType
+	var out []topics.OutcomeType
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
@@ -76,41 +76,41 @@ func eventTypeConstants(t *testing.T) []topics.EventType {
 		}
 		for _, s := range g.Specs {
 			v := s.(*ast.ValueSpec)
-			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "EventType" {
+			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "OutcomeType" {
 				continue
 			}
 			for _, val := range v.Values {
 				lit := val.(*ast.BasicLit)
-				out = append(out, topics.EventType(strings.Trim(lit.Value, `"`)))
+				out = append(out, topics.OutcomeType(strings.Trim(lit.Value, `"`)))
 			}
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("no EventType constants found in messages.go")
+		t.Fatal("no OutcomeType constants found in messages.go")
 	}
 	return out
 }
 
-// TestSchemasCoverEveryEventType proves that every EventType constant, and nothing
-// else, has a schema that compiles, and that EventTypes lists them all.
-func TestSchemasCoverEveryEventType(t *testing.T) {
-	consts := eventTypeConstants(t)
+// TestSchemasCoverEveryOutcomeType proves that every OutcomeType constant, and nothing
+// else, has a schema that compiles, and that OutcomeTypes lists them all.
+func TestSchemasCoverEveryOutcomeType(t *testing.T) {
+	consts := outcomeTypeConstants(t)
 	schemas := compileSchemas(t)
 	for _, typ := range consts {
 		if schemas[typ] == nil {
-			t.Errorf("event type %s has no schema in topics/schemas/v%d/", typ, topics.SchemaVersion)
+			t.Errorf("outcome type %s has no schema in topics/schemas/v%d/", typ, topics.SchemaVersion)
 		}
-		if !slices.Contains(topics.EventTypes, typ) {
-			t.Errorf("topics.EventTypes misses %s", typ)
+		if !slices.Contains(topics.OutcomeTypes, typ) {
+			t.Errorf("topics.OutcomeTypes misses %s", typ)
 		}
 	}
 	for typ := range schemas {
 		if !slices.Contains(consts, typ) {
-			t.Errorf("schema %s names no EventType constant", typ)
+			t.Errorf("schema %s names no OutcomeType constant", typ)
 		}
 	}
-	if len(topics.EventTypes) != len(consts) {
-		t.Errorf("topics.EventTypes has %d types, messages.go declares %d", len(topics.EventTypes), len(consts))
+	if len(topics.OutcomeTypes) != len(consts) {
+		t.Errorf("topics.OutcomeTypes has %d types, messages.go declares %d", len(topics.OutcomeTypes), len(consts))
 	}
 	if _, err := topics.Schema("no.such"); err == nil {
 		t.Error("Schema(no.such) succeeded")
@@ -133,58 +133,58 @@ func sampleHold(status topics.HoldStatus) *topics.Hold {
 	return &topics.Hold{ID: tHold, Status: status, Quantity: 2, CustomerID: "c-1", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
 }
 
-// sampleEvents builds one or more events of every type with the Go types.
-func sampleEvents() []topics.Event {
-	base := func(typ topics.EventType, cmd topics.CommandType, key string) topics.Event {
-		return topics.Event{Type: typ, Time: t0, EventID: tEvent, ZoneID: tZone, RequestID: tReq,
+// sampleOutcomes builds one or more outcomes of every type with the Go types.
+func sampleOutcomes() []topics.Outcome {
+	base := func(typ topics.OutcomeType, cmd topics.CommandType, key string) topics.Outcome {
+		return topics.Outcome{Type: typ, Time: t0, EventID: tEvent, ZoneID: tZone, RequestID: tReq,
 			IdempotencyKey: key, CommandType: cmd, Zone: topics.Inventory{Capacity: 100, Available: 98, Held: 2}}
 	}
-	var out []topics.Event
-	e := base(topics.EvZoneConfigured, topics.CmdConfigureZone, "")
+	var out []topics.Outcome
+	e := base(topics.OutZoneConfigured, topics.CmdConfigureZone, "")
 	e.Zone = topics.Inventory{Capacity: 100, Available: 100}
 	e.Config = &topics.ZoneConfig{EventName: "Concert", ZoneName: "Floor", Capacity: 100, HoldTTLSeconds: 600, HoldQuantityMax: 10, Created: true}
 	out = append(out, e)
 
-	e = base(topics.EvHoldPlaced, topics.CmdPlaceHold, "k1")
+	e = base(topics.OutHoldPlaced, topics.CmdPlaceHold, "k1")
 	e.Hold = sampleHold(topics.HoldActive)
 	out = append(out, e)
-	e = base(topics.EvHoldPlaced, topics.CmdPlaceHold, "")
+	e = base(topics.OutHoldPlaced, topics.CmdPlaceHold, "")
 	e.Hold = sampleHold(topics.HoldActive)
 	e.Hold.CustomerID = ""
 	out = append(out, e)
 
-	e = base(topics.EvHoldConfirmed, topics.CmdConfirmHold, "confirm-1")
+	e = base(topics.OutHoldConfirmed, topics.CmdConfirmHold, "confirm-1")
 	e.Zone = topics.Inventory{Capacity: 100, Available: 98, Sold: 2}
 	e.Hold = sampleHold(topics.HoldConfirmed)
 	e.Order = &topics.Order{ID: tOrder, HoldID: tHold, Quantity: 2, CustomerID: "c-1", CreatedAt: t0}
 	out = append(out, e)
 
-	e = base(topics.EvHoldReleased, topics.CmdReleaseHold, "release-1")
+	e = base(topics.OutHoldReleased, topics.CmdReleaseHold, "release-1")
 	e.Hold = sampleHold(topics.HoldReleased)
 	out = append(out, e)
 
-	e = base(topics.EvHoldExpired, "", "")
+	e = base(topics.OutHoldExpired, "", "")
 	e.RequestID = uuid.Nil
 	e.Hold = sampleHold(topics.HoldExpired)
 	out = append(out, e)
 
-	e = base(topics.EvRequestRejected, topics.CmdPlaceHold, "k2")
+	e = base(topics.OutRequestRejected, topics.CmdPlaceHold, "k2")
 	e.Rejection = &topics.Rejection{Reason: topics.ReasonInsufficientCapacity, Message: "not enough", Available: 1}
 	out = append(out, e)
-	e = base(topics.EvRequestRejected, topics.CmdConfigureZone, "")
+	e = base(topics.OutRequestRejected, topics.CmdConfigureZone, "")
 	e.Zone = topics.Inventory{}
 	e.Rejection = &topics.Rejection{Reason: topics.ReasonZoneNotFound, Message: "zone not found"}
 	out = append(out, e)
 
 	for _, r := range []topics.Replay{
-		{OriginalRequestID: tReq, OriginalType: topics.EvHoldPlaced, HoldID: tHold},
-		{OriginalRequestID: tReq, OriginalType: topics.EvHoldConfirmed, HoldID: tHold, OrderID: tOrder},
-		{OriginalRequestID: tReq, OriginalType: topics.EvHoldReleased, HoldID: tHold},
-		{OriginalRequestID: tReq, OriginalType: topics.EvZoneConfigured},
-		{OriginalRequestID: tReq, OriginalType: topics.EvRequestRejected,
+		{OriginalRequestID: tReq, OriginalType: topics.OutHoldPlaced, HoldID: tHold},
+		{OriginalRequestID: tReq, OriginalType: topics.OutHoldConfirmed, HoldID: tHold, OrderID: tOrder},
+		{OriginalRequestID: tReq, OriginalType: topics.OutHoldReleased, HoldID: tHold},
+		{OriginalRequestID: tReq, OriginalType: topics.OutZoneConfigured},
+		{OriginalRequestID: tReq, OriginalType: topics.OutRequestRejected,
 			Rejection: &topics.Rejection{Reason: topics.ReasonIdempotencyConflict, Message: "used"}},
 	} {
-		e = base(topics.EvRequestReplayed, topics.CmdPlaceHold, "k1")
+		e = base(topics.OutRequestReplayed, topics.CmdPlaceHold, "k1")
 		e.Replay = &r
 		out = append(out, e)
 	}
@@ -193,9 +193,9 @@ func sampleEvents() []topics.Event {
 
 // body encodes an event as the processor does and returns its body decoded for the
 // validator.
-func body(t *testing.T, e topics.Event) any {
+func body(t *testing.T, e topics.Outcome) any {
 	t.Helper()
-	rec, err := topics.EncodeEvent(&e, topics.EventRecordID(&e))
+	rec, err := topics.EncodeOutcome(&e, topics.OutcomeRecordID(&e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +215,8 @@ func body(t *testing.T, e topics.Event) any {
 // with EncodeEvent validate against the schema of their type, and only that one.
 func TestSampleEventsValidate(t *testing.T) {
 	schemas := compileSchemas(t)
-	seen := map[topics.EventType]bool{}
-	for _, e := range sampleEvents() {
+	seen := map[topics.OutcomeType]bool{}
+	for _, e := range sampleOutcomes() {
 		v := body(t, e)
 		seen[e.Type] = true
 		if err := schemas[e.Type].Validate(v); err != nil {
@@ -228,7 +228,7 @@ func TestSampleEventsValidate(t *testing.T) {
 			}
 		}
 	}
-	for _, typ := range topics.EventTypes {
+	for _, typ := range topics.OutcomeTypes {
 		if !seen[typ] {
 			t.Errorf("no sample of %s", typ)
 		}
@@ -239,42 +239,42 @@ func TestSampleEventsValidate(t *testing.T) {
 // is rejected, while an unknown top-level field (forward compatibility) is not.
 func TestBrokenEventsFail(t *testing.T) {
 	schemas := compileSchemas(t)
-	samples := map[topics.EventType]topics.Event{}
-	for _, e := range sampleEvents() {
+	samples := map[topics.OutcomeType]topics.Outcome{}
+	for _, e := range sampleOutcomes() {
 		if _, ok := samples[e.Type]; !ok {
 			samples[e.Type] = e
 		}
 	}
-	asMap := func(e topics.Event) map[string]any {
+	asMap := func(e topics.Outcome) map[string]any {
 		return body(t, e).(map[string]any)
 	}
 	nested := func(m map[string]any, k string) map[string]any { return m[k].(map[string]any) }
 	cases := []struct {
 		name   string
-		typ    topics.EventType
+		typ    topics.OutcomeType
 		mutate func(m map[string]any)
 	}{
-		{"missing zone_id", topics.EvHoldPlaced, func(m map[string]any) { delete(m, "zone_id") }},
-		{"zone_id not a uuid", topics.EvHoldPlaced, func(m map[string]any) { m["zone_id"] = "zone-1" }},
-		{"time not a date-time", topics.EvHoldPlaced, func(m map[string]any) { m["time"] = "yesterday" }},
-		{"wrong version", topics.EvHoldPlaced, func(m map[string]any) { m["v"] = json.Number("2") }},
-		{"wrong type", topics.EvHoldPlaced, func(m map[string]any) { m["type"] = "hold.confirmed" }},
-		{"hold status not active", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["status"] = "expired" }},
-		{"hold status unknown", topics.EvHoldReleased, func(m map[string]any) { nested(m, "hold")["status"] = "gone" }},
-		{"unknown field in hold", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["price"] = json.Number("3") }},
-		{"negative available", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "zone")["available"] = json.Number("-1") }},
-		{"zero quantity", topics.EvHoldPlaced, func(m map[string]any) { nested(m, "hold")["quantity"] = json.Number("0") }},
-		{"missing hold", topics.EvHoldPlaced, func(m map[string]any) { delete(m, "hold") }},
-		{"order on a placed hold", topics.EvHoldPlaced, func(m map[string]any) { m["order"] = map[string]any{} }},
-		{"missing order", topics.EvHoldConfirmed, func(m map[string]any) { delete(m, "order") }},
-		{"confirm without key", topics.EvHoldConfirmed, func(m map[string]any) { delete(m, "idempotency_key") }},
-		{"expiry with a request id", topics.EvHoldExpired, func(m map[string]any) { m["request_id"] = tReq.String() }},
-		{"missing config field", topics.EvZoneConfigured, func(m map[string]any) { delete(nested(m, "config"), "hold_ttl_seconds") }},
-		{"unknown reason", topics.EvRequestRejected, func(m map[string]any) { nested(m, "rejection")["reason"] = "because" }},
-		{"wrong command", topics.EvRequestRejected, func(m map[string]any) { m["command"] = "hold.steal" }},
-		{"missing request id", topics.EvRequestRejected, func(m map[string]any) { delete(m, "request_id") }},
-		{"replay of a placed hold without hold_id", topics.EvRequestReplayed, func(m map[string]any) { delete(nested(m, "replay"), "hold_id") }},
-		{"replay of an unknown type", topics.EvRequestReplayed, func(m map[string]any) { nested(m, "replay")["original_type"] = "hold.expired" }},
+		{"missing zone_id", topics.OutHoldPlaced, func(m map[string]any) { delete(m, "zone_id") }},
+		{"zone_id not a uuid", topics.OutHoldPlaced, func(m map[string]any) { m["zone_id"] = "zone-1" }},
+		{"time not a date-time", topics.OutHoldPlaced, func(m map[string]any) { m["time"] = "yesterday" }},
+		{"wrong version", topics.OutHoldPlaced, func(m map[string]any) { m["v"] = json.Number("2") }},
+		{"wrong type", topics.OutHoldPlaced, func(m map[string]any) { m["type"] = "hold.confirmed" }},
+		{"hold status not active", topics.OutHoldPlaced, func(m map[string]any) { nested(m, "hold")["status"] = "expired" }},
+		{"hold status unknown", topics.OutHoldReleased, func(m map[string]any) { nested(m, "hold")["status"] = "gone" }},
+		{"unknown field in hold", topics.OutHoldPlaced, func(m map[string]any) { nested(m, "hold")["price"] = json.Number("3") }},
+		{"negative available", topics.OutHoldPlaced, func(m map[string]any) { nested(m, "zone")["available"] = json.Number("-1") }},
+		{"zero quantity", topics.OutHoldPlaced, func(m map[string]any) { nested(m, "hold")["quantity"] = json.Number("0") }},
+		{"missing hold", topics.OutHoldPlaced, func(m map[string]any) { delete(m, "hold") }},
+		{"order on a placed hold", topics.OutHoldPlaced, func(m map[string]any) { m["order"] = map[string]any{} }},
+		{"missing order", topics.OutHoldConfirmed, func(m map[string]any) { delete(m, "order") }},
+		{"confirm without key", topics.OutHoldConfirmed, func(m map[string]any) { delete(m, "idempotency_key") }},
+		{"expiry with a request id", topics.OutHoldExpired, func(m map[string]any) { m["request_id"] = tReq.String() }},
+		{"missing config field", topics.OutZoneConfigured, func(m map[string]any) { delete(nested(m, "config"), "hold_ttl_seconds") }},
+		{"unknown reason", topics.OutRequestRejected, func(m map[string]any) { nested(m, "rejection")["reason"] = "because" }},
+		{"wrong command", topics.OutRequestRejected, func(m map[string]any) { m["command"] = "hold.steal" }},
+		{"missing request id", topics.OutRequestRejected, func(m map[string]any) { delete(m, "request_id") }},
+		{"replay of a placed hold without hold_id", topics.OutRequestReplayed, func(m map[string]any) { delete(nested(m, "replay"), "hold_id") }},
+		{"replay of an unknown type", topics.OutRequestReplayed, func(m map[string]any) { nested(m, "replay")["original_type"] = "hold.expired" }},
 	}
 	for _, c := range cases {
 		m := asMap(samples[c.typ])
@@ -283,7 +283,7 @@ func TestBrokenEventsFail(t *testing.T) {
 			t.Errorf("%s: %s: broken body validates", c.typ, c.name)
 		}
 	}
-	for _, typ := range topics.EventTypes {
+	for _, typ := range topics.OutcomeTypes {
 		m := asMap(samples[typ])
 		m["added_in_a_later_v1"] = "ok"
 		if err := schemas[typ].Validate(m); err != nil {
@@ -296,9 +296,9 @@ func TestBrokenEventsFail(t *testing.T) {
 // session that produces every event type, validates against the schemas.
 func TestProcessorEventsValidate(t *testing.T) {
 	schemas := compileSchemas(t)
-	s := processor.NewState(processor.DefaultConfig())
+	s := zone.NewState(zone.DefaultConfig())
 	now := t0
-	var events []topics.Event
+	var outcomes []topics.Outcome
 	n := 0
 	apply := func(typ topics.CommandType, key string, set func(*topics.Command)) uuid.UUID {
 		n++
@@ -306,7 +306,7 @@ func TestProcessorEventsValidate(t *testing.T) {
 			ZoneID: tZone, IdempotencyKey: key, SubmittedAt: now}
 		set(c)
 		now = now.Add(time.Second)
-		events = s.Apply(events, c, now)
+		outcomes = s.Apply(outcomes, c, now)
 		return c.RequestID
 	}
 	i64 := func(v int64) *int64 { return &v }
@@ -322,15 +322,15 @@ func TestProcessorEventsValidate(t *testing.T) {
 	h2 := apply(topics.CmdPlaceHold, "p3", place)
 	apply(topics.CmdReleaseHold, "r1", func(c *topics.Command) { c.Release = &topics.ReleaseHold{HoldID: h2} })
 	apply(topics.CmdPlaceHold, "p4", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
-	events = s.Advance(events, now.Add(time.Minute)) // expired
-	seen := map[topics.EventType]int{}
-	for _, e := range events {
+	outcomes = s.Advance(outcomes, now.Add(time.Minute)) // expired
+	seen := map[topics.OutcomeType]int{}
+	for _, e := range outcomes {
 		seen[e.Type]++
 		if err := schemas[e.Type].Validate(body(t, e)); err != nil {
 			t.Errorf("%s from the processor: %v", e.Type, err)
 		}
 	}
-	for _, typ := range topics.EventTypes {
+	for _, typ := range topics.OutcomeTypes {
 		if seen[typ] == 0 {
 			t.Errorf("session emitted no %s", typ)
 		}

@@ -21,8 +21,10 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/ingest"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/migrations"
 	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/sink"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -56,8 +58,8 @@ func (c Config) sinkConfig(log *slog.Logger) sink.Config {
 
 // processorState is the state machine's Config: its defaults but for the TTL of
 // zones configured without one.
-func (c Config) processorState() processor.Config {
-	st := processor.DefaultConfig()
+func (c Config) processorState() zone.Config {
+	st := zone.DefaultConfig()
 	st.HoldTTLDefault = c.HoldTTLDefault
 	return st
 }
@@ -125,7 +127,7 @@ func ensureTopics(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer cl.Close()
-	if err := topics.Ensure(ctx, kadm.NewClient(cl), cfg.topology(), cfg.names()); err != nil {
+	if err := topology.Ensure(ctx, kadm.NewClient(cl), cfg.topology(), cfg.names()); err != nil {
 		return err
 	}
 	log.Info("topics ready", "partitions", cfg.Partitions, "prefix", cfg.TopicPrefix)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -74,7 +73,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 			func(s string) (err error) { c.RateLimit, err = strconv.ParseFloat(s, 64); return err }},
 		{"RATE_BURST", "rate-burst", itoa(api.RateBurstDefault), "token bucket size per client",
 			parseInt(&c.RateBurst, 0)},
-		{"HOLD_TTL_DEFAULT", "hold-ttl-default", processor.DefaultConfig().HoldTTLDefault.String(),
+		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
 	}

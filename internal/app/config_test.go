@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -56,7 +56,7 @@ func TestParseConfigDefaultsAreThePackages(t *testing.T) {
 	if got := cfg.topology(); got != topics.DefaultTopology {
 		t.Errorf("topology %+v, topics says %+v", got, topics.DefaultTopology)
 	}
-	if got, want := cfg.processorState(), processor.DefaultConfig(); got != want {
+	if got, want := cfg.processorState(), zone.DefaultConfig(); got != want {
 		t.Errorf("state config %+v, processor says %+v", got, want)
 	}
 }

@@ -37,7 +37,7 @@ type fhold struct {
 }
 
 type fdecision struct {
-	evType topics.EventType
+	evType topics.OutcomeType
 	cmd    topics.CommandType
 	hold   uuid.UUID
 	order  uuid.UUID
@@ -100,7 +100,7 @@ func (f *fold) record(r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		return
 	}
-	e, err := topics.DecodeEvent(r)
+	e, err := topics.DecodeOutcome(r.Value)
 	if err != nil {
 		f.v.add(invUndecodableEvent, "partition %d offset %d: %v", r.Partition, r.Offset, err)
 		return
@@ -109,7 +109,7 @@ func (f *fold) record(r *kgo.Record) {
 	f.apply(&e)
 }
 
-func (f *fold) apply(e *topics.Event) {
+func (f *fold) apply(e *topics.Outcome) {
 	inv := e.Zone
 	if inv.Available+inv.Held+inv.Sold != inv.Capacity || inv.Available < 0 || inv.Held < 0 || inv.Sold < 0 {
 		f.v.add(invEventInventory, "%s on zone %s: %+v", e.Type, e.ZoneID, inv)
@@ -119,14 +119,14 @@ func (f *fold) apply(e *topics.Event) {
 	}
 	z := f.zones[e.ZoneID]
 	switch e.Type {
-	case topics.EvZoneConfigured:
+	case topics.OutZoneConfigured:
 		if z == nil {
 			z = &fzone{}
 			f.zones[e.ZoneID] = z
 		}
-	case topics.EvHoldPlaced:
+	case topics.OutHoldPlaced:
 		f.place(e, z)
-	case topics.EvHoldConfirmed, topics.EvHoldReleased, topics.EvHoldExpired:
+	case topics.OutHoldConfirmed, topics.OutHoldReleased, topics.OutHoldExpired:
 		f.resolve(e, z)
 	}
 	if z == nil {
@@ -140,7 +140,7 @@ func (f *fold) apply(e *topics.Event) {
 	z.inv = inv
 }
 
-func (f *fold) decide(e *topics.Event) {
+func (f *fold) decide(e *topics.Outcome) {
 	if _, ok := f.decisions[e.RequestID]; ok {
 		f.v.add(invRequestOnce, "request %s decided again by %s", e.RequestID, e.Type)
 		return
@@ -158,11 +158,11 @@ func (f *fold) decide(e *topics.Event) {
 	if e.Rejection != nil {
 		d.reason = e.Rejection.Reason
 	}
-	d.rejected = e.Type == topics.EvRequestRejected || (e.Replay != nil && e.Replay.Rejection != nil)
+	d.rejected = e.Type == topics.OutRequestRejected || (e.Replay != nil && e.Replay.Rejection != nil)
 	f.decisions[e.RequestID] = d
 }
 
-func (f *fold) place(e *topics.Event, z *fzone) {
+func (f *fold) place(e *topics.Outcome, z *fzone) {
 	h := e.Hold
 	if h == nil {
 		return
@@ -185,7 +185,7 @@ func (f *fold) place(e *topics.Event, z *fzone) {
 	}
 }
 
-func (f *fold) resolve(e *topics.Event, z *fzone) {
+func (f *fold) resolve(e *topics.Outcome, z *fzone) {
 	if e.Hold == nil {
 		return
 	}
@@ -198,14 +198,14 @@ func (f *fold) resolve(e *topics.Event, z *fzone) {
 		f.v.add(invHoldOnce, "hold %s %s, then %s", e.Hold.ID, h.status, e.Type)
 		return
 	}
-	if e.Type == topics.EvHoldExpired && e.Time.Before(h.expiresAt) {
+	if e.Type == topics.OutHoldExpired && e.Time.Before(h.expiresAt) {
 		f.v.add(invExpiredOnTime, "hold %s expired at %s, expires_at %s", e.Hold.ID, e.Time.Format(time.RFC3339Nano), h.expiresAt.Format(time.RFC3339Nano))
 	}
 	h.status = e.Hold.Status
 	if z != nil {
 		z.held -= h.qty
 	}
-	if e.Type != topics.EvHoldConfirmed || e.Order == nil {
+	if e.Type != topics.OutHoldConfirmed || e.Order == nil {
 		return
 	}
 	if z != nil {

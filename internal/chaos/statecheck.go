@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ultimate-ticket/ultimate-ticket/processor"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -107,14 +107,14 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 			v.add(invStateRestores, "partition %d: restore panicked: %v", p, r)
 		}
 	}()
-	st := processor.NewState(processor.DefaultConfig())
+	st := zone.NewState(zone.DefaultConfig())
 	for _, r := range recs {
-		if err := st.Restore(r.Key, r.Value); err != nil {
+		if err := st.Rebuild(r.Key, r.Value); err != nil {
 			v.add(invStateRestores, "partition %d offset %d: %v", p, r.Offset, err)
 			return
 		}
 	}
-	if err := st.FinishRestore(); err != nil {
+	if err := st.FinishRebuild(); err != nil {
 		v.add(invStateRestores, "partition %d: finish restore: %v", p, err)
 		return
 	}
@@ -127,7 +127,7 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 const zoneRecord = 'z'
 
 // latestZones decodes the newest zone records: version byte, event id, then
-// varints capacity, held, sold (the changelog's format, see processor/changelog.go).
+// varints capacity, held, sold (the changelog's format, see processor/zone/changelog.go).
 func latestZones(recs []*kgo.Record, into map[uuid.UUID]topics.Inventory) {
 	for _, r := range recs {
 		if len(r.Key) != 17 || r.Key[0] != zoneRecord {
@@ -176,7 +176,7 @@ func checkLogTime(ctx context.Context, brokers []string, names topics.Names, f *
 	n := 0
 	for _, recs := range parts {
 		for _, r := range recs {
-			cmd, err := topics.DecodeCommand(r)
+			cmd, err := topics.DecodeCommand(r.Key, r.Value)
 			if err != nil || cmd.Type != topics.CmdConfirmHold || cmd.Confirm == nil {
 				continue
 			}
@@ -192,7 +192,7 @@ func checkLogTime(ctx context.Context, brokers []string, names topics.Names, f *
 			}
 			at := r.Timestamp
 			switch {
-			case d.evType == topics.EvHoldConfirmed && at.After(h.expiresAt.Add(margin)):
+			case d.evType == topics.OutHoldConfirmed && at.After(h.expiresAt.Add(margin)):
 				v.add(invLogTime, "confirm %s appended %s after hold %s expired, confirmed", cmd.RequestID, at.Sub(h.expiresAt), cmd.Confirm.HoldID)
 			case d.reason == topics.ReasonHoldExpired && at.Before(h.expiresAt.Add(-margin)):
 				v.add(invLogTime, "confirm %s appended %s before hold %s expired, rejected hold_expired", cmd.RequestID, h.expiresAt.Sub(at), cmd.Confirm.HoldID)

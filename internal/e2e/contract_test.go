@@ -152,7 +152,7 @@ func TestContractEvents(t *testing.T) {
 		if examples[typ] == nil {
 			examples[typ] = r.Value
 		}
-		sch := schemas[topics.EventType(typ)]
+		sch := schemas[topics.OutcomeType(typ)]
 		if sch == nil {
 			t.Errorf("%s: no schema for ce_type %q", where(), typ)
 			continue
@@ -196,8 +196,8 @@ func TestContractEvents(t *testing.T) {
 		if h["ce_specversion"] != "1.0" {
 			t.Errorf("%s: ce_specversion %q", where(), h["ce_specversion"])
 		}
-		if h["ce_dataschema"] != topics.SchemaURI(topics.EventType(typ)) {
-			t.Errorf("%s: ce_dataschema %q, want %q", where(), h["ce_dataschema"], topics.SchemaURI(topics.EventType(typ)))
+		if h["ce_dataschema"] != topics.SchemaURI(topics.OutcomeType(typ)) {
+			t.Errorf("%s: ce_dataschema %q, want %q", where(), h["ce_dataschema"], topics.SchemaURI(topics.OutcomeType(typ)))
 		}
 		if h["content-type"] != "application/json" {
 			t.Errorf("%s: content-type %q", where(), h["content-type"])
@@ -224,7 +224,7 @@ func TestContractEvents(t *testing.T) {
 			t.Errorf("%d unexpected %s events", n, typ)
 		}
 	}
-	for _, typ := range topics.EventTypes {
+	for _, typ := range topics.OutcomeTypes {
 		if examples[string(typ)] != nil {
 			t.Logf("example %s: %s", typ, examples[string(typ)])
 		}
@@ -263,11 +263,11 @@ func TestContractEvents(t *testing.T) {
 
 // compileEventSchemas compiles the published schema of every event type, with
 // format assertions on (uuid, date-time), as a consumer validating strictly would.
-func compileEventSchemas(t *testing.T) map[topics.EventType]*jsonschema.Schema {
+func compileEventSchemas(t *testing.T) map[topics.OutcomeType]*jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	out := map[topics.EventType]*jsonschema.Schema{}
+	out := map[topics.OutcomeType]*jsonschema.Schema{}
 	for _, typ := range topics.SchemaTypes() {
 		raw, err := topics.Schema(typ)
 		if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/migrations"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -116,7 +117,7 @@ func Topics(tb testing.TB, partitions int32) topics.Names {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := topics.Ensure(ctx, kadm.NewClient(cl), topics.Topology{Partitions: partitions, ReplicationFactor: 1}, names); err != nil {
+	if err := topology.Ensure(ctx, kadm.NewClient(cl), topics.Topology{Partitions: partitions, ReplicationFactor: 1}, names); err != nil {
 		tb.Fatalf("testenv: create topics: %v", err)
 	}
 	return names

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 // ring is a FIFO queue on a power-of-two circular buffer. It grows as needed; its
 // length is bounded by whoever pushes (every ring here has a named bound).
@@ -88,9 +88,9 @@ func (s *slab[T]) put(p *T) {
 	s.free = append(s.free, p)
 }
 
-// arena hands out pointers for event payloads in chunks and never reuses them: the
-// caller may keep events as long as it likes, and a chunk is freed by the GC once
-// no event points into it.
+// arena hands out pointers for outcome payloads in chunks and never reuses them: the
+// caller may keep outcomes as long as it likes, and a chunk is freed by the GC once
+// no outcome points into it.
 type arena[T any] struct{ chunk []T }
 
 func (a *arena[T]) new(v T) *T {

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"fmt"
@@ -112,7 +112,7 @@ func (m *refModel) stats() Stats {
 	return st
 }
 
-func (m *refModel) advance(now time.Time) []topics.Event {
+func (m *refModel) advance(now time.Time) []topics.Outcome {
 	m.clock = max(m.clock, now.UnixNano())
 	var due []*refHold
 	for _, h := range m.holds {
@@ -126,11 +126,11 @@ func (m *refModel) advance(now time.Time) []topics.Event {
 		}
 		return a.placeSeq - b.placeSeq
 	})
-	var evs []topics.Event
+	var evs []topics.Outcome
 	for _, h := range due {
 		z := m.zones[h.zone]
 		m.resolve(h, topics.HoldExpired)
-		evs = append(evs, topics.Event{Version: 1, Type: topics.EvHoldExpired, Time: m.now(), EventID: z.eventID,
+		evs = append(evs, topics.Outcome{Version: 1, Type: topics.OutHoldExpired, Time: m.now(), EventID: z.eventID,
 			ZoneID: z.id, Zone: m.inventory(z), Hold: m.holdView(h)})
 	}
 	for k, e := range m.keys {
@@ -193,16 +193,16 @@ func refPayload(cmd *topics.Command) string {
 }
 
 // apply is Apply's rules, in plain code.
-func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
+func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Outcome {
 	evs := m.advance(now)
 	z := m.zones[cmd.ZoneID]
-	ev := topics.Event{Version: 1, Time: m.now(), EventID: cmd.EventID, ZoneID: cmd.ZoneID, RequestID: cmd.RequestID,
+	ev := topics.Outcome{Version: 1, Time: m.now(), EventID: cmd.EventID, ZoneID: cmd.ZoneID, RequestID: cmd.RequestID,
 		IdempotencyKey: cmd.IdempotencyKey, CommandType: cmd.Type, Zone: m.inventory(z)}
 	if z != nil {
 		ev.EventID = z.eventID
 	}
-	reject := func(r topics.Reason, available int64) []topics.Event {
-		ev.Type = topics.EvRequestRejected
+	reject := func(r topics.Reason, available int64) []topics.Outcome {
+		ev.Type = topics.OutRequestRejected
 		ev.Rejection = &topics.Rejection{Reason: r, Available: available}
 		return append(evs, ev)
 	}
@@ -210,7 +210,7 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
 		topics.CmdConfigureZone: cmd.Configure != nil, topics.CmdPlaceHold: cmd.Place != nil,
 		topics.CmdConfirmHold: cmd.Confirm != nil, topics.CmdReleaseHold: cmd.Release != nil,
 	}[cmd.Type]
-	if !payloadOK || cmd.RequestID == uuid.Nil || len(cmd.IdempotencyKey) > IdempotencyKeyLenMax ||
+	if !payloadOK || cmd.RequestID == uuid.Nil || len(cmd.IdempotencyKey) > topics.TextBytesMax ||
 		(cmd.Type == topics.CmdConfirmHold && cmd.IdempotencyKey == "") {
 		return reject(topics.ReasonInvalidCommand, 0)
 	}
@@ -219,7 +219,7 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
 		if k.payload != refPayload(cmd) {
 			return reject(topics.ReasonIdempotencyConflict, 0)
 		}
-		ev.Type = topics.EvRequestReplayed
+		ev.Type = topics.OutRequestReplayed
 		r := k.replay
 		ev.Replay = &r
 		return append(evs, ev)
@@ -253,10 +253,10 @@ func (m *refModel) apply(cmd *topics.Command, now time.Time) []topics.Event {
 }
 
 // decide fills ev with the answer to a well-formed command that is not a replay.
-func (m *refModel) decide(cmd *topics.Command, ev topics.Event) topics.Event {
+func (m *refModel) decide(cmd *topics.Command, ev topics.Outcome) topics.Outcome {
 	z := m.zones[cmd.ZoneID]
-	reject := func(r topics.Reason, available int64) topics.Event {
-		ev.Type = topics.EvRequestRejected
+	reject := func(r topics.Reason, available int64) topics.Outcome {
+		ev.Type = topics.OutRequestRejected
 		ev.Rejection = &topics.Rejection{Reason: r, Available: available}
 		return ev
 	}
@@ -276,7 +276,7 @@ func (m *refModel) decide(cmd *topics.Command, ev topics.Event) topics.Event {
 		}
 		available := z.capacity - z.held - z.sold
 		switch {
-		case p.Quantity < 1 || len(p.CustomerID) > CustomerIDLenMax || m.holds[cmd.RequestID] != nil:
+		case p.Quantity < 1 || len(p.CustomerID) > topics.TextBytesMax || m.holds[cmd.RequestID] != nil:
 			return reject(topics.ReasonInvalidCommand, 0)
 		case p.Quantity > z.hqm:
 			return reject(topics.ReasonQuantityOverLimit, 0)
@@ -292,7 +292,7 @@ func (m *refModel) decide(cmd *topics.Command, ev topics.Event) topics.Event {
 			expires: m.clock + z.ttlSeconds*int64(time.Second), status: topics.HoldActive, placeSeq: m.seq}
 		m.holds[h.id] = h
 		z.held += h.qty
-		ev.Type, ev.Zone, ev.Hold = topics.EvHoldPlaced, m.inventory(z), m.holdView(h)
+		ev.Type, ev.Zone, ev.Hold = topics.OutHoldPlaced, m.inventory(z), m.holdView(h)
 		return ev
 	default:
 		var id uuid.UUID
@@ -315,18 +315,18 @@ func (m *refModel) decide(cmd *topics.Command, ev topics.Event) topics.Event {
 		if cmd.Type == topics.CmdConfirmHold {
 			h.orderID = cmd.RequestID
 			m.resolve(h, topics.HoldConfirmed)
-			ev.Type = topics.EvHoldConfirmed
+			ev.Type = topics.OutHoldConfirmed
 			ev.Order = &topics.Order{ID: h.orderID, HoldID: h.id, Quantity: h.qty, CustomerID: h.customer, CreatedAt: m.now()}
 		} else {
 			m.resolve(h, topics.HoldReleased)
-			ev.Type = topics.EvHoldReleased
+			ev.Type = topics.OutHoldReleased
 		}
 		ev.Zone, ev.Hold = m.inventory(z), m.holdView(h)
 		return ev
 	}
 }
 
-func (m *refModel) configure(cmd *topics.Command, ev topics.Event, reject func(topics.Reason, int64) topics.Event) topics.Event {
+func (m *refModel) configure(cmd *topics.Command, ev topics.Outcome, reject func(topics.Reason, int64) topics.Outcome) topics.Outcome {
 	c := cmd.Configure
 	z := m.zones[cmd.ZoneID]
 	created := z == nil
@@ -353,30 +353,30 @@ func (m *refModel) configure(cmd *topics.Command, ev topics.Event, reject func(t
 	if c.ZoneName != "" {
 		next.zoneName = c.ZoneName
 	}
-	if len(c.EventName) > NameLenMax || len(c.ZoneName) > NameLenMax {
+	if len(c.EventName) > topics.TextBytesMax || len(c.ZoneName) > topics.TextBytesMax {
 		return reject(topics.ReasonInvalidCommand, 0)
 	}
 	if c.Capacity != nil {
-		if *c.Capacity < 0 || *c.Capacity > ZoneCapacityMax {
+		if *c.Capacity < 0 || *c.Capacity > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.capacity = *c.Capacity
 	}
 	if c.HoldTTLSeconds != nil {
 		d := time.Duration(*c.HoldTTLSeconds) * time.Second
-		if *c.HoldTTLSeconds < 0 || *c.HoldTTLSeconds > 1e6 || d < m.cfg.HoldTTLMin || d > m.cfg.HoldTTLMax {
+		if *c.HoldTTLSeconds < 0 || *c.HoldTTLSeconds > 1e6 || d < topics.HoldTTLMin || d > topics.HoldTTLMax {
 			return reject(topics.ReasonInvalidTTL, 0)
 		}
 		next.ttlSeconds = *c.HoldTTLSeconds
 	}
 	if c.HoldQuantityMax != nil {
-		if *c.HoldQuantityMax < 1 {
+		if *c.HoldQuantityMax < 1 || *c.HoldQuantityMax > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.hqm = *c.HoldQuantityMax
 	}
 	if c.CustomerLimit != nil {
-		if *c.CustomerLimit < 0 {
+		if *c.CustomerLimit < 0 || *c.CustomerLimit > topics.ZoneCapacityMax {
 			return reject(topics.ReasonInvalidCommand, 0)
 		}
 		next.climit = *c.CustomerLimit
@@ -389,7 +389,7 @@ func (m *refModel) configure(cmd *topics.Command, ev topics.Event, reject func(t
 	}
 	*z = next
 	m.zones[z.id] = z
-	ev.Type, ev.EventID, ev.Zone = topics.EvZoneConfigured, z.eventID, m.inventory(z)
+	ev.Type, ev.EventID, ev.Zone = topics.OutZoneConfigured, z.eventID, m.inventory(z)
 	ev.Config = &topics.ZoneConfig{EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
 		HoldTTLSeconds: z.ttlSeconds, HoldQuantityMax: z.hqm, CustomerLimit: z.climit, Created: created}
 	return ev

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/binary"
@@ -106,7 +106,7 @@ func (t *table[T]) remove(h uint64, v *T) {
 	i := h & t.mask
 	for t.slots[i].val != v {
 		if t.slots[i].val == nil {
-			panic("processor: removing a value not in the table")
+			panic("zone: removing a value not in the table")
 		}
 		i = (i + 1) & t.mask
 	}

@@ -1,43 +1,12 @@
-package processor
+package zone
 
 import (
 	"errors"
 	"fmt"
 )
 
-// Stats counts one partition's state, for metrics.
-type Stats struct {
-	Zones         int
-	ActiveHolds   int
-	ResolvedHolds int
-	Keys          int
-	// KeysEvictedEarly counts keys forgotten before their retention because KeysMax
-	// was reached, each once the read model had it (SetSunkThrough).
-	KeysEvictedEarly int64
-	// KeysRejectedFull counts commands with a new key rejected with
-	// ReasonPartitionFull because KeysMax keys were remembered and the oldest was
-	// not yet known to be in the read model.
-	KeysRejectedFull int64
-	// ResolvedEvictedEarly counts resolved holds forgotten before their retention
-	// because ResolvedHoldsMax was reached.
-	ResolvedEvictedEarly int64
-}
-
-// Stats returns the counts of the state.
-func (s *State) Stats() Stats {
-	return Stats{
-		Zones:                len(s.zones),
-		ActiveHolds:          s.active,
-		ResolvedHolds:        s.resolvedFIFO.len(),
-		Keys:                 s.keys.len(),
-		KeysEvictedEarly:     s.keysEvictedEarly,
-		KeysRejectedFull:     s.keysRejectedFull,
-		ResolvedEvictedEarly: s.resolvedEvictedEarly,
-	}
-}
-
 // Check verifies the invariants of the whole state, in time linear in its size: for
-// tests, and after a restore. Per zone, available + held + sold == capacity with all
+// tests, and after a rebuild. Per zone, available + held + sold == capacity with all
 // three >= 0, held is the sum of the zone's active holds and the customer counts are
 // the sums of their holds and orders; indexes agree with the maps; bounds hold.
 func (s *State) Check() error {
@@ -170,7 +139,7 @@ func (s *State) checkBounds(fail func(string, ...any)) {
 	if s.resolvedFIFO.len() > s.cfg.ResolvedHoldsMax {
 		fail("%d resolved holds, ResolvedHoldsMax %d", s.resolvedFIFO.len(), s.cfg.ResolvedHoldsMax)
 	}
-	if s.keys.len() > max(s.cfg.KeysMax, s.keysRestored) {
-		fail("%d keys, KeysMax %d, restored %d", s.keys.len(), s.cfg.KeysMax, s.keysRestored)
+	if s.keys.len() > max(s.cfg.KeysMax, s.keysRebuilt) {
+		fail("%d keys, KeysMax %d, rebuilt %d", s.keys.len(), s.cfg.KeysMax, s.keysRebuilt)
 	}
 }

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import "time"
 
@@ -7,7 +7,7 @@ import "time"
 // holds placed with one TTL expire in placement order: one FIFO queue per distinct
 // TTL is sorted without any work. A small heap over the queues' heads merges them.
 // A zone whose TTL shrinks simply starts using another queue. There are at most as
-// many queues as distinct TTLs in use (bounded by HoldTTLMin..HoldTTLMax in seconds).
+// many queues as distinct TTLs in use (bounded by topics.HoldTTLMin..HoldTTLMax in seconds).
 //
 // Confirmed and released holds stay in their queue (checked by seq when they reach
 // its head); a queue is compacted when such stale entries outnumber its live ones.
@@ -132,7 +132,7 @@ func (s *State) popExpiry(q *expiryQueue) {
 	q.ring.pop()
 	if q.ring.len() == 0 {
 		if q.live != 0 {
-			panic("processor: empty expiry queue with live holds")
+			panic("zone: empty expiry queue with live holds")
 		}
 		s.heap.remove(q.index)
 		delete(s.queues, q.ttl)

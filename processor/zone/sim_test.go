@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ var (
 // simConfig is small so that every bound is reached often.
 func simConfig() Config {
 	return Config{
-		HoldTTLDefault: 30 * time.Second, HoldTTLMin: 10 * time.Second, HoldTTLMax: 60 * time.Second,
+		HoldTTLDefault:         30 * time.Second,
 		HoldQuantityMaxDefault: 4, IdempotencyRetention: 30 * time.Minute,
 		KeysMax: 60, HoldsMax: 25, ResolvedHoldsMax: 40, ZonesMax: 3,
 	}
@@ -32,7 +32,7 @@ func simConfig() Config {
 
 func TestSimulation(t *testing.T) {
 	// Proves State matches a plain reference model event for event, with its invariants intact, over random
-	// commands, clock jumps (backwards too) and the read model's progress, and that a State restored from its
+	// commands, clock jumps (backwards too) and the read model's progress, and that a State rebuilt from its
 	// changelog as Kafka holds it (every version in write order, tombstones, aborted transactions skipped as
 	// read_committed does, partly compacted) at random points, then fed the steps of its unfinished
 	// transaction again, is the State it replaces and goes on through retention and eviction alike.
@@ -60,8 +60,8 @@ func TestSimulation(t *testing.T) {
 			sim.compact()
 		}
 	}
-	t.Logf("%d steps, %d restores (%d after aborts), %d transactions, %d records restored, log of %d; %v; final %+v",
-		*simSteps, sim.restores, sim.aborts, sim.txns, sim.restored, len(sim.log), time.Since(start).Round(time.Millisecond), sim.s.Stats())
+	t.Logf("%d steps, %d rebuilds (%d after aborts), %d transactions, %d records rebuilt, log of %d; %v; final %+v",
+		*simSteps, sim.rebuilds, sim.aborts, sim.txns, sim.rebuilt, len(sim.log), time.Since(start).Round(time.Millisecond), sim.s.Stats())
 	t.Logf("events seen: %v", sim.seen)
 }
 
@@ -80,16 +80,16 @@ func (sim *simulation) next() {
 		return
 	case r < 5:
 		st.kind = stepAdvance
-		st.events = sim.s.Advance(nil, sim.now)
-		sim.compare(st.events, sim.ref.advance(sim.now))
+		st.outcomes = sim.s.Advance(nil, sim.now)
+		sim.compare(st.outcomes, sim.ref.advance(sim.now))
 	default:
 		st.kind, st.cmd = stepApply, sim.command()
-		st.events = sim.s.Apply(nil, st.cmd, sim.now)
-		sim.compare(st.events, sim.ref.apply(st.cmd, sim.now))
-		sim.learn(st.cmd, st.events)
+		st.outcomes = sim.s.Apply(nil, st.cmd, sim.now)
+		sim.compare(st.outcomes, sim.ref.apply(st.cmd, sim.now))
+		sim.learn(st.cmd, st.outcomes)
 		sim.offset++
 	}
-	for _, ev := range st.events {
+	for _, ev := range st.outcomes {
 		kind := string(ev.Type)
 		if ev.Rejection != nil {
 			kind += "/" + string(ev.Rejection.Reason)
@@ -121,9 +121,9 @@ type simulation struct {
 	committed    int64       // the offset the last committed transaction recorded, -1 = none
 	sunkAtCommit int64       // the read model's progress known at the last commit
 	txns         int
-	restores     int
+	rebuilds     int
 	aborts       int
-	restored     int // records fed to Restore
+	rebuilt      int // records fed to Rebuild
 }
 
 // logRecord is a changelog record as the topic partition holds it.
@@ -142,12 +142,12 @@ const (
 )
 
 // simStep is one input of the State and what it answered, to be fed again after a
-// restore, as the loop reads the commands after the last committed offset again.
+// rebuild, as the loop reads the commands after the last committed offset again.
 type simStep struct {
-	kind   stepKind
-	cmd    *topics.Command
-	now    time.Time // for stepSunk, the time passed to SetSunkThrough
-	events []topics.Event
+	kind     stepKind
+	cmd      *topics.Command
+	now      time.Time // for stepSunk, the time passed to SetSunkThrough
+	outcomes []topics.Outcome
 }
 
 type simHold struct{ zone, id uuid.UUID }
@@ -264,6 +264,10 @@ func (sim *simulation) configure(cmd *topics.Command) {
 		c.Capacity = i64(inv.Held + inv.Sold + sim.rng.Int64N(40) - 5)
 	}
 	c.HoldTTLSeconds = sim.opt(40, 5, 70)
+	if c.HoldTTLSeconds != nil && *c.HoldTTLSeconds > 60 {
+		// Short TTLs keep holds expiring; a few just over the maximum are rejected.
+		*c.HoldTTLSeconds += int64(topics.HoldTTLMax/time.Second) - 60
+	}
 	c.HoldQuantityMax = sim.opt(30, 0, 6)
 	c.CustomerLimit = sim.opt(30, -1, 20)
 	if c.CustomerLimit != nil && *c.CustomerLimit > 10 {
@@ -293,7 +297,7 @@ func (sim *simulation) pickHold(cmd *topics.Command) uuid.UUID {
 }
 
 // learn remembers what the command did, to build later commands from it.
-func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
+func (sim *simulation) learn(cmd *topics.Command, evs []topics.Outcome) {
 	remember := func(list []*topics.Command, c *topics.Command) []*topics.Command {
 		if len(list) == simRecentMax {
 			list = append(list[:0], list[1:]...)
@@ -308,11 +312,11 @@ func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
 		sim.places = remember(sim.places, cmd)
 	}
 	for _, ev := range evs {
-		if ev.Type != topics.EvRequestRejected || ev.Zone.Capacity != 0 {
+		if ev.Type != topics.OutRequestRejected || ev.Zone.Capacity != 0 {
 			sim.inventory[ev.ZoneID] = ev.Zone
 		}
 	}
-	if ev := evs[len(evs)-1]; ev.Type == topics.EvHoldPlaced {
+	if ev := evs[len(evs)-1]; ev.Type == topics.OutHoldPlaced {
 		if len(sim.holds) == 10*simRecentMax {
 			sim.holds = append(sim.holds[:0], sim.holds[len(sim.holds)/2:]...)
 		}
@@ -320,11 +324,11 @@ func (sim *simulation) learn(cmd *topics.Command, evs []topics.Event) {
 	}
 }
 
-func (sim *simulation) compare(got, want []topics.Event) {
+func (sim *simulation) compare(got, want []topics.Outcome) {
 	t := sim.t
 	t.Helper()
-	norm := func(evs []topics.Event) []topics.Event {
-		out := make([]topics.Event, len(evs))
+	norm := func(evs []topics.Outcome) []topics.Outcome {
+		out := make([]topics.Outcome, len(evs))
 		for i, ev := range evs {
 			if ev.Rejection != nil {
 				r := *ev.Rejection
@@ -367,7 +371,7 @@ func (sim *simulation) compareState() {
 
 // transaction writes the changes since the last one, with the consumed offset, as
 // one transaction of the changelog, which commits or sometimes aborts (a fenced or
-// failed producer). After an abort the State restores, as the loop does.
+// failed producer). After an abort the State rebuilds, as the loop does.
 func (sim *simulation) transaction() {
 	sim.s.SetConsumed(sim.offset)
 	start := len(sim.log)
@@ -426,7 +430,7 @@ func (sim *simulation) compact() {
 	sim.log = kept
 }
 
-// crash replaces the State by one restored from the committed records of the log,
+// crash replaces the State by one rebuilt from the committed records of the log,
 // then feeds it the steps of the unfinished transaction again: it must answer them
 // as the first time and end as the State it replaces.
 func (sim *simulation) crash() {
@@ -437,34 +441,34 @@ func (sim *simulation) crash() {
 		if r.aborted {
 			continue
 		}
-		if err := s.Restore([]byte(r.key), r.value); err != nil {
+		if err := s.Rebuild([]byte(r.key), r.value); err != nil {
 			t.Fatalf("step %d: %v", sim.step, err)
 		}
-		sim.restored++
+		sim.rebuilt++
 	}
-	if err := s.FinishRestore(); err != nil {
+	if err := s.FinishRebuild(); err != nil {
 		t.Fatalf("step %d: %v", sim.step, err)
 	}
 	if err := s.Check(); err != nil {
-		t.Fatalf("step %d: after restore: %v", sim.step, err)
+		t.Fatalf("step %d: after rebuild: %v", sim.step, err)
 	}
 	if next, ok := s.Consumed(); ok != (sim.committed >= 0) || (ok && next != sim.committed) {
-		t.Fatalf("step %d: restored consumed %d %v, committed %d", sim.step, next, ok, sim.committed)
+		t.Fatalf("step %d: rebuilt consumed %d %v, committed %d", sim.step, next, ok, sim.committed)
 	}
-	s.DrainChanges(func(key, value []byte) { t.Fatalf("step %d: restored state has changes: %q", sim.step, key) })
+	s.DrainChanges(func(key, value []byte) { t.Fatalf("step %d: rebuilt state has changes: %q", sim.step, key) })
 	sim.s = s
-	sim.restores++
+	sim.rebuilds++
 	sim.resumeSunk()
 	for _, st := range sim.pending {
 		sim.replay(st)
 	}
 	if g, w := snapshot(s), snapshot(old); !reflect.DeepEqual(g, w) {
-		t.Fatalf("step %d: restored state differs from the one it replaces:\n%s", sim.step, snapshotDiff(g, w))
+		t.Fatalf("step %d: rebuilt state differs from the one it replaces:\n%s", sim.step, snapshotDiff(g, w))
 	}
 	sim.compareState()
 }
 
-// resumeSunk tells the restored State how far the read model is, as the loop does
+// resumeSunk tells the rebuilt State how far the read model is, as the loop does
 // once it has looked: as far as it was known at the last commit, so that the steps
 // fed again are answered alike. With none to feed, sometimes it has not looked yet,
 // and nothing may be forgotten early.
@@ -479,7 +483,7 @@ func (sim *simulation) resumeSunk() {
 }
 
 func (sim *simulation) replay(st simStep) {
-	var got []topics.Event
+	var got []topics.Outcome
 	switch st.kind {
 	case stepSunk:
 		sim.s.SetSunkThrough(st.now)
@@ -489,10 +493,10 @@ func (sim *simulation) replay(st simStep) {
 	case stepApply:
 		got = sim.s.Apply(nil, st.cmd, st.now)
 	}
-	if !reflect.DeepEqual(got, st.events) {
+	if !reflect.DeepEqual(got, st.outcomes) {
 		gj, _ := json.MarshalIndent(got, "", " ")
-		wj, _ := json.MarshalIndent(st.events, "", " ")
-		sim.t.Fatalf("step %d: restored state answers a step again differently\ngot:  %s\nwant: %s", sim.step, gj, wj)
+		wj, _ := json.MarshalIndent(st.outcomes, "", " ")
+		sim.t.Fatalf("step %d: rebuilt state answers a step again differently\ngot:  %s\nwant: %s", sim.step, gj, wj)
 	}
 	if err := sim.s.Check(); err != nil {
 		sim.t.Fatalf("step %d: %v", sim.step, err)
@@ -500,7 +504,7 @@ func (sim *simulation) replay(st simStep) {
 }
 
 // snapshot encodes every entity of s as its changelog record, the consumed offset
-// left out (a restored State has the committed one until its next transaction).
+// left out (a rebuilt State has the committed one until its next transaction).
 func snapshot(s *State) map[string]string {
 	m := map[string]string{}
 	for _, z := range s.zones {

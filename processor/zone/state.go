@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ type zone struct {
 	customerLimit   int64 // 0 = no limit
 	customers       map[string]customerTickets
 	dirty           bool
-	restoredHeld    int64 // held as restored, checked against the holds in FinishRestore
+	rebuiltHeld     int64 // held as rebuilt, checked against the holds in FinishRebuild
 }
 
 // customerTickets counts one customer's tickets in a zone. An entry exists while
@@ -99,10 +99,10 @@ type State struct {
 	holdSlab slab[hold]
 	keySlab  slab[keyEntry]
 
-	evHolds      arena[topics.Hold]
-	evOrders     arena[topics.Order]
-	evRejections arena[topics.Rejection]
-	evReplays    arena[topics.Replay]
+	outHolds      arena[topics.Hold]
+	outOrders     arena[topics.Order]
+	outRejections arena[topics.Rejection]
+	outReplays    arena[topics.Replay]
 
 	keysEvictedEarly     int64
 	keysRejectedFull     int64
@@ -112,16 +112,16 @@ type State struct {
 	// sunkSeq is in the read model (SetSunkThrough). Not persisted.
 	sunk    int64
 	sunkSeq uint64
-	// keysRestored is how many keys a restore brought back when that was more than
+	// keysRebuilt is how many keys a rebuild brought back when that was more than
 	// KeysMax (a config lowered since): they are kept until they may be forgotten.
-	keysRestored int
+	keysRebuilt int
 
 	consumed    int64 // the next command offset the state reflects, with hasConsumed
 	hasConsumed bool
 
 	changes  changes
-	restore  *restoreState // while restoring
-	finished bool          // FinishRestore ran
+	rebuild  *rebuildState // while rebuilding
+	finished bool          // FinishRebuild ran
 }
 
 // NewState returns an empty state. It panics if cfg is invalid: callers validate
@@ -130,6 +130,7 @@ func NewState(cfg Config) *State {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
+	cfg = cfg.withDefaults()
 	return &State{
 		cfg:    cfg,
 		zones:  make(map[uuid.UUID]*zone),
@@ -142,16 +143,16 @@ func NewState(cfg Config) *State {
 
 // SetConsumed records next, the offset of the next command of the partition (the
 // last applied command's offset + 1). The loop calls it in every transaction; the
-// next DrainChanges writes it to the changelog with the clock, so a restored state
+// next DrainChanges writes it to the changelog with the clock, so a rebuilt state
 // says which commands it reflects. next must be >= 0.
 func (s *State) SetConsumed(next int64) {
 	if next < 0 {
-		panic(fmt.Sprintf("processor: consumed offset %d < 0", next))
+		panic(fmt.Sprintf("zone: consumed offset %d < 0", next))
 	}
 	s.consumed, s.hasConsumed = next, true
 }
 
-// Consumed returns the offset recorded by SetConsumed, or as restored from the
+// Consumed returns the offset recorded by SetConsumed, or as rebuilt from the
 // changelog; ok is false for a state that never recorded one.
 func (s *State) Consumed() (next int64, ok bool) { return s.consumed, s.hasConsumed }
 
@@ -160,7 +161,7 @@ func (s *State) Consumed() (next int64, ok bool) { return s.consumed, s.hasConsu
 // keys may be forgotten before IdempotencyRetention, and only when KeysMax is
 // reached. Decisions made after the call are not covered by it, whatever their
 // time: they share clock times with the ones before. A t earlier than the last one
-// is ignored. Not persisted: after a restore nothing is forgotten early until the
+// is ignored. Not persisted: after a rebuild nothing is forgotten early until the
 // loop calls it again.
 func (s *State) SetSunkThrough(t time.Time) {
 	if ns := unixNanoClamped(t); ns >= s.sunk {
@@ -195,9 +196,9 @@ func (s *State) NextExpiry() (time.Time, bool) {
 }
 
 // Advance moves the clock to now (never backwards), expires the holds due, in
-// expires_at order (ties by placement order), appending their hold.expired events to
+// expires_at order (ties by placement order), appending their hold.expired outcomes to
 // dst, and forgets the keys and resolved holds past retention.
-func (s *State) Advance(dst []topics.Event, now time.Time) []topics.Event {
+func (s *State) Advance(dst []topics.Outcome, now time.Time) []topics.Outcome {
 	if ns := now.UnixNano(); ns > s.clock {
 		s.clock = ns
 	}
@@ -208,9 +209,9 @@ func (s *State) Advance(dst []topics.Event, now time.Time) []topics.Event {
 		}
 		h := e.h
 		s.resolve(h, statusExpired)
-		dst = append(dst, topics.Event{
+		dst = append(dst, topics.Outcome{
 			Version: topics.SchemaVersion,
-			Type:    topics.EvHoldExpired,
+			Type:    topics.OutHoldExpired,
 			Time:    unixTime(s.clock),
 			EventID: h.zone.eventID,
 			ZoneID:  h.zone.id,
@@ -242,32 +243,32 @@ func (s *State) forgetRetained() {
 }
 
 // Apply first expires every hold due at now, then decides cmd and appends exactly
-// one answering event carrying cmd.RequestID: hold.placed, hold.confirmed,
+// one answering outcome carrying cmd.RequestID: hold.placed, hold.confirmed,
 // hold.released, zone.configured, request.rejected or request.replayed. now is
 // clamped so the clock never goes backwards.
-func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []topics.Event {
+func (s *State) Apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) []topics.Outcome {
 	dst = s.Advance(dst, now)
 	if msg := malformed(cmd); msg != "" {
 		// Not remembered: a malformed command has no payload to fingerprint.
-		return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonInvalidCommand, msg, 0))
+		return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonInvalidCommand, msg, 0))
 	}
 	var fp fingerprint
 	if cmd.IdempotencyKey != "" {
 		fp = fingerprintOf(cmd)
 		if k := s.key(keyID{zone: cmd.ZoneID, key: cmd.IdempotencyKey}); k != nil {
 			if !k.fp.equal(&fp) {
-				return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
+				return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonIdempotencyConflict,
 					"idempotency key already used with another request", 0))
 			}
-			return append(dst, s.replayEvent(cmd, k))
+			return append(dst, s.replayOutcome(cmd, k))
 		}
 		if !s.roomForKey() {
 			// Not remembered: nothing was decided, and a retry may succeed later.
-			return append(dst, s.rejectEvent(cmd, s.zones[cmd.ZoneID], topics.ReasonPartitionFull,
+			return append(dst, s.rejectOutcome(cmd, s.zones[cmd.ZoneID], topics.ReasonPartitionFull,
 				"partition has too many idempotency keys not yet in the read model", 0))
 		}
 	}
-	var o outcome
+	var o decision
 	switch cmd.Type {
 	case topics.CmdConfigureZone:
 		o = s.configure(cmd)
@@ -281,12 +282,13 @@ func (s *State) Apply(dst []topics.Event, cmd *topics.Command, now time.Time) []
 	if cmd.IdempotencyKey != "" {
 		s.remember(cmd, &fp, &o)
 	}
-	return append(dst, s.outcomeEvent(cmd, &o))
+	return append(dst, s.outcomeOf(cmd, &o))
 }
 
-// outcome is a decision: the answering event's type and what it names.
-type outcome struct {
-	typ       topics.EventType
+// decision is what the rules decided for a command: the type of the answering
+// outcome and what it names.
+type decision struct {
+	typ       topics.OutcomeType
 	zone      *zone
 	hold      *hold // placed, confirmed or released
 	created   bool  // zone.configured created the zone
@@ -295,8 +297,8 @@ type outcome struct {
 	available int64
 }
 
-func rejected(z *zone, reason topics.Reason, msg string) outcome {
-	return outcome{typ: topics.EvRequestRejected, zone: z, reason: reason, message: msg}
+func rejected(z *zone, reason topics.Reason, msg string) decision {
+	return decision{typ: topics.OutRequestRejected, zone: z, reason: reason, message: msg}
 }
 
 // malformed returns why cmd cannot be decided at all, or "". The commands topic is
@@ -305,7 +307,7 @@ func malformed(cmd *topics.Command) string {
 	if cmd.RequestID == uuid.Nil {
 		return "request_id is required"
 	}
-	if len(cmd.IdempotencyKey) > IdempotencyKeyLenMax {
+	if len(cmd.IdempotencyKey) > topics.TextBytesMax {
 		return "idempotency key too long"
 	}
 	ok := false
@@ -334,7 +336,7 @@ func malformed(cmd *topics.Command) string {
 // none of the creation fields (event name, zone name, capacity) is zone_not_found:
 // it is an update of a zone that does not exist. An unknown zone with some but not
 // all of them is invalid_command.
-func (s *State) configure(cmd *topics.Command) outcome {
+func (s *State) configure(cmd *topics.Command) decision {
 	c := cmd.Configure
 	z := s.zones[cmd.ZoneID]
 	if z == nil {
@@ -346,7 +348,7 @@ func (s *State) configure(cmd *topics.Command) outcome {
 			return rejected(nil, topics.ReasonInvalidCommand, "creating a zone needs event_name, zone_name and capacity")
 		}
 	}
-	if len(c.EventName) > NameLenMax || len(c.ZoneName) > NameLenMax {
+	if len(c.EventName) > topics.TextBytesMax || len(c.ZoneName) > topics.TextBytesMax {
 		return rejected(z, topics.ReasonInvalidCommand, "name too long")
 	}
 	next := zone{ttl: s.cfg.HoldTTLDefault, holdQuantityMax: s.cfg.HoldQuantityMaxDefault}
@@ -360,28 +362,27 @@ func (s *State) configure(cmd *topics.Command) outcome {
 		next.zoneName = c.ZoneName
 	}
 	if c.Capacity != nil {
-		if *c.Capacity < 0 || *c.Capacity > ZoneCapacityMax {
+		if *c.Capacity < 0 || *c.Capacity > topics.ZoneCapacityMax {
 			return rejected(z, topics.ReasonInvalidCommand, "capacity out of range")
 		}
 		next.capacity = *c.Capacity
 	}
 	if c.HoldTTLSeconds != nil {
 		secs := *c.HoldTTLSeconds
-		if secs < int64(s.cfg.HoldTTLMin/time.Second) || secs > int64(s.cfg.HoldTTLMax/time.Second) ||
-			time.Duration(secs)*time.Second < s.cfg.HoldTTLMin {
+		if secs < int64(topics.HoldTTLMin/time.Second) || secs > int64(topics.HoldTTLMax/time.Second) {
 			return rejected(z, topics.ReasonInvalidTTL, "hold TTL out of bounds")
 		}
 		next.ttl = time.Duration(secs) * time.Second
 	}
 	if c.HoldQuantityMax != nil {
-		if *c.HoldQuantityMax < 1 {
-			return rejected(z, topics.ReasonInvalidCommand, "hold_quantity_max must be >= 1")
+		if *c.HoldQuantityMax < topics.HoldQuantityMin || *c.HoldQuantityMax > topics.ZoneCapacityMax {
+			return rejected(z, topics.ReasonInvalidCommand, "hold_quantity_max out of range")
 		}
 		next.holdQuantityMax = *c.HoldQuantityMax
 	}
 	if c.CustomerLimit != nil {
-		if *c.CustomerLimit < 0 {
-			return rejected(z, topics.ReasonInvalidCommand, "customer_limit must be >= 0")
+		if *c.CustomerLimit < 0 || *c.CustomerLimit > topics.ZoneCapacityMax {
+			return rejected(z, topics.ReasonInvalidCommand, "customer_limit out of range")
 		}
 		next.customerLimit = *c.CustomerLimit
 	}
@@ -399,19 +400,19 @@ func (s *State) configure(cmd *topics.Command) outcome {
 	z.eventName, z.zoneName, z.capacity = next.eventName, next.zoneName, next.capacity
 	z.ttl, z.holdQuantityMax, z.customerLimit = next.ttl, next.holdQuantityMax, next.customerLimit
 	s.markZone(z)
-	return outcome{typ: topics.EvZoneConfigured, zone: z, created: created}
+	return decision{typ: topics.OutZoneConfigured, zone: z, created: created}
 }
 
-func (s *State) place(cmd *topics.Command) outcome {
+func (s *State) place(cmd *topics.Command) decision {
 	z := s.zones[cmd.ZoneID]
 	if z == nil {
 		return rejected(nil, topics.ReasonZoneNotFound, "zone not found")
 	}
 	p := cmd.Place
 	switch {
-	case p.Quantity < 1:
+	case p.Quantity < topics.HoldQuantityMin:
 		return rejected(z, topics.ReasonInvalidCommand, "quantity must be >= 1")
-	case len(p.CustomerID) > CustomerIDLenMax:
+	case len(p.CustomerID) > topics.TextBytesMax:
 		return rejected(z, topics.ReasonInvalidCommand, "customer id too long")
 	case s.hold(cmd.RequestID) != nil:
 		return rejected(z, topics.ReasonInvalidCommand, "a hold with this request id exists")
@@ -449,12 +450,12 @@ func (s *State) place(cmd *topics.Command) outcome {
 	s.markZone(z)
 	s.markHold(h)
 	s.enqueueExpiry(h)
-	return outcome{typ: topics.EvHoldPlaced, zone: z, hold: h}
+	return decision{typ: topics.OutHoldPlaced, zone: z, hold: h}
 }
 
 // resolvable finds the hold a confirm or release names, or says why it cannot be
 // resolved.
-func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
+func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, decision, bool) {
 	z := s.zones[zoneID]
 	if z == nil {
 		return nil, rejected(nil, topics.ReasonZoneNotFound, "zone not found"), false
@@ -472,35 +473,35 @@ func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, outcome, bool) {
 		return nil, rejected(z, topics.ReasonHoldExpired, "hold expired"), false
 	}
 	if h.expiresAt <= s.clock {
-		panic("processor: active hold past its expiry after Advance")
+		panic("zone: active hold past its expiry after Advance")
 	}
-	return h, outcome{}, true
+	return h, decision{}, true
 }
 
-func (s *State) confirm(cmd *topics.Command) outcome {
+func (s *State) confirm(cmd *topics.Command) decision {
 	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Confirm.HoldID)
 	if !ok {
 		return o
 	}
 	h.orderID = cmd.RequestID
 	s.resolve(h, statusConfirmed)
-	return outcome{typ: topics.EvHoldConfirmed, zone: h.zone, hold: h}
+	return decision{typ: topics.OutHoldConfirmed, zone: h.zone, hold: h}
 }
 
-func (s *State) release(cmd *topics.Command) outcome {
+func (s *State) release(cmd *topics.Command) decision {
 	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Release.HoldID)
 	if !ok {
 		return o
 	}
 	s.resolve(h, statusReleased)
-	return outcome{typ: topics.EvHoldReleased, zone: h.zone, hold: h}
+	return decision{typ: topics.OutHoldReleased, zone: h.zone, hold: h}
 }
 
 // resolve moves an active hold to its final status, once, and gives its tickets to
 // an order (confirmed) or back to the zone.
 func (s *State) resolve(h *hold, to holdStatus) {
 	if h.status != statusActive {
-		panic(fmt.Sprintf("processor: hold %s resolved twice (%d then %d)", h.id, h.status, to))
+		panic(fmt.Sprintf("zone: hold %s resolved twice (%d then %d)", h.id, h.status, to))
 	}
 	z := h.zone
 	z.held -= h.qty
@@ -540,25 +541,29 @@ func (s *State) resolve(h *hold, to holdStatus) {
 
 // forgetHold forgets the oldest resolved hold.
 func (s *State) forgetHold(h *hold) {
-	if *s.resolvedFIFO.front() != h {
-		panic("processor: forgetting a hold out of resolution order")
-	}
-	s.resolvedFIFO.pop()
+	popOldest(&s.resolvedFIFO, h, "a hold out of resolution order")
 	s.dropHold(h)
 	s.changes.holds = append(s.changes.holds, h.id)
 	s.holdSlab.put(h)
 }
 
-func (s *State) markZone(z *zone) {
-	if !z.dirty {
-		z.dirty = true
-		s.changes.zones = append(s.changes.zones, z)
+// popOldest removes e from the front of fifo; forgetting anything but the oldest
+// would break the retention order, so it is a programmer error.
+func popOldest[T any](fifo *ring[*T], e *T, what string) {
+	if *fifo.front() != e {
+		panic("zone: forgetting " + what)
+	}
+	fifo.pop()
+}
+
+// markChanged lists id among the changes DrainChanges writes, once per drain.
+func markChanged[T any](dirty *bool, changed *[]T, id T) {
+	if !*dirty {
+		*dirty = true
+		*changed = append(*changed, id)
 	}
 }
 
-func (s *State) markHold(h *hold) {
-	if !h.dirty {
-		h.dirty = true
-		s.changes.holds = append(s.changes.holds, h.id)
-	}
-}
+func (s *State) markZone(z *zone) { markChanged(&z.dirty, &s.changes.zones, z) }
+
+func (s *State) markHold(h *hold) { markChanged(&h.dirty, &s.changes.holds, h.id) }

@@ -1,4 +1,4 @@
-package topics_test
+package topology_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -25,7 +26,7 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 	names := topics.NamesWithPrefix("ensure-")
 	topo := topics.Topology{Partitions: 3, ReplicationFactor: 1}
 	for range 2 {
-		if err := topics.Ensure(ctx, adm, topo, names); err != nil {
+		if err := topology.Ensure(ctx, adm, topo, names); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,8 +64,8 @@ func TestCheckNamesTopicAndCounts(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, names.Events); err != nil {
 		t.Fatal(err)
 	}
-	err := topics.Ensure(ctx, adm, topics.Topology{Partitions: 4, ReplicationFactor: 1}, names)
-	if !errors.Is(err, topics.ErrNotCoPartitioned) {
+	err := topology.Ensure(ctx, adm, topics.Topology{Partitions: 4, ReplicationFactor: 1}, names)
+	if !errors.Is(err, topology.ErrNotCoPartitioned) {
 		t.Fatalf("Ensure = %v, want ErrNotCoPartitioned", err)
 	}
 	for _, want := range []string{names.Events, "2 partitions", "expects 4"} {
@@ -95,15 +96,15 @@ func TestEnsureSetsLogAppendTime(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 3, 1, nil, names.Commands); err != nil {
 		t.Fatal(err)
 	}
-	err := topics.CheckSettings(ctx, adm, names)
-	var es *topics.ErrSetting
+	err := topology.CheckSettings(ctx, adm, names)
+	var es *topology.ErrSetting
 	if !errors.As(err, &es) || es.Topic != names.Commands || es.Key != topics.TimestampTypeSetting {
 		t.Fatalf("CheckSettings = %v, want an ErrSetting naming %s and %s", err, names.Commands, topics.TimestampTypeSetting)
 	}
-	if err := topics.Ensure(ctx, adm, topics.Topology{Partitions: 3, ReplicationFactor: 1}, names); err != nil {
+	if err := topology.Ensure(ctx, adm, topics.Topology{Partitions: 3, ReplicationFactor: 1}, names); err != nil {
 		t.Fatal(err)
 	}
-	if err := topics.CheckSettings(ctx, adm, names); err != nil {
+	if err := topology.CheckSettings(ctx, adm, names); err != nil {
 		t.Fatalf("after Ensure: %v", err)
 	}
 }

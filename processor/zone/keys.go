@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"github.com/google/uuid"
@@ -22,7 +22,7 @@ type keyEntry struct {
 	decidedAt int64 // unix ns
 	seq       uint64
 	requestID uuid.UUID
-	evType    topics.EventType
+	outType   topics.OutcomeType
 	holdID    uuid.UUID
 	orderID   uuid.UUID
 	reason    topics.Reason
@@ -114,7 +114,7 @@ func (s *State) roomForKey() bool {
 }
 
 // remember records the answer to a keyed command; roomForKey made room for it.
-func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
+func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *decision) {
 	k := s.keySlab.get()
 	s.seq++
 	*k = keyEntry{
@@ -123,14 +123,14 @@ func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
 		decidedAt: s.clock,
 		seq:       s.seq,
 		requestID: cmd.RequestID,
-		evType:    o.typ,
+		outType:   o.typ,
 		reason:    o.reason,
 		message:   o.message,
 		available: o.available,
 	}
 	if o.hold != nil {
 		k.holdID = o.hold.id
-		if o.typ == topics.EvHoldConfirmed {
+		if o.typ == topics.OutHoldConfirmed {
 			k.orderID = o.hold.orderID
 		}
 	}
@@ -141,86 +141,10 @@ func (s *State) remember(cmd *topics.Command, fp *fingerprint, o *outcome) {
 
 // forgetKey forgets the oldest key.
 func (s *State) forgetKey(k *keyEntry) {
-	if *s.keyFIFO.front() != k {
-		panic("processor: forgetting a key out of decision order")
-	}
-	s.keyFIFO.pop()
+	popOldest(&s.keyFIFO, k, "a key out of decision order")
 	s.dropKey(k)
 	s.changes.keys = append(s.changes.keys, k.id)
 	s.keySlab.put(k)
 }
 
-func (s *State) markKey(k *keyEntry) {
-	if !k.dirty {
-		k.dirty = true
-		s.changes.keys = append(s.changes.keys, k.id)
-	}
-}
-
-// header fills the fields every answering event carries.
-func (s *State) header(cmd *topics.Command, typ topics.EventType, z *zone) topics.Event {
-	ev := topics.Event{
-		Version:        topics.SchemaVersion,
-		Type:           typ,
-		Time:           unixTime(s.clock),
-		EventID:        cmd.EventID,
-		ZoneID:         cmd.ZoneID,
-		RequestID:      cmd.RequestID,
-		IdempotencyKey: cmd.IdempotencyKey,
-		CommandType:    cmd.Type,
-	}
-	if z != nil {
-		ev.EventID = z.eventID
-		ev.Zone = z.inventory()
-	}
-	return ev
-}
-
-func (s *State) rejectEvent(cmd *topics.Command, z *zone, reason topics.Reason, msg string, available int64) topics.Event {
-	ev := s.header(cmd, topics.EvRequestRejected, z)
-	ev.Rejection = s.evRejections.new(topics.Rejection{Reason: reason, Message: msg, Available: available})
-	return ev
-}
-
-func (s *State) replayEvent(cmd *topics.Command, k *keyEntry) topics.Event {
-	ev := s.header(cmd, topics.EvRequestReplayed, s.zones[cmd.ZoneID])
-	r := topics.Replay{OriginalRequestID: k.requestID, OriginalType: k.evType, HoldID: k.holdID, OrderID: k.orderID}
-	if k.evType == topics.EvRequestRejected {
-		r.Rejection = s.evRejections.new(topics.Rejection{
-			Reason: k.reason, Message: k.message, Available: k.available,
-		})
-	}
-	ev.Replay = s.evReplays.new(r)
-	return ev
-}
-
-func (s *State) outcomeEvent(cmd *topics.Command, o *outcome) topics.Event {
-	ev := s.header(cmd, o.typ, o.zone)
-	switch o.typ {
-	case topics.EvRequestRejected:
-		ev.Rejection = s.evRejections.new(topics.Rejection{Reason: o.reason, Message: o.message, Available: o.available})
-	case topics.EvZoneConfigured:
-		z := o.zone
-		ev.Config = &topics.ZoneConfig{
-			EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
-			HoldTTLSeconds: int64(z.ttl / 1e9), HoldQuantityMax: z.holdQuantityMax,
-			CustomerLimit: z.customerLimit, Created: o.created,
-		}
-	case topics.EvHoldPlaced, topics.EvHoldReleased:
-		ev.Hold = s.holdView(o.hold)
-	case topics.EvHoldConfirmed:
-		h := o.hold
-		ev.Hold = s.holdView(h)
-		ev.Order = s.evOrders.new(topics.Order{
-			ID: h.orderID, HoldID: h.id, Quantity: h.qty, CustomerID: h.customer, CreatedAt: unixTime(h.resolvedAt),
-		})
-	}
-	return ev
-}
-
-func (s *State) holdView(h *hold) *topics.Hold {
-	return s.evHolds.new(topics.Hold{
-		ID: h.id, Status: holdStatusNames[h.status], Quantity: h.qty, CustomerID: h.customer,
-		CreatedAt: unixTime(h.createdAt), ExpiresAt: unixTime(h.expiresAt),
-	})
-}
+func (s *State) markKey(k *keyEntry) { markChanged(&k.dirty, &s.changes.keys, k.id) }

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/binary"
@@ -21,15 +21,15 @@ func drainAll(s *State, log map[string][]byte) {
 	})
 }
 
-func restoreFrom(t *testing.T, cfg Config, log map[string][]byte) *State {
+func rebuildFrom(t *testing.T, cfg Config, log map[string][]byte) *State {
 	t.Helper()
 	r := NewState(cfg)
 	for k, v := range log {
-		if err := r.Restore([]byte(k), v); err != nil {
+		if err := r.Rebuild([]byte(k), v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.FinishRestore(); err != nil {
+	if err := r.FinishRebuild(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Check(); err != nil {
@@ -38,7 +38,7 @@ func restoreFrom(t *testing.T, cfg Config, log map[string][]byte) *State {
 	return r
 }
 
-func TestRestoreRoundTrip(t *testing.T) {
+func TestRebuildRoundTrip(t *testing.T) {
 	// Proves a State rebuilt from its drained records has the same counts, clock and expiry, and answers alike.
 	h := newHarness(t, DefaultConfig())
 	h.createZone(zoneA, 20, topics.ConfigureZone{CustomerLimit: i64(6), HoldTTLSeconds: i64(60)})
@@ -53,9 +53,9 @@ func TestRestoreRoundTrip(t *testing.T) {
 			t.Fatalf("unexpected record kind %q", k[0])
 		}
 	}
-	r := restoreFrom(t, DefaultConfig(), log)
+	r := rebuildFrom(t, DefaultConfig(), log)
 	if r.Stats() != h.s.Stats() || !r.Clock().Equal(h.s.Clock()) {
-		t.Fatalf("restored %+v at %v, want %+v at %v", r.Stats(), r.Clock(), h.s.Stats(), h.s.Clock())
+		t.Fatalf("rebuilt %+v at %v, want %+v at %v", r.Stats(), r.Clock(), h.s.Stats(), h.s.Clock())
 	}
 	a, _ := r.NextExpiry()
 	b, _ := h.s.NextExpiry()
@@ -64,18 +64,18 @@ func TestRestoreRoundTrip(t *testing.T) {
 	}
 	h.s = r
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 2, "ann", "")), topics.ReasonCustomerLimitExceeded)
-	wantType(t, h.apply(h.confirmCmd(zoneA, confirmed, "pay")), topics.EvRequestReplayed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, confirmed, "pay")), topics.OutRequestReplayed)
 	ev := h.apply(h.placeCmd(zoneA, 30, "", "too-many"))
-	if ev.Type != topics.EvRequestReplayed || ev.Replay.Rejection.Reason != topics.ReasonQuantityOverLimit {
+	if ev.Type != topics.OutRequestReplayed || ev.Replay.Rejection.Reason != topics.ReasonQuantityOverLimit {
 		t.Fatalf("replay %+v", ev.Replay)
 	}
 	h.now = h.now.Add(time.Hour)
-	if evs := h.s.Advance(nil, h.now); len(evs) != 1 || evs[0].Type != topics.EvHoldExpired {
-		t.Fatalf("want one expiry after restore, got %d events", len(evs))
+	if evs := h.s.Advance(nil, h.now); len(evs) != 1 || evs[0].Type != topics.OutHoldExpired {
+		t.Fatalf("want one expiry after rebuild, got %d events", len(evs))
 	}
 }
 
-func TestRestoreRejectsBadRecords(t *testing.T) {
+func TestRebuildRejectsBadRecords(t *testing.T) {
 	// Proves corrupt, unknown or inconsistent changelog records are errors, not panics or silent state.
 	zoneKey := append([]byte{recZone}, zoneA[:]...)
 	holdID := testID('H', 1)
@@ -102,12 +102,12 @@ func TestRestoreRejectsBadRecords(t *testing.T) {
 			r := NewState(DefaultConfig())
 			var err error
 			for _, rec := range recs {
-				if err = r.Restore(rec[0], rec[1]); err != nil {
+				if err = r.Rebuild(rec[0], rec[1]); err != nil {
 					break
 				}
 			}
 			if err == nil {
-				err = r.FinishRestore()
+				err = r.FinishRebuild()
 			}
 			if err == nil {
 				t.Fatal("no error")
@@ -152,16 +152,16 @@ func drainInto(s *State, log *[]record) {
 	})
 }
 
-// restoreLog restores a State from every record of log, in order.
-func restoreLog(t testing.TB, cfg Config, log []record) *State {
+// rebuildLog rebuilds a State from every record of log, in order.
+func rebuildLog(t testing.TB, cfg Config, log []record) *State {
 	t.Helper()
 	r := NewState(cfg)
 	for _, rec := range log {
-		if err := r.Restore([]byte(rec.key), rec.value); err != nil {
+		if err := r.Rebuild([]byte(rec.key), rec.value); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := r.FinishRestore(); err != nil {
+	if err := r.FinishRebuild(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Check(); err != nil {
@@ -170,8 +170,8 @@ func restoreLog(t testing.TB, cfg Config, log []record) *State {
 	return r
 }
 
-func TestRestoreMultiVersionHold(t *testing.T) {
-	// Proves a hold written twice (placed in one transaction, resolved in a later one) and restored from both
+func TestRebuildMultiVersionHold(t *testing.T) {
+	// Proves a hold written twice (placed in one transaction, resolved in a later one) and rebuilt from both
 	// versions can be forgotten afterwards: by retention, by ResolvedHoldsMax, or by a tombstone in the log.
 	for _, how := range []string{"retention", "resolved bound", "tombstone"} {
 		t.Run(how, func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestRestoreMultiVersionHold(t *testing.T) {
 			var log []record
 			drainInto(h.s, &log)
 			h.now = h.now.Add(time.Second)
-			wantType(t, h.apply(h.confirmCmd(zoneA, id, "pay")), topics.EvHoldConfirmed)
+			wantType(t, h.apply(h.confirmCmd(zoneA, id, "pay")), topics.OutHoldConfirmed)
 			drainInto(h.s, &log)
 			if how == "tombstone" {
 				h.now = h.now.Add(cfg.IdempotencyRetention)
@@ -199,14 +199,14 @@ func TestRestoreMultiVersionHold(t *testing.T) {
 			if versions < 2 {
 				t.Fatalf("hold written %d times, want a multi-version log", versions)
 			}
-			h.s = restoreLog(t, cfg, log)
+			h.s = rebuildLog(t, cfg, log)
 			switch how {
 			case "retention":
 				h.now = h.now.Add(cfg.IdempotencyRetention)
 				h.s.Advance(nil, h.now)
 			case "resolved bound":
 				other := h.place(zoneA, 1, "")
-				wantType(t, h.apply(h.releaseCmd(zoneA, other, "")), topics.EvHoldReleased)
+				wantType(t, h.apply(h.releaseCmd(zoneA, other, "")), topics.OutHoldReleased)
 				wantRejected(t, h.apply(h.confirmCmd(zoneA, id, "late")), topics.ReasonHoldNotFound)
 			}
 			if st := h.s.Stats(); st.ResolvedHolds > 1 {
@@ -220,13 +220,13 @@ func TestRestoreMultiVersionHold(t *testing.T) {
 }
 
 func TestConsumedRoundTrip(t *testing.T) {
-	// Proves the consumed command offset is written with the clock record, restored from the newest version,
-	// absent for a new state, and that a clock record written before the field existed still restores.
+	// Proves the consumed command offset is written with the clock record, rebuilt from the newest version,
+	// absent for a new state, and that a clock record written before the field existed still rebuilds.
 	if _, ok := NewState(DefaultConfig()).Consumed(); ok {
 		t.Fatal("new state has a consumed offset")
 	}
-	if _, ok := restoreLog(t, DefaultConfig(), nil).Consumed(); ok {
-		t.Fatal("empty restore has a consumed offset")
+	if _, ok := rebuildLog(t, DefaultConfig(), nil).Consumed(); ok {
+		t.Fatal("empty rebuild has a consumed offset")
 	}
 	h := newHarness(t, DefaultConfig())
 	h.createZone(zoneA, 10, topics.ConfigureZone{})
@@ -234,8 +234,8 @@ func TestConsumedRoundTrip(t *testing.T) {
 	for _, next := range []int64{0, 41, 57} {
 		h.s.SetConsumed(next)
 		drainInto(h.s, &log) // a new offset alone is a change to write
-		if got, ok := restoreLog(t, DefaultConfig(), log).Consumed(); !ok || got != next {
-			t.Fatalf("restored consumed %d %v, want %d", got, ok, next)
+		if got, ok := rebuildLog(t, DefaultConfig(), log).Consumed(); !ok || got != next {
+			t.Fatalf("rebuilt consumed %d %v, want %d", got, ok, next)
 		}
 	}
 	n := len(log)
@@ -243,15 +243,15 @@ func TestConsumedRoundTrip(t *testing.T) {
 	if len(log) != n {
 		t.Fatalf("nothing changed, yet %d records drained", len(log)-n)
 	}
-	r := restoreLog(t, DefaultConfig(), log)
-	r.DrainChanges(func(key, _ []byte) { t.Fatalf("restored state has a change: %q", key) })
+	r := rebuildLog(t, DefaultConfig(), log)
+	r.DrainChanges(func(key, _ []byte) { t.Fatalf("rebuilt state has a change: %q", key) })
 
 	// The clock record as written before the consumed offset was recorded.
 	old := binary.LittleEndian.AppendUint64([]byte{changelogVersion}, uint64(t0.UnixNano()))
 	old = append(old, 9, 0, 0)
-	r = restoreLog(t, DefaultConfig(), []record{{string([]byte{recClock}), old}})
+	r = rebuildLog(t, DefaultConfig(), []record{{string([]byte{recClock}), old}})
 	if _, ok := r.Consumed(); ok || !r.Clock().Equal(t0) {
-		t.Fatalf("old clock record restored as consumed %v, clock %v", ok, r.Clock())
+		t.Fatalf("old clock record rebuilt as consumed %v, clock %v", ok, r.Clock())
 	}
 }
 
@@ -280,16 +280,16 @@ func fuzzBase(t testing.TB) []record {
 	}
 	h.s.Apply(nil, h.placeCmd(zoneA, 9, "", "too-many"), h.now)
 	drainInto(h.s, &log)
-	if err := restoreLog(t, DefaultConfig(), log).Check(); err != nil {
+	if err := rebuildLog(t, DefaultConfig(), log).Check(); err != nil {
 		t.Fatal(err)
 	}
 	return log
 }
 
-// FuzzRestoreRecord feeds one arbitrary record after a valid changelog. Restore and
-// FinishRestore must never panic; a state they accept must pass Check and go on
-// deciding; a record that restores is written back by the state as it was read.
-func FuzzRestoreRecord(f *testing.F) {
+// FuzzRebuildRecord feeds one arbitrary record after a valid changelog. Rebuild and
+// FinishRebuild must never panic; a state they accept must pass Check and go on
+// deciding; a record that rebuilds is written back by the state as it was read.
+func FuzzRebuildRecord(f *testing.F) {
 	base := fuzzBase(f)
 	for _, rec := range base {
 		f.Add([]byte(rec.key), rec.value, rec.value == nil)
@@ -305,15 +305,15 @@ func FuzzRestoreRecord(f *testing.F) {
 		}
 		s := NewState(DefaultConfig())
 		for _, rec := range base {
-			if err := s.Restore([]byte(rec.key), rec.value); err != nil {
+			if err := s.Rebuild([]byte(rec.key), rec.value); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if s.Restore(key, value) != nil || s.FinishRestore() != nil {
+		if s.Rebuild(key, value) != nil || s.FinishRebuild() != nil {
 			return
 		}
 		if err := s.Check(); err != nil {
-			t.Fatalf("restore accepted %q = %x, state fails Check: %v", key, value, err)
+			t.Fatalf("rebuild accepted %q = %x, state fails Check: %v", key, value, err)
 		}
 		if value != nil {
 			if again := reencode(s, key); again != string(value) && !canonicalAgain(t, key, again) {
@@ -346,25 +346,25 @@ func reencode(s *State, key []byte) string {
 }
 
 // canonicalAgain reports whether value, a state's own encoding of the record key,
-// restores and is written back unchanged: an input in a longer form than the
-// encoder's (a varint padded with zero groups) restores to the same state.
+// rebuilds and is written back unchanged: an input in a longer form than the
+// encoder's (a varint padded with zero groups) rebuilds to the same state.
 func canonicalAgain(t *testing.T, key []byte, value string) bool {
 	s := NewState(DefaultConfig())
 	for _, rec := range fuzzBase(t) {
-		if err := s.Restore([]byte(rec.key), rec.value); err != nil {
+		if err := s.Rebuild([]byte(rec.key), rec.value); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Restore(key, []byte(value)); err != nil || s.FinishRestore() != nil {
+	if err := s.Rebuild(key, []byte(value)); err != nil || s.FinishRebuild() != nil {
 		return false
 	}
 	return reencode(s, key) == value
 }
 
-func TestRestoreWritesRecordsBack(t *testing.T) {
-	// Proves every record of a real changelog is written back byte for byte by the state restored from it.
+func TestRebuildWritesRecordsBack(t *testing.T) {
+	// Proves every record of a real changelog is written back byte for byte by the state rebuilt from it.
 	log := fuzzBase(t)
-	s := restoreLog(t, DefaultConfig(), log)
+	s := rebuildLog(t, DefaultConfig(), log)
 	latest := map[string][]byte{}
 	for _, rec := range log {
 		latest[rec.key] = rec.value

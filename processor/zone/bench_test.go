@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"context"
@@ -87,8 +87,8 @@ func benchState(b *testing.B, cfg Config) (*State, *hotZoneMix, time.Time) {
 	now := t0
 	cfgCmd := &topics.Command{Version: 1, Type: topics.CmdConfigureZone, RequestID: testID('C', 1), EventID: eventID,
 		ZoneID: zoneA, Configure: &topics.ConfigureZone{EventName: "Final", ZoneName: "Standing",
-			Capacity: i64(ZoneCapacityMax), HoldTTLSeconds: i64(10)}}
-	if ev := s.Apply(nil, cfgCmd, now); ev[0].Type != topics.EvZoneConfigured {
+			Capacity: i64(topics.ZoneCapacityMax), HoldTTLSeconds: i64(10)}}
+	if ev := s.Apply(nil, cfgCmd, now); ev[0].Type != topics.OutZoneConfigured {
 		b.Fatalf("configure: %+v", ev[0].Rejection)
 	}
 	return s, newHotZoneMix(zoneA), now
@@ -101,8 +101,8 @@ const benchTxn = 256
 // runMix applies n commands of the mix, one tick apart, and drains the changes every
 // benchTxn commands. With timed, building the commands and (unless drainTimed)
 // draining happen with the timer stopped. Untimed, it counts the events by type.
-func runMix(b *testing.B, s *State, m *hotZoneMix, now time.Time, tick time.Duration, n int, timed, drainTimed bool, dst []topics.Event) (time.Time, []topics.Event, map[topics.EventType]int) {
-	counts := map[topics.EventType]int{}
+func runMix(b *testing.B, s *State, m *hotZoneMix, now time.Time, tick time.Duration, n int, timed, drainTimed bool, dst []topics.Outcome) (time.Time, []topics.Outcome, map[topics.OutcomeType]int) {
+	counts := map[topics.OutcomeType]int{}
 	pause := func(stop bool) {
 		if timed && stop {
 			b.StopTimer()
@@ -170,8 +170,8 @@ func BenchmarkApplyHotZoneRetention24h(b *testing.B) {
 
 func benchmarkApply(b *testing.B, cfg Config, tick time.Duration, drainTimed bool) {
 	s, m, now := benchState(b, cfg)
-	now, dst, counts := runMix(b, s, m, now, tick, 1_000_000, false, false, make([]topics.Event, 0, 64))
-	if counts[topics.EvHoldExpired] == 0 || counts[topics.EvRequestReplayed] == 0 || counts[topics.EvRequestRejected] != 0 {
+	now, dst, counts := runMix(b, s, m, now, tick, 1_000_000, false, false, make([]topics.Outcome, 0, 64))
+	if counts[topics.OutHoldExpired] == 0 || counts[topics.OutRequestReplayed] == 0 || counts[topics.OutRequestRejected] != 0 {
 		b.Fatalf("warm-up mix: %v", counts)
 	}
 	b.ReportAllocs()
@@ -200,18 +200,18 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkRestore restores a partition of 1,000,000 active holds (in 100 zones,
+// BenchmarkRebuild rebuilds a partition of 1,000,000 active holds (in 100 zones,
 // with customers) from the changelog records a State drained.
-func BenchmarkRestore(b *testing.B) {
+func BenchmarkRebuild(b *testing.B) {
 	const holds, zones = 1_000_000, 100
 	cfg := DefaultConfig()
 	s := NewState(cfg)
 	now := t0
-	var dst []topics.Event
+	var dst []topics.Outcome
 	for z := range zones {
 		dst = s.Apply(dst[:0], &topics.Command{Version: 1, Type: topics.CmdConfigureZone, RequestID: testID('C', uint64(z)),
 			EventID: eventID, ZoneID: testID('Z', uint64(z)), Configure: &topics.ConfigureZone{EventName: "e", ZoneName: "z",
-				Capacity: i64(ZoneCapacityMax), HoldTTLSeconds: i64(3600), HoldQuantityMax: i64(4)}}, now)
+				Capacity: i64(topics.ZoneCapacityMax), HoldTTLSeconds: i64(3600), HoldQuantityMax: i64(4)}}, now)
 	}
 	place := topics.PlaceHold{}
 	cmd := topics.Command{Version: 1, Type: topics.CmdPlaceHold, EventID: eventID, Place: &place}
@@ -219,7 +219,7 @@ func BenchmarkRestore(b *testing.B) {
 		now = now.Add(time.Millisecond)
 		cmd.RequestID, cmd.ZoneID = testID('H', uint64(i)), testID('Z', uint64(i%zones))
 		place.Quantity, place.CustomerID = int64(1+i%4), fmt.Sprintf("cust-%d", i%50_000)
-		if dst = s.Apply(dst[:0], &cmd, now); dst[len(dst)-1].Type != topics.EvHoldPlaced {
+		if dst = s.Apply(dst[:0], &cmd, now); dst[len(dst)-1].Type != topics.OutHoldPlaced {
 			b.Fatalf("place: %+v", dst[len(dst)-1].Rejection)
 		}
 	}
@@ -234,15 +234,15 @@ func BenchmarkRestore(b *testing.B) {
 	for b.Loop() {
 		r := NewState(cfg)
 		for _, rec := range records {
-			if err := r.Restore(rec.key, rec.value); err != nil {
+			if err := r.Rebuild(rec.key, rec.value); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := r.FinishRestore(); err != nil {
+		if err := r.FinishRebuild(); err != nil {
 			b.Fatal(err)
 		}
 		if r.Stats() != want {
-			b.Fatalf("restored %+v, want %+v", r.Stats(), want)
+			b.Fatalf("rebuilt %+v, want %+v", r.Stats(), want)
 		}
 	}
 	b.ReportMetric(float64(len(records)), "records")
@@ -259,7 +259,7 @@ func BenchmarkKeyMemory(b *testing.B) {
 		s, _, now := benchState(b, cfg)
 		confirm := topics.ConfirmHold{HoldID: testID('H', 0)}
 		cmd := topics.Command{Version: 1, Type: topics.CmdConfirmHold, EventID: eventID, ZoneID: zoneA, Confirm: &confirm}
-		var dst []topics.Event
+		var dst []topics.Outcome
 		discard := func(key, value []byte) {}
 		before := heapInUse()
 		for i := range keys {

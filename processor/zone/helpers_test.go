@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"encoding/binary"
@@ -43,7 +43,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 func (h *harness) nextID() uuid.UUID { h.n++; return testID('R', h.n) }
 
 // applyAll applies cmd at h.now and returns every event it produced.
-func (h *harness) applyAll(cmd *topics.Command) []topics.Event {
+func (h *harness) applyAll(cmd *topics.Command) []topics.Outcome {
 	h.t.Helper()
 	evs := h.s.Apply(nil, cmd, h.now)
 	if len(evs) == 0 {
@@ -51,7 +51,7 @@ func (h *harness) applyAll(cmd *topics.Command) []topics.Event {
 	}
 	for i, ev := range evs {
 		last := i == len(evs)-1
-		if last != (ev.RequestID == cmd.RequestID) || (!last && ev.Type != topics.EvHoldExpired) {
+		if last != (ev.RequestID == cmd.RequestID) || (!last && ev.Type != topics.OutHoldExpired) {
 			h.t.Fatalf("%s: event %d of %d is %s for request %s", cmd.Type, i, len(evs), ev.Type, ev.RequestID)
 		}
 		if !ev.Time.Equal(h.s.Clock()) {
@@ -69,7 +69,7 @@ func (h *harness) applyAll(cmd *topics.Command) []topics.Event {
 }
 
 // apply applies cmd and returns its answering event.
-func (h *harness) apply(cmd *topics.Command) topics.Event {
+func (h *harness) apply(cmd *topics.Command) topics.Outcome {
 	h.t.Helper()
 	evs := h.applyAll(cmd)
 	return evs[len(evs)-1]
@@ -109,11 +109,11 @@ func (h *harness) releaseCmd(zone, hold uuid.UUID, key string) *topics.Command {
 func i64(v int64) *int64 { return &v }
 
 // createZone creates a zone with capacity and the given limits (nil = default).
-func (h *harness) createZone(zone uuid.UUID, capacity int64, c topics.ConfigureZone) topics.Event {
+func (h *harness) createZone(zone uuid.UUID, capacity int64, c topics.ConfigureZone) topics.Outcome {
 	h.t.Helper()
 	c.EventName, c.ZoneName, c.Capacity = "Concert", "Floor", i64(capacity)
 	ev := h.apply(h.configureCmd(zone, c))
-	if ev.Type != topics.EvZoneConfigured || !ev.Config.Created {
+	if ev.Type != topics.OutZoneConfigured || !ev.Config.Created {
 		h.t.Fatalf("create zone: %s %+v", ev.Type, ev.Rejection)
 	}
 	return ev
@@ -123,22 +123,22 @@ func (h *harness) createZone(zone uuid.UUID, capacity int64, c topics.ConfigureZ
 func (h *harness) place(zone uuid.UUID, qty int64, customer string) uuid.UUID {
 	h.t.Helper()
 	ev := h.apply(h.placeCmd(zone, qty, customer, ""))
-	if ev.Type != topics.EvHoldPlaced {
+	if ev.Type != topics.OutHoldPlaced {
 		h.t.Fatalf("place %d: %s %+v", qty, ev.Type, ev.Rejection)
 	}
 	return ev.Hold.ID
 }
 
-func wantType(t *testing.T, ev topics.Event, typ topics.EventType) {
+func wantType(t *testing.T, ev topics.Outcome, typ topics.OutcomeType) {
 	t.Helper()
 	if ev.Type != typ {
 		t.Fatalf("event %s (rejection %+v), want %s", ev.Type, ev.Rejection, typ)
 	}
 }
 
-func wantRejected(t *testing.T, ev topics.Event, reason topics.Reason) {
+func wantRejected(t *testing.T, ev topics.Outcome, reason topics.Reason) {
 	t.Helper()
-	wantType(t, ev, topics.EvRequestRejected)
+	wantType(t, ev, topics.OutRequestRejected)
 	if ev.Rejection.Reason != reason {
 		t.Fatalf("rejected %s (%s), want %s", ev.Rejection.Reason, ev.Rejection.Message, reason)
 	}

@@ -1,4 +1,4 @@
-package processor
+package zone
 
 import (
 	"fmt"
@@ -17,21 +17,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Config){
-		"HoldTTLMin":             func(c *Config) { c.HoldTTLMin = 0 },
-		"HoldTTLMax":             func(c *Config) { c.HoldTTLMax = c.HoldTTLMin - 1 },
-		"HoldTTLDefault":         func(c *Config) { c.HoldTTLDefault = 2 * c.HoldTTLMax },
-		"HoldQuantityMaxDefault": func(c *Config) { c.HoldQuantityMaxDefault = 0 },
-		"IdempotencyRetention":   func(c *Config) { c.IdempotencyRetention = 0 },
-		"KeysMax":                func(c *Config) { c.KeysMax = 0 },
+		"HoldTTLDefault":         func(c *Config) { c.HoldTTLDefault = 2 * topics.HoldTTLMax },
+		"HoldQuantityMaxDefault": func(c *Config) { c.HoldQuantityMaxDefault = -1 },
+		"IdempotencyRetention":   func(c *Config) { c.IdempotencyRetention = -1 },
+		"KeysMax":                func(c *Config) { c.KeysMax = -1 },
 		"HoldsMax":               func(c *Config) { c.HoldsMax = -1 },
-		"ResolvedHoldsMax":       func(c *Config) { c.ResolvedHoldsMax = 0 },
-		"ZonesMax":               func(c *Config) { c.ZonesMax = 0 },
+		"ResolvedHoldsMax":       func(c *Config) { c.ResolvedHoldsMax = -1 },
+		"ZonesMax":               func(c *Config) { c.ZonesMax = -1 },
 	} {
 		c := DefaultConfig()
 		mutate(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one naming it", name, err)
 		}
+	}
+	// A zero field takes its default.
+	if got := NewState(Config{}).cfg; got != DefaultConfig() {
+		t.Errorf("NewState(Config{}) uses %+v, want the defaults %+v", got, DefaultConfig())
 	}
 }
 
@@ -55,10 +57,10 @@ func TestConfigureUpdatesSetFieldsOnly(t *testing.T) {
 	h := newHarness(t, DefaultConfig())
 	h.createZone(zoneA, 10, topics.ConfigureZone{HoldTTLSeconds: i64(60), CustomerLimit: i64(4)})
 	hold := h.place(zoneA, 3, "")
-	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k")), topics.EvHoldConfirmed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k")), topics.OutHoldConfirmed)
 	h.place(zoneA, 2, "")
 	ev := h.apply(h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(5), HoldQuantityMax: i64(3)}))
-	wantType(t, ev, topics.EvZoneConfigured)
+	wantType(t, ev, topics.OutZoneConfigured)
 	want := topics.ZoneConfig{EventName: "Concert", ZoneName: "Floor", Capacity: 5, HoldTTLSeconds: 60,
 		HoldQuantityMax: 3, CustomerLimit: 4}
 	if *ev.Config != want {
@@ -81,14 +83,16 @@ func TestConfigureRejections(t *testing.T) {
 		{"creation without zone name", zoneB, topics.ConfigureZone{EventName: "e", Capacity: i64(1)}, topics.ReasonInvalidCommand},
 		{"creation without capacity", zoneB, topics.ConfigureZone{EventName: "e", ZoneName: "z"}, topics.ReasonInvalidCommand},
 		{"negative capacity", zoneA, topics.ConfigureZone{Capacity: i64(-1)}, topics.ReasonInvalidCommand},
-		{"capacity over max", zoneA, topics.ConfigureZone{Capacity: i64(ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
+		{"capacity over max", zoneA, topics.ConfigureZone{Capacity: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
 		{"capacity below held+sold", zoneA, topics.ConfigureZone{Capacity: i64(4)}, topics.ReasonCapacityBelowTaken},
 		{"ttl below min", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(9)}, topics.ReasonInvalidTTL},
 		{"ttl above max", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(3601)}, topics.ReasonInvalidTTL},
 		{"ttl negative", zoneA, topics.ConfigureZone{HoldTTLSeconds: i64(-10)}, topics.ReasonInvalidTTL},
 		{"hold quantity max 0", zoneA, topics.ConfigureZone{HoldQuantityMax: i64(0)}, topics.ReasonInvalidCommand},
+		{"hold quantity max over capacity max", zoneA, topics.ConfigureZone{HoldQuantityMax: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
 		{"customer limit negative", zoneA, topics.ConfigureZone{CustomerLimit: i64(-1)}, topics.ReasonInvalidCommand},
-		{"name too long", zoneA, topics.ConfigureZone{ZoneName: strings.Repeat("x", NameLenMax+1)}, topics.ReasonInvalidCommand},
+		{"customer limit over capacity max", zoneA, topics.ConfigureZone{CustomerLimit: i64(topics.ZoneCapacityMax + 1)}, topics.ReasonInvalidCommand},
+		{"name too long", zoneA, topics.ConfigureZone{ZoneName: strings.Repeat("x", topics.TextBytesMax+1)}, topics.ReasonInvalidCommand},
 		{"too many zones", testID('Z', 9), topics.ConfigureZone{EventName: "e", ZoneName: "z", Capacity: i64(1)}, topics.ReasonPartitionFull},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,7 +120,7 @@ func TestPlaceHold(t *testing.T) {
 	h.now = t0.Add(time.Second)
 	cmd := h.placeCmd(zoneA, 4, "alice", "")
 	ev := h.apply(cmd)
-	wantType(t, ev, topics.EvHoldPlaced)
+	wantType(t, ev, topics.OutHoldPlaced)
 	want := topics.Hold{ID: cmd.RequestID, Status: topics.HoldActive, Quantity: 4, CustomerID: "alice",
 		CreatedAt: h.now, ExpiresAt: h.now.Add(30 * time.Second)}
 	if *ev.Hold != want {
@@ -144,7 +148,7 @@ func TestPlaceRejections(t *testing.T) {
 		{"quantity 0", zoneA, 0, "", topics.ReasonInvalidCommand, 0},
 		{"quantity negative", zoneA, -2, "", topics.ReasonInvalidCommand, 0},
 		{"quantity over hold limit", zoneA, 6, "", topics.ReasonQuantityOverLimit, 0},
-		{"customer id too long", zoneA, 1, strings.Repeat("c", CustomerIDLenMax+1), topics.ReasonInvalidCommand, 0},
+		{"customer id too long", zoneA, 1, strings.Repeat("c", topics.TextBytesMax+1), topics.ReasonInvalidCommand, 0},
 		{"customer over limit", zoneA, 2, "alice", topics.ReasonCustomerLimitExceeded, 0},
 		{"not enough tickets", zoneA, 5, "", topics.ReasonInsufficientCapacity, 4},
 	} {
@@ -171,7 +175,7 @@ func TestPlaceRejections(t *testing.T) {
 		h := newHarness(t, cfg)
 		h.createZone(zoneA, 8, topics.ConfigureZone{})
 		cmd := h.placeCmd(zoneA, 1, "", "")
-		wantType(t, h.apply(cmd), topics.EvHoldPlaced)
+		wantType(t, h.apply(cmd), topics.OutHoldPlaced)
 		again := *cmd
 		wantRejected(t, h.apply(&again), topics.ReasonInvalidCommand)
 	})
@@ -183,13 +187,13 @@ func TestCustomerLimitCountsHoldsAndOrders(t *testing.T) {
 	h.createZone(zoneA, 100, topics.ConfigureZone{CustomerLimit: i64(5), HoldTTLSeconds: i64(10)})
 	h.createZone(zoneB, 100, topics.ConfigureZone{CustomerLimit: i64(5)})
 	ordered := h.place(zoneA, 2, "bob")
-	wantType(t, h.apply(h.confirmCmd(zoneA, ordered, "c1")), topics.EvHoldConfirmed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, ordered, "c1")), topics.OutHoldConfirmed)
 	released := h.place(zoneA, 3, "bob")
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 1, "bob", "")), topics.ReasonCustomerLimitExceeded)
 	h.place(zoneB, 5, "bob") // another zone counts apart
 	h.place(zoneA, 1, "carol")
 	h.place(zoneA, 1, "") // no customer, no limit
-	wantType(t, h.apply(h.releaseCmd(zoneA, released, "")), topics.EvHoldReleased)
+	wantType(t, h.apply(h.releaseCmd(zoneA, released, "")), topics.OutHoldReleased)
 	h.place(zoneA, 3, "bob")
 	h.now = h.now.Add(10 * time.Second) // the 3 expire
 	h.place(zoneA, 3, "bob")
@@ -204,7 +208,7 @@ func TestConfirmHold(t *testing.T) {
 	h.now = h.now.Add(time.Minute)
 	cmd := h.confirmCmd(zoneA, hold, "pay-1")
 	ev := h.apply(cmd)
-	wantType(t, ev, topics.EvHoldConfirmed)
+	wantType(t, ev, topics.OutHoldConfirmed)
 	if ev.Hold.Status != topics.HoldConfirmed || ev.Order.ID != cmd.RequestID || ev.Order.HoldID != hold ||
 		ev.Order.Quantity != 3 || ev.Order.CustomerID != "dave" || !ev.Order.CreatedAt.Equal(h.now) {
 		t.Fatalf("hold %+v order %+v", ev.Hold, ev.Order)
@@ -212,8 +216,8 @@ func TestConfirmHold(t *testing.T) {
 	wantInventory(t, ev.Zone, 10, 7, 0, 3)
 	retry := h.confirmCmd(zoneA, hold, "pay-1")
 	ev = h.apply(retry)
-	wantType(t, ev, topics.EvRequestReplayed)
-	want := topics.Replay{OriginalRequestID: cmd.RequestID, OriginalType: topics.EvHoldConfirmed, HoldID: hold, OrderID: cmd.RequestID}
+	wantType(t, ev, topics.OutRequestReplayed)
+	want := topics.Replay{OriginalRequestID: cmd.RequestID, OriginalType: topics.OutHoldConfirmed, HoldID: hold, OrderID: cmd.RequestID}
 	if *ev.Replay != want || ev.RequestID != retry.RequestID {
 		t.Fatalf("replay %+v, want %+v", *ev.Replay, want)
 	}
@@ -229,7 +233,7 @@ func TestResolveRejections(t *testing.T) {
 			h.createZone(zoneA, 10, topics.ConfigureZone{HoldTTLSeconds: i64(10)})
 			h.createZone(zoneB, 10, topics.ConfigureZone{})
 			n := 0
-			resolve := func(zone, hold uuid.UUID) topics.Event {
+			resolve := func(zone, hold uuid.UUID) topics.Outcome {
 				n++
 				key := "k" + string(rune('0'+n))
 				if typ == topics.CmdConfirmHold {
@@ -242,12 +246,12 @@ func TestResolveRejections(t *testing.T) {
 			inB := h.place(zoneB, 1, "")
 			wantRejected(t, resolve(zoneA, inB), topics.ReasonHoldNotFound)
 			released := h.place(zoneA, 1, "")
-			wantType(t, h.apply(h.releaseCmd(zoneA, released, "")), topics.EvHoldReleased)
+			wantType(t, h.apply(h.releaseCmd(zoneA, released, "")), topics.OutHoldReleased)
 			wantRejected(t, resolve(zoneA, released), topics.ReasonHoldAlreadyReleased)
 			expiring := h.place(zoneA, 2, "")
 			h.now = h.now.Add(10 * time.Second) // exactly expires_at: expired
 			evs := h.applyAll(h.confirmCmd(zoneA, expiring, "late"))
-			if len(evs) != 2 || evs[0].Type != topics.EvHoldExpired || evs[0].Hold.ID != expiring {
+			if len(evs) != 2 || evs[0].Type != topics.OutHoldExpired || evs[0].Hold.ID != expiring {
 				t.Fatalf("want the expiry before the answer, got %d events", len(evs))
 			}
 			wantRejected(t, evs[1], topics.ReasonHoldExpired)
@@ -268,7 +272,7 @@ func TestReleaseHold(t *testing.T) {
 	h.createZone(zoneA, 10, topics.ConfigureZone{})
 	hold := h.place(zoneA, 4, "")
 	ev := h.apply(h.releaseCmd(zoneA, hold, ""))
-	wantType(t, ev, topics.EvHoldReleased)
+	wantType(t, ev, topics.OutHoldReleased)
 	if ev.Hold.Status != topics.HoldReleased || ev.Hold.ID != hold {
 		t.Fatalf("hold %+v", ev.Hold)
 	}
@@ -303,7 +307,7 @@ func TestExpiryOrder(t *testing.T) {
 	var got []uuid.UUID
 	var times []time.Time
 	for _, ev := range h.s.Advance(nil, t0.Add(time.Hour)) {
-		wantType(t, ev, topics.EvHoldExpired)
+		wantType(t, ev, topics.OutHoldExpired)
 		got = append(got, ev.Hold.ID)
 		times = append(times, ev.Hold.ExpiresAt)
 	}
@@ -328,39 +332,39 @@ func TestIdempotency(t *testing.T) {
 	h.createZone(zoneB, 5, topics.ConfigureZone{})
 	first := h.placeCmd(zoneA, 2, "eve", "key-1")
 	placed := h.apply(first)
-	wantType(t, placed, topics.EvHoldPlaced)
+	wantType(t, placed, topics.OutHoldPlaced)
 	ev := h.apply(h.placeCmd(zoneA, 2, "eve", "key-1"))
-	wantType(t, ev, topics.EvRequestReplayed)
-	if ev.Replay.OriginalRequestID != first.RequestID || ev.Replay.OriginalType != topics.EvHoldPlaced ||
+	wantType(t, ev, topics.OutRequestReplayed)
+	if ev.Replay.OriginalRequestID != first.RequestID || ev.Replay.OriginalType != topics.OutHoldPlaced ||
 		ev.Replay.HoldID != placed.Hold.ID || ev.IdempotencyKey != "key-1" {
 		t.Fatalf("replay %+v", ev.Replay)
 	}
 	wantInventory(t, ev.Zone, 5, 3, 2, 0)
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 3, "eve", "key-1")), topics.ReasonIdempotencyConflict)
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 2, "", "key-1")), topics.ReasonIdempotencyConflict)
-	wantType(t, h.apply(h.placeCmd(zoneA, 2, "eve", "key-1")), topics.EvRequestReplayed)
-	wantType(t, h.apply(h.placeCmd(zoneB, 3, "eve", "key-1")), topics.EvHoldPlaced) // another zone
+	wantType(t, h.apply(h.placeCmd(zoneA, 2, "eve", "key-1")), topics.OutRequestReplayed)
+	wantType(t, h.apply(h.placeCmd(zoneB, 3, "eve", "key-1")), topics.OutHoldPlaced) // another zone
 
 	// A rejection is remembered: more capacity later does not change the answer.
 	tooMany := h.placeCmd(zoneA, 4, "", "key-2")
 	wantRejected(t, h.apply(tooMany), topics.ReasonInsufficientCapacity)
-	wantType(t, h.apply(h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(50)})), topics.EvZoneConfigured)
+	wantType(t, h.apply(h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(50)})), topics.OutZoneConfigured)
 	ev = h.apply(h.placeCmd(zoneA, 4, "", "key-2"))
-	wantType(t, ev, topics.EvRequestReplayed)
+	wantType(t, ev, topics.OutRequestReplayed)
 	wantRej := topics.Rejection{Reason: topics.ReasonInsufficientCapacity, Message: "not enough tickets available", Available: 3}
 	if ev.Replay.Rejection == nil || *ev.Replay.Rejection != wantRej || ev.Replay.OriginalRequestID != tooMany.RequestID {
 		t.Fatalf("replay %+v", ev.Replay)
 	}
-	if ev.Replay.Rejection == nil || ev.Replay.OriginalType != topics.EvRequestRejected {
+	if ev.Replay.Rejection == nil || ev.Replay.OriginalType != topics.OutRequestRejected {
 		t.Fatalf("replay type %s", ev.Replay.OriginalType)
 	}
 	// Configure commands are fingerprinted too.
 	cfg := h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(60)})
 	cfg.IdempotencyKey = "cfg"
-	wantType(t, h.apply(cfg), topics.EvZoneConfigured)
+	wantType(t, h.apply(cfg), topics.OutZoneConfigured)
 	again := h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(60)})
 	again.IdempotencyKey = "cfg"
-	wantType(t, h.apply(again), topics.EvRequestReplayed)
+	wantType(t, h.apply(again), topics.OutRequestReplayed)
 	other := h.configureCmd(zoneA, topics.ConfigureZone{Capacity: i64(60), CustomerLimit: i64(0)})
 	other.IdempotencyKey = "cfg"
 	wantRejected(t, h.apply(other), topics.ReasonIdempotencyConflict)
@@ -371,9 +375,9 @@ func TestIdempotencyRetention(t *testing.T) {
 	h := newHarness(t, DefaultConfig())
 	h.createZone(zoneA, 100, topics.ConfigureZone{})
 	hold := h.place(zoneA, 1, "")
-	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.EvHoldConfirmed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.OutHoldConfirmed)
 	h.now = h.now.Add(24*time.Hour - time.Nanosecond)
-	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.EvRequestReplayed)
+	wantType(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.OutRequestReplayed)
 	h.now = h.now.Add(time.Nanosecond)
 	wantRejected(t, h.apply(h.confirmCmd(zoneA, hold, "k1")), topics.ReasonHoldNotFound)
 	if st := h.s.Stats(); st.Keys != 1 || st.ResolvedHolds != 0 || st.KeysEvictedEarly != 0 {
@@ -389,18 +393,18 @@ func TestKeysMaxNeverForgetsAKeyTheReadModelLacks(t *testing.T) {
 	h := newHarness(t, cfg)
 	h.createZone(zoneA, 100, topics.ConfigureZone{})
 	first := h.apply(h.placeCmd(zoneA, 1, "", "retried"))
-	wantType(t, first, topics.EvHoldPlaced)
+	wantType(t, first, topics.OutHoldPlaced)
 	h.now = h.now.Add(time.Minute)
 	for i := range 2 * cfg.KeysMax {
 		ev := h.apply(h.placeCmd(zoneA, 1, "", fmt.Sprintf("other-%d", i)))
 		if i < cfg.KeysMax-1 {
-			wantType(t, ev, topics.EvHoldPlaced)
+			wantType(t, ev, topics.OutHoldPlaced)
 		} else {
 			wantRejected(t, ev, topics.ReasonPartitionFull)
 		}
 	}
 	retry := h.apply(h.placeCmd(zoneA, 1, "", "retried"))
-	wantType(t, retry, topics.EvRequestReplayed)
+	wantType(t, retry, topics.OutRequestReplayed)
 	if retry.Replay.HoldID != first.Hold.ID {
 		t.Fatalf("replay names hold %s, want %s", retry.Replay.HoldID, first.Hold.ID)
 	}
@@ -410,12 +414,12 @@ func TestKeysMaxNeverForgetsAKeyTheReadModelLacks(t *testing.T) {
 
 	// The read model has the decisions up to t0 (the first key) only: one key may go.
 	h.s.SetSunkThrough(t0)
-	wantType(t, h.apply(h.placeCmd(zoneA, 1, "", "after-sunk")), topics.EvHoldPlaced)
+	wantType(t, h.apply(h.placeCmd(zoneA, 1, "", "after-sunk")), topics.OutHoldPlaced)
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 1, "", "one-more")), topics.ReasonPartitionFull)
 	// Decisions made after SetSunkThrough are not covered by it, even at an earlier clock time.
 	h.s.SetSunkThrough(h.now)
 	for _, key := range []string{"one-more", "and-more", "third"} {
-		wantType(t, h.apply(h.placeCmd(zoneA, 1, "", key)), topics.EvHoldPlaced)
+		wantType(t, h.apply(h.placeCmd(zoneA, 1, "", key)), topics.OutHoldPlaced)
 	}
 	wantRejected(t, h.apply(h.placeCmd(zoneA, 1, "", "too-many")), topics.ReasonPartitionFull)
 	if st := h.s.Stats(); st.Keys != cfg.KeysMax || st.KeysEvictedEarly != 4 {
@@ -432,7 +436,7 @@ func TestResolvedHoldsBound(t *testing.T) {
 	var holds []uuid.UUID
 	for range 3 {
 		id := h.place(zoneA, 1, "")
-		wantType(t, h.apply(h.releaseCmd(zoneA, id, "")), topics.EvHoldReleased)
+		wantType(t, h.apply(h.releaseCmd(zoneA, id, "")), topics.OutHoldReleased)
 		holds = append(holds, id)
 	}
 	wantRejected(t, h.apply(h.releaseCmd(zoneA, holds[0], "")), topics.ReasonHoldNotFound)
@@ -452,7 +456,7 @@ func TestMalformedCommands(t *testing.T) {
 		h.cmd(topics.CmdReleaseHold, zoneA, ""),
 		h.cmd(topics.CmdConfigureZone, zoneA, ""),
 		h.cmd("hold.steal", zoneA, ""),
-		h.placeCmd(zoneA, 1, "", strings.Repeat("k", IdempotencyKeyLenMax+1)),
+		h.placeCmd(zoneA, 1, "", strings.Repeat("k", topics.TextBytesMax+1)),
 	} {
 		wantRejected(t, h.apply(cmd), topics.ReasonInvalidCommand)
 	}
@@ -480,11 +484,11 @@ func TestBacklogAfterDowntimeJudgedAtAppendTimes(t *testing.T) {
 	backlog := []struct {
 		at   time.Duration
 		cmd  *topics.Command
-		want topics.EventType
+		want topics.OutcomeType
 	}{
-		{30 * time.Second, h.confirmCmd(zoneA, holds[0], "pay-0"), topics.EvHoldConfirmed},
-		{69 * time.Second, h.confirmCmd(zoneA, holds[1], "pay-1"), topics.EvHoldConfirmed},
-		{90 * time.Second, h.confirmCmd(zoneA, holds[2], "pay-2"), topics.EvRequestRejected},
+		{30 * time.Second, h.confirmCmd(zoneA, holds[0], "pay-0"), topics.OutHoldConfirmed},
+		{69 * time.Second, h.confirmCmd(zoneA, holds[1], "pay-1"), topics.OutHoldConfirmed},
+		{90 * time.Second, h.confirmCmd(zoneA, holds[2], "pay-2"), topics.OutRequestRejected},
 	}
 	for _, b := range backlog {
 		h.now = t0.Add(b.at)
@@ -494,7 +498,7 @@ func TestBacklogAfterDowntimeJudgedAtAppendTimes(t *testing.T) {
 		if !ev.Time.Equal(h.now) {
 			t.Fatalf("decided at %v, want the append time %v", ev.Time, h.now)
 		}
-		if b.want == topics.EvRequestRejected {
+		if b.want == topics.OutRequestRejected {
 			wantRejected(t, ev, topics.ReasonHoldExpired)
 			if len(evs) != 2 || evs[0].Hold.ID != holds[2] || !evs[0].Time.Equal(t0.Add(90*time.Second)) {
 				t.Fatalf("want hold %s expired first, got %d events", holds[2], len(evs))
