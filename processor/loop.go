@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
@@ -306,7 +307,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			break
 		}
 		p.log.Error("topics not ready; retrying", "err", err)
-		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+		backoff.Sleep(ctx, backoff.Exp(fails, resetBackoffMin, resetBackoffMax))
 	}
 	fails := 0
 	for ctx.Err() == nil {
@@ -320,7 +321,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		}
 		p.m.resets.Inc()
 		p.log.Error("transaction failed; resetting the session and restoring", "err", err, "failures", fails+1)
-		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+		backoff.Sleep(ctx, backoff.Exp(fails, resetBackoffMin, resetBackoffMax))
 		fails++
 		p.reset(ctx)
 	}
@@ -350,7 +351,7 @@ func (p *Processor) reset(ctx context.Context) {
 			return
 		}
 		p.log.Error("new transactional session", "err", err)
-		sleep(ctx, backoff(fails, resetBackoffMin, resetBackoffMax))
+		backoff.Sleep(ctx, backoff.Exp(fails, resetBackoffMin, resetBackoffMax))
 	}
 }
 
@@ -653,24 +654,3 @@ func retryBackoff(fails int) time.Duration {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
-
-// backoff is min doubling per failure, capped at ceiling.
-func backoff(fails int, floor, ceiling time.Duration) time.Duration {
-	d := floor
-	for range min(fails, 30) {
-		if d *= 2; d >= ceiling {
-			return ceiling
-		}
-	}
-	return d
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}

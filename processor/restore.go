@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 )
 
@@ -142,7 +143,7 @@ func (p *Processor) collectRestores(owned map[int32]uint64) {
 		}
 		if res.err != nil {
 			r.fails++
-			wait := backoff(r.fails-1, restoreBackoffMin, restoreBackoffMax)
+			wait := backoff.Exp(r.fails-1, restoreBackoffMin, restoreBackoffMax)
 			r.next = p.cfg.Now().Add(wait)
 			reason := "error"
 			var mm *ErrStateMismatch
