@@ -44,12 +44,10 @@ func TestFailedRecordAbortsTheTransaction(t *testing.T) {
 	var rejected atomic.Bool
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		req := kreq.(*kmsg.ProduceRequest)
-		if req.TransactionID == nil || !producesTo(req, names.Events, eventsID) {
-			c.KeepControl()
+		if req.TransactionID == nil || !producesTo(req, names.Events, eventsID) || rejected.Swap(true) {
 			return nil, nil, false
 		}
 		c.SleepControl(func() { time.Sleep(rejectDelay) })
-		rejected.Store(true)
 		return rejectAll(req, kerr.TransactionAbortable.Code), nil, true
 	})
 	w.random(t, 100)
