@@ -448,33 +448,17 @@ func (p *Processor) holdBack(part int32, first int64) {
 }
 
 // transact applies the work of every partition concurrently (each partition's state
-// is touched by one goroutine only) and ends the transaction. If it does not commit,
-// the in-memory states are ahead of Kafka: they are dropped and restored from the
-// changelog, and the consumer is back at the committed offsets. An error means the
-// session must be replaced.
+// is touched by one goroutine only) and ends the transaction: it commits only if
+// every record was acknowledged. If it does not commit, the in-memory states are
+// ahead of Kafka: they are dropped and restored from the changelog, and the
+// consumer is back at the committed offsets. An error means the session must be
+// replaced.
 func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, ticks map[int32]bool) error {
 	start := time.Now()
 	if err := p.sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin: %w", err)
 	}
-	var (
-		mu          sync.Mutex
-		produceErr  error
-		lastOutcome = map[int32]int64{}
-	)
-	promise := func(r *kgo.Record, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if produceErr == nil {
-				produceErr = err
-			}
-			return
-		}
-		if cur, ok := lastOutcome[r.Partition]; r.Topic == p.cfg.Topics.Events && (!ok || r.Offset > cur) {
-			lastOutcome[r.Partition] = r.Offset
-		}
-	}
+	acks := &txnAcks{events: p.cfg.Topics.Events, lastOutcome: map[int32]int64{}}
 	var wg sync.WaitGroup
 	records := 0
 	for id, part := range p.parts {
@@ -486,16 +470,23 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.applyPartition(ctx, part, recs, promise)
+			p.applyPartition(ctx, part, recs, acks.promise)
 			if ticks[id] {
-				p.sess.Produce(ctx, tickRecord(p.cfg.Topics.Commands, id), promise)
+				p.sess.Produce(ctx, tickRecord(p.cfg.Topics.Commands, id), acks.promise)
 			}
 		}()
 	}
 	wg.Wait()
+	// A record's failure is known only once the flush has waited for every answer.
+	if err := p.sess.Client().Flush(ctx); err != nil {
+		p.m.aborts.Inc()
+		p.dropAll()
+		return fmt.Errorf("processor: flush: %w", err)
+	}
+	failed := acks.failure()
 	try := kgo.TryCommit
-	if produceErr != nil {
-		p.log.Warn("produce failed; aborting", "err", produceErr)
+	if failed != nil {
+		p.log.Warn("a record of the transaction failed; aborting it", "err", failed)
 		try = kgo.TryAbort
 	}
 	committed, err := p.sess.End(ctx, try)
@@ -506,11 +497,49 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		if err != nil {
 			return fmt.Errorf("processor: end transaction: %w", err)
 		}
-		p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
+		if failed == nil {
+			p.log.Info("transaction aborted (rebalance); states will be restored", "records", records)
+		}
 		return nil
 	}
-	p.committed(work, ticks, lastOutcome, records)
+	p.committed(work, ticks, acks.lastOutcome, records)
 	return nil
+}
+
+// txnAcks collects the brokers' answers to the records of one transaction. Produce
+// returns at once and the promises run as the brokers answer, most of them while
+// End flushes; so the answers are read only after a flush. A failed record must
+// abort the transaction, which the client does not do by itself: after a failed
+// batch it renews its producer id, which fence-aborts what the transaction wrote
+// until then, and the records produced afterwards and the consumed offsets commit
+// on their own under the new epoch. Committing would lose outcomes and state
+// changes that the in-memory states keep.
+type txnAcks struct {
+	events      string
+	mu          sync.Mutex
+	err         error           // the first failure
+	lastOutcome map[int32]int64 // per partition, the offset of its last outcome
+}
+
+func (a *txnAcks) promise(r *kgo.Record, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		if a.err == nil {
+			a.err = fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err)
+		}
+		return
+	}
+	if cur, ok := a.lastOutcome[r.Partition]; r.Topic == a.events && (!ok || r.Offset > cur) {
+		a.lastOutcome[r.Partition] = r.Offset
+	}
+}
+
+// failure returns the first failed record's error, or nil.
+func (a *txnAcks) failure() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
 }
 
 // committed updates the partitions' bookkeeping and the metrics after a commit.
