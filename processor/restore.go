@@ -235,24 +235,25 @@ func (p *Processor) changelogRange(ctx context.Context, part int32) (start, end 
 // readChangelog restores every record of [start, end).
 func (p *Processor) readChangelog(ctx context.Context, st *zone.State, part int32, start, end int64) (int, error) {
 	n := 0
-	err := p.readRange(ctx, p.cfg.Topics.State, part, start, end, func(r *kgo.Record) error {
+	err := p.readRange(ctx, p.cfg.Topics.State, part, start, end, kgo.ReadCommitted(), func(r *kgo.Record) error {
 		n++
 		return st.Rebuild(r.Key, r.Value)
 	})
 	return n, err
 }
 
-// readRange calls fn for every committed data record of [start, end) of one
-// partition, in order. It stops only when it has seen offset end-1 (the last
+// readRange calls fn for every data record of [start, end) of one partition that
+// the isolation level shows, in order. It stops only when it has seen offset end-1
+// (with read committed, end-1 must not be in an aborted transaction; the last
 // record before the end is in the active segment, which compaction never touches,
 // and a transaction marker is kept, so it is always there to be seen): an empty or
 // failed fetch means a slow or failing broker, not the end, and is polled again
 // until ctx (RestoreTimeout) is done.
-func (p *Processor) readRange(ctx context.Context, topic string, part int32, start, end int64, fn func(*kgo.Record) error) error {
+func (p *Processor) readRange(ctx context.Context, topic string, part int32, start, end int64, iso kgo.IsolationLevel, fn func(*kgo.Record) error) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(start)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchIsolationLevel(iso),
 		// Control records (transaction markers) are kept: the last offset before the
 		// end is usually a commit marker, and reaching it is how the end is seen.
 		kgo.KeepControlRecords(),
@@ -344,8 +345,11 @@ func (p *Processor) commandsBetween(ctx context.Context, part int32, from, to in
 	if e, ok := ends.Lookup(p.cfg.Topics.Commands, part); !ok || e.Err != nil || e.Offset < to {
 		return true, nil // offsets past the partition's end: nothing to vouch for them
 	}
+	// Read uncommitted: a read-committed reader never sees a tick of an aborted
+	// transaction, and one at to-1 would keep it waiting for an offset that never
+	// comes. Commands are written outside transactions, so every one is seen.
 	found := false
-	err = p.readRange(ctx, p.cfg.Topics.Commands, part, from, to, func(r *kgo.Record) error {
+	err = p.readRange(ctx, p.cfg.Topics.Commands, part, from, to, kgo.ReadUncommitted(), func(r *kgo.Record) error {
 		found = found || !isTick(r)
 		return nil
 	})
