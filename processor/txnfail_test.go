@@ -117,3 +117,39 @@ func rejectAll(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
 	}
 	return resp
 }
+
+// TestCommandsBetweenEndsAtAnAbortedTick proves that the check of a restored
+// state against the group's offset ends when the range it reads ends with a tick
+// of an aborted transaction (the processor aborts a transaction whose record
+// failed). Before, it read committed records only, waited for that offset until
+// the restore timed out, and the partition was never restored.
+func TestCommandsBetweenEndsAtAnAbortedTick(t *testing.T) {
+	_, brokers := fakeKafka(t)
+	names := topics.NamesWithPrefix("tick-")
+	createTopics(t, brokers, names)
+	produceCommands(t, brokers, names.Commands, 0, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("tick-aborter"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, tickRecord(names.Commands, 0)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProcessor(t, brokers, names, "between", nil)
+	stale, err := p.commandsBetween(ctx, 0, 0, 2) // the command, then the aborted tick
+	if err != nil {
+		t.Fatalf("commandsBetween: %v", err)
+	}
+	if !stale {
+		t.Fatal("the command at offset 0 was not seen")
+	}
+}
