@@ -20,9 +20,9 @@ RATE=${LOADGEN_RATE:-200}
 DURATION=${LOADGEN_DURATION:-30s}
 ZONES=${LOADGEN_ZONES:-1}
 CONC=${LOADGEN_CONCURRENCY:-2000}
-# The in-memory state machine benchmarks of processor/bench_test.go.
+# The in-memory state machine benchmarks of processor/zone/bench_test.go.
 STEPS=" ${BENCH_STEPS:-state loop restore sink latency loadgen} "
-STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Restore)$'
+STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Rebuild)$'
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -47,7 +47,7 @@ run_steps() {
 	if has state; then
 		step "processor: state machine, in memory (count=$COUNT)"
 		load "before state"
-		$GO test -run '^$' -bench "$STATE_BENCH" -benchmem -count="$COUNT" -timeout 30m ./processor/ | tee "$OUT/processor_state.txt"
+		$GO test -run '^$' -bench "$STATE_BENCH" -benchmem -count="$COUNT" -timeout 30m ./processor/zone/ | tee "$OUT/processor_state.txt"
 	fi
 	if has loop; then
 		step "processor: BenchmarkLoopHotZone on real Kafka (100000 commands, count=$COUNT)"
