@@ -12,16 +12,25 @@ import (
 
 // Defaults and bounds of the Config fields.
 const (
-	WaitMaxDefault          = 30 * time.Second
-	WaitersMaxDefault       = 10_000
-	WaitPollIntervalDefault = 5 * time.Millisecond
-	BodyBytesMaxDefault     = 64 << 10
-	RateBurstDefault        = 20
-	RateClientsMaxDefault   = 100_000
-	ClockSkewMaxDefault     = 2 * time.Minute
-	ReadyTimeoutDefault     = 2 * time.Second
-	QueryTimeoutDefault     = 2 * time.Second
-	PublishTimeoutDefault   = 10 * time.Second
+	WaitMaxDefault           = 30 * time.Second
+	WaitersMaxDefault        = 10_000
+	WaitPollIntervalDefault  = 5 * time.Millisecond
+	BodyBytesMaxDefault      = 64 << 10
+	RateBurstDefault         = 20
+	RateClientsMaxDefault    = 100_000
+	ClockSkewMaxDefault      = 2 * time.Minute
+	ReadyTimeoutDefault      = 2 * time.Second
+	QueryTimeoutDefault      = 2 * time.Second
+	PublishTimeoutDefault    = 10 * time.Second
+	ZoneCacheTTLDefault      = time.Second
+	ZoneStaleMaxDefault      = time.Minute
+	InFlightMaxDefault       = 20_000
+	KeyLookupWorkersDefault  = 2
+	BatchBodyBytesMaxDefault = 1 << 20
+
+	// BatchHoldsMax is the most holds one POST /holds/batch carries, and the
+	// most ids one POST /requests/lookup asks for.
+	BatchHoldsMax = 1000
 
 	ReadHeaderTimeoutDefault = 5 * time.Second
 	ReadTimeoutDefault       = 15 * time.Second
@@ -90,6 +99,26 @@ type Config struct {
 	// longer. Default 10s.
 	PublishTimeout time.Duration
 
+	// ZoneCacheTTL is how old the API's copy of a zone's settings may be before a
+	// submit to the zone refreshes it from the read model (in the background: the
+	// submit goes on with the copy it has). Default 1s.
+	ZoneCacheTTL time.Duration
+	// ZoneStaleMax is how old that copy may grow while the read model cannot be
+	// reached; past it, submits to the zone answer 503. Default 1m.
+	ZoneStaleMax time.Duration
+	// InFlightMax bounds the commands being published at once (sent to Kafka and
+	// not yet acknowledged), summed over all submits. A submit that would go over
+	// it answers 503 overloaded with Retry-After at once, without publishing.
+	// Default 20000.
+	InFlightMax int
+	// KeyLookupWorkers is how many queries at once check idempotency keys against
+	// the read model; each query checks every key waiting (up to BatchHoldsMax), so
+	// under load one query serves many submits. Default 2.
+	KeyLookupWorkers int
+	// BatchBodyBytesMax bounds the body of POST /holds/batch and POST
+	// /requests/lookup. Default 1 MiB.
+	BatchBodyBytesMax int64
+
 	// ReadHeaderTimeout bounds reading a request's headers. Default 5s.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included: a client sending
@@ -128,6 +157,7 @@ func (c Config) Validate() error {
 		{"WaitMax", c.WaitMax}, {"WaitPollInterval", c.WaitPollInterval},
 		{"ClockSkewMax", c.ClockSkewMax}, {"ReadyTimeout", c.ReadyTimeout},
 		{"QueryTimeout", c.QueryTimeout}, {"PublishTimeout", c.PublishTimeout},
+		{"ZoneCacheTTL", c.ZoneCacheTTL}, {"ZoneStaleMax", c.ZoneStaleMax},
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout},
 		{"WriteTimeout", c.WriteTimeout}, {"IdleTimeout", c.IdleTimeout},
 	} {
@@ -140,6 +170,8 @@ func (c Config) Validate() error {
 		{"WaitersMax", int64(c.WaitersMax)}, {"BodyBytesMax", c.BodyBytesMax},
 		{"RateBurst", int64(c.RateBurst)}, {"RateClientsMax", int64(c.RateClientsMax)},
 		{"HeaderBytesMax", int64(c.HeaderBytesMax)}, {"ConnectionsMax", int64(c.ConnectionsMax)},
+		{"InFlightMax", int64(c.InFlightMax)}, {"KeyLookupWorkers", int64(c.KeyLookupWorkers)},
+		{"BatchBodyBytesMax", c.BatchBodyBytesMax},
 	} {
 		setting.AtLeast(p, n.name, n.v, 0)
 	}
@@ -153,6 +185,12 @@ func (c Config) Validate() error {
 	d := c.withDefaults()
 	if d.WaitPollInterval >= d.WaitMax {
 		p.Add("WaitPollInterval", "%s must be shorter than WaitMax %s", d.WaitPollInterval, d.WaitMax)
+	}
+	if d.ZoneStaleMax < d.ZoneCacheTTL {
+		p.Add("ZoneStaleMax", "%s must not be shorter than ZoneCacheTTL %s", d.ZoneStaleMax, d.ZoneCacheTTL)
+	}
+	if d.InFlightMax < BatchHoldsMax {
+		p.Add("InFlightMax", "%d must be at least %d, the holds of one batch", d.InFlightMax, BatchHoldsMax)
 	}
 	if d.WriteTimeout <= d.WaitMax {
 		p.Add("WriteTimeout", "%s must be longer than WaitMax %s: a waiting submit would be cut off", d.WriteTimeout, d.WaitMax)
@@ -179,6 +217,11 @@ func (c Config) withDefaults() Config {
 		ReadyTimeout:      ReadyTimeoutDefault,
 		QueryTimeout:      QueryTimeoutDefault,
 		PublishTimeout:    PublishTimeoutDefault,
+		ZoneCacheTTL:      ZoneCacheTTLDefault,
+		ZoneStaleMax:      ZoneStaleMaxDefault,
+		InFlightMax:       InFlightMaxDefault,
+		KeyLookupWorkers:  KeyLookupWorkersDefault,
+		BatchBodyBytesMax: BatchBodyBytesMaxDefault,
 		ReadHeaderTimeout: ReadHeaderTimeoutDefault,
 		ReadTimeout:       ReadTimeoutDefault,
 		IdleTimeout:       IdleTimeoutDefault,

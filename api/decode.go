@@ -27,18 +27,23 @@ const (
 // decodeJSON reads the request body into dst: it must be application/json, at most
 // Config.BodyBytesMax bytes, exactly one JSON value, and name no field dst lacks.
 func (s *server) decodeJSON(c *gin.Context, dst any) *Error {
+	return decodeJSONLimit(c, dst, s.cfg.BodyBytesMax)
+}
+
+// decodeJSONLimit is decodeJSON with a body of at most limit bytes.
+func decodeJSONLimit(c *gin.Context, dst any, limit int64) *Error {
 	mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mediaType != "application/json" {
 		return newError(KindUnsupportedType, "unsupported_media_type", "the body must be application/json")
 	}
-	if c.Request.ContentLength > s.cfg.BodyBytesMax {
-		return bodyTooLarge(s.cfg.BodyBytesMax)
+	if c.Request.ContentLength > limit {
+		return bodyTooLarge(limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyBytesMax))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return bodyTooLarge(s.cfg.BodyBytesMax)
+			return bodyTooLarge(limit)
 		}
 		return invalid("invalid_body", "reading the body: %v", err)
 	}

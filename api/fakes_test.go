@@ -45,6 +45,14 @@ func (p *fakePublisher) Publish(_ context.Context, cmd *topics.Command) error {
 	return nil
 }
 
+func (p *fakePublisher) PublishAll(ctx context.Context, cmds []*topics.Command) []error {
+	errs := make([]error, len(cmds))
+	for i, cmd := range cmds {
+		errs[i] = p.Publish(ctx, cmd)
+	}
+	return errs
+}
+
 func (p *fakePublisher) published() []*topics.Command {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -68,6 +76,8 @@ type fakeReads struct {
 	// resultQueries counts RequestResults calls; maxIDs is the most ids in one.
 	resultQueries int
 	maxIDs        int
+	// keyQueries counts KeyDecisions calls.
+	keyQueries int
 }
 
 func newFakeReads() *fakeReads {
@@ -81,12 +91,19 @@ type zoneKey struct {
 	key  string
 }
 
-func (f *fakeReads) ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error) {
-	z, err := f.Zone(ctx, zone)
+func (f *fakeReads) KeyDecisions(_ context.Context, keys []ZoneKey, since time.Time) ([]*RequestResult, error) {
+	f.mu.Lock()
+	err := f.err
+	f.keyQueries++
+	f.mu.Unlock()
 	if err != nil {
-		return Zone{}, nil, err
+		return nil, err
 	}
-	return z, f.decision(zone, key, since), nil
+	out := make([]*RequestResult, len(keys))
+	for i, k := range keys {
+		out[i] = f.decision(k.Zone, k.Key, since)
+	}
+	return out, nil
 }
 
 func (f *fakeReads) HoldAndKey(ctx context.Context, hold uuid.UUID, key string, since time.Time) (Hold, *RequestResult, error) {

@@ -19,6 +19,8 @@ type metrics struct {
 	waitOutcomes    *prometheus.CounterVec
 	rateLimited     prometheus.Counter
 	keyReplays      *prometheus.CounterVec
+	overloaded      prometheus.Counter
+	batchHolds      prometheus.Histogram
 }
 
 // routeUnmatched labels requests that matched no route, so that scanners probing
@@ -27,7 +29,7 @@ const routeUnmatched = "unmatched"
 
 // newMetrics builds the API's collectors and registers them all on reg (none when
 // reg is nil). Registering a collector twice is a programmer error and panics.
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, inFlight *inFlight) *metrics {
 	f := promauto.With(reg)
 	httpLabels := []string{"route", "method", "status"}
 	m := &metrics{
@@ -52,7 +54,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Requests answered 429 by the per-client rate limit."}),
 		keyReplays: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_key_replays_total",
 			Help: "Retries answered from the read model without publishing, by command type and outcome (replay or conflict)."}, []string{"type", "outcome"}),
+		overloaded: f.NewCounter(prometheus.CounterOpts{Name: "ticket_api_overloaded_total",
+			Help: "Submits answered 503 overloaded: the in-flight bound or the key lookup queue was full."}),
+		batchHolds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_batch_holds",
+			Help:    "Holds per POST /holds/batch.",
+			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000}}),
 	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticket_api_commands_in_flight",
+		Help: "Commands being published (sent to Kafka, not yet acknowledged), against Config.InFlightMax."},
+		func() float64 { return float64(inFlight.n.Load()) })
 	// Pre-create the series dashboards query, so they exist before the first event.
 	for _, t := range []topics.CommandType{topics.CmdConfigureZone, topics.CmdPlaceHold,
 		topics.CmdConfirmHold, topics.CmdReleaseHold} {

@@ -118,6 +118,12 @@ func (s *server) getRequest(c *gin.Context) {
 // time alone never turns a request unknown: while the processor or the sink is
 // down, every accepted request stays pending.
 func (s *server) mayBePending(ctx context.Context, id uuid.UUID) (bool, error) {
+	return s.mayBePendingSeen(ctx, id, nil)
+}
+
+// mayBePendingSeen is mayBePending keeping each partition's progress in seen (when
+// not nil), so that many ids cost one query per partition.
+func (s *server) mayBePendingSeen(ctx context.Context, id uuid.UUID, seen map[int32]time.Time) (bool, error) {
 	if id.Version() != 7 {
 		return false, nil
 	}
@@ -125,9 +131,15 @@ func (s *server) mayBePending(ctx context.Context, id uuid.UUID) (bool, error) {
 	if p >= s.cfg.Partitions {
 		return false, nil
 	}
-	through, err := s.deps.Reads.DecidedThrough(ctx, p)
-	if err != nil {
-		return false, err
+	through, ok := seen[p]
+	if !ok {
+		var err error
+		if through, err = s.deps.Reads.DecidedThrough(ctx, p); err != nil {
+			return false, err
+		}
+		if seen != nil {
+			seen[p] = through
+		}
 	}
 	sec, nsec := id.Time().UnixTime()
 	return !through.After(time.Unix(sec, nsec).Add(s.decidedMargin())), nil

@@ -13,6 +13,9 @@ import (
 // durably accepted (package ingest produces to Kafka with acks=all).
 type Publisher interface {
 	Publish(ctx context.Context, cmd *topics.Command) error
+	// PublishAll publishes cmds together and returns once each is accepted or
+	// failed: errs[i] is cmds[i]'s error, nil when it was accepted.
+	PublishAll(ctx context.Context, cmds []*topics.Command) (errs []error)
 }
 
 // ReadModel answers the API's reads from the read model the sink writes. A row that
@@ -30,19 +33,26 @@ type ReadModel interface {
 	// missing from the result; that is not an error.
 	RequestResults(ctx context.Context, ids []uuid.UUID) ([]RequestResult, error)
 
-	// ZoneAndKey returns a zone and, when idempotency key was decided in the zone
-	// after since, the decision that answers a retry of it, in one round trip (a
-	// submit needs both). That is the key's first decided request, not a replay,
-	// and not a rejection the processor does not remember under the key
-	// (idempotency_conflict, invalid_command, or the retryable partition_full).
-	ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error)
-	// HoldAndKey is ZoneAndKey for a hold: the hold, and the decision of key in
-	// the hold's zone.
+	// KeyDecisions returns, for each idempotency key of a zone, the decision that
+	// answers a retry of it if one was made after since (nil otherwise), in the
+	// order of keys, in one round trip for all of them. That is the key's first
+	// decided request, not a replay, and not a rejection the processor does not
+	// remember under the key (idempotency_conflict, invalid_command, or the
+	// retryable partition_full).
+	KeyDecisions(ctx context.Context, keys []ZoneKey, since time.Time) ([]*RequestResult, error)
+	// HoldAndKey returns a hold and the decision of key in the hold's zone (as
+	// KeyDecisions), in one round trip.
 	HoldAndKey(ctx context.Context, hold uuid.UUID, key string, since time.Time) (Hold, *RequestResult, error)
 	// DecidedThrough is the newest event time the read model has from a
 	// partition of the events topic: every command appended to the partition
 	// before it is decided and recorded. Zero when the partition has none.
 	DecidedThrough(ctx context.Context, partition int32) (time.Time, error)
+}
+
+// ZoneKey is an idempotency key in a zone: keys are scoped to their zone.
+type ZoneKey struct {
+	Zone uuid.UUID
+	Key  string
 }
 
 // Zone is a row of zones: configuration and inventory as of AsOf, the processor's

@@ -39,7 +39,11 @@ type server struct {
 	deps    Deps
 	metrics *metrics
 	waiters *waiters
-	now     func() time.Time
+	zones   *zoneCache
+	keys    *keyLookups
+	// inFlight counts the commands being published (see admit).
+	inFlight *inFlight
+	now      func() time.Time
 }
 
 // New validates cfg and returns the HTTP handler of the API. It starts no
@@ -64,8 +68,11 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	cfg = cfg.withDefaults()
-	m := newMetrics(deps.Registry)
-	return &server{cfg: cfg, deps: deps, metrics: m, waiters: newWaiters(deps.Reads, cfg, m), now: time.Now}, nil
+	s := &server{cfg: cfg, deps: deps, waiters: nil, zones: newZoneCache(deps.Reads, cfg),
+		keys: newKeyLookups(deps.Reads, cfg), inFlight: &inFlight{max: int64(cfg.InFlightMax)}, now: time.Now}
+	s.metrics = newMetrics(deps.Registry, s.inFlight)
+	s.waiters = newWaiters(deps.Reads, cfg, s.metrics)
+	return s, nil
 }
 
 // routes builds the gin engine. Every route here is documented in openapi.yaml; a
@@ -99,6 +106,8 @@ func (s *server) routes() *gin.Engine {
 		api.Use(s.rateLimit(newClientLimiter(s.cfg.RateLimit, s.cfg.RateBurst, s.cfg.RateClientsMax)))
 	}
 	api.POST("/holds", s.placeHold)
+	api.POST("/holds/batch", s.placeHolds)
+	api.POST("/requests/lookup", s.lookupRequests)
 	api.POST("/holds/:id/confirm", s.confirmHold)
 	api.DELETE("/holds/:id", s.releaseHold)
 	api.GET("/holds/:id", s.getHold)
@@ -171,7 +180,10 @@ func (s *server) fail(c *gin.Context, err error) {
 		e = &Error{Kind: KindInternal, Code: "internal", Message: "internal error", Cause: err}
 	}
 	status := statusOf(e.Kind)
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+		c.Header("Retry-After", "1")
+	}
+	if status >= 500 && e.Code != "overloaded" {
 		s.cfg.Logger.Error("api: request failed", "route", c.FullPath(), "status", status, "err", e)
 	}
 	c.AbortWithStatusJSON(status, errorJSON{Error: *errorDetailOf(e)})

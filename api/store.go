@@ -35,7 +35,7 @@ var _ ReadModel = (*Store)(nil)
 const zoneColumns = `id, event_id, name, capacity, available, held, sold,
        hold_ttl_seconds, hold_quantity_max, customer_limit, as_of`
 
-// sqlZone reads one zone; POST /holds runs it on every submit (primary key).
+// sqlZone reads one zone (primary key); see zoneCache.
 const sqlZone = `SELECT ` + zoneColumns + ` FROM zones WHERE id = $1`
 
 // sqlEvent and sqlEventZones read an event and its zones (index zones_event_id).
@@ -70,32 +70,34 @@ LEFT JOIN holds h ON h.id = r.hold_id
 LEFT JOIN orders o ON o.id = r.order_id
 WHERE r.id = ANY($1::uuid[])`
 
-// keyDecisionJoin joins the decision that answers a retry of idempotency key $2
-// in the zone named by its zoneColumn, decided after $3 (see ReadModel.ZoneAndKey),
+// keyDecisionJoin joins the decision that answers a retry of the idempotency key
+// and zone named by its two expressions, decided after $3 (see ReadModel.KeyDecisions),
 // as r, h and o; index requests_zone_idempotency_key.
 const keyDecisionJoin = `
 LEFT JOIN LATERAL (
     SELECT * FROM requests
-    WHERE zone_id = %s AND idempotency_key = $2 AND decided_at > $3
+    WHERE zone_id = %s AND idempotency_key = %s AND decided_at > $3
       AND NOT replayed AND type <> ''
       AND (reason IS NULL OR reason NOT IN ('idempotency_conflict', 'invalid_command', 'partition_full'))
     ORDER BY decided_at LIMIT 1) r ON true
 LEFT JOIN holds h ON h.id = r.hold_id
 LEFT JOIN orders o ON o.id = r.order_id`
 
-// sqlZoneAndKey is POST /holds's one query: the zone and the key's decision.
-var sqlZoneAndKey = `
-SELECT z.id, z.event_id, z.name, z.capacity, z.available, z.held, z.sold,
-       z.hold_ttl_seconds, z.hold_quantity_max, z.customer_limit, z.as_of,` + resultColumns + `
-FROM zones z` + fmt.Sprintf(keyDecisionJoin, "z.id") + `
-WHERE z.id = $1`
+// sqlKeyDecisions is the idempotency keys' shared lookup (see keyLookups): for
+// each (zone, key) of the arrays $1 and $2, numbered from 1 by k.i, the decision
+// that answers a retry of it.
+var sqlKeyDecisions = `
+SELECT k.i,` + resultColumns + `
+FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(zone_id, key, i)` +
+	fmt.Sprintf(keyDecisionJoin, "k.zone_id", "k.key") + `
+WHERE r.id IS NOT NULL`
 
 // sqlHoldAndKey is a confirm's or release's one query: the hold and the key's
 // decision in the hold's zone.
 var sqlHoldAndKey = `
 SELECT hh.id, hh.event_id, hh.zone_id, hh.quantity, hh.customer_id, hh.status, hh.idempotency_key,
        hh.created_at, hh.expires_at, hh.resolved_at, hh.order_id,` + resultColumns + `
-FROM holds hh` + fmt.Sprintf(keyDecisionJoin, "hh.zone_id") + `
+FROM holds hh` + fmt.Sprintf(keyDecisionJoin, "hh.zone_id", "$2") + `
 WHERE hh.id = $1`
 
 // sqlDecidedThrough reads how far the sink has written a partition.
@@ -135,18 +137,36 @@ func (s *Store) Hold(ctx context.Context, id uuid.UUID) (Hold, error) {
 	return h.hold(), nil
 }
 
-// ZoneAndKey implements ReadModel.
-func (s *Store) ZoneAndKey(ctx context.Context, zone uuid.UUID, key string, since time.Time) (Zone, *RequestResult, error) {
-	var (
-		z Zone
-		r resultRow
-	)
-	dest := append([]any{&z.ID, &z.EventID, &z.Name, &z.Capacity, &z.Available, &z.Held, &z.Sold,
-		&z.HoldTTLSeconds, &z.HoldQuantityMax, &z.CustomerLimit, &z.AsOf}, r.dest()...)
-	if err := s.pool.QueryRow(ctx, sqlZoneAndKey, zone, key, since).Scan(dest...); err != nil {
-		return Zone{}, nil, notFoundOr(err, "zone")
+// KeyDecisions implements ReadModel.
+func (s *Store) KeyDecisions(ctx context.Context, keys []ZoneKey, since time.Time) ([]*RequestResult, error) {
+	zones := make([]uuid.UUID, len(keys))
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		zones[i], names[i] = k.Zone, k.Key
 	}
-	return z, r.resultOrNil(), nil
+	rows, err := s.pool.Query(ctx, sqlKeyDecisions, zones, names, since)
+	if err != nil {
+		return nil, fmt.Errorf("query idempotency keys: %w", err)
+	}
+	defer rows.Close()
+	out := make([]*RequestResult, len(keys))
+	for rows.Next() {
+		var (
+			i int64
+			r resultRow
+		)
+		if err := rows.Scan(append([]any{&i}, r.dest()...)...); err != nil {
+			return nil, fmt.Errorf("read idempotency keys: %w", err)
+		}
+		if i < 1 || i > int64(len(keys)) {
+			return nil, fmt.Errorf("read idempotency keys: row %d of %d keys", i, len(keys))
+		}
+		out[i-1] = r.resultOrNil()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read idempotency keys: %w", err)
+	}
+	return out, nil
 }
 
 // HoldAndKey implements ReadModel.

@@ -29,24 +29,39 @@ type pendingJSON struct {
 }
 
 func (s *server) placeHold(c *gin.Context) {
-	cmd, prior, err := s.placeHoldCommand(c)
+	var b placeHoldBody
+	if err := s.decodeJSON(c, &b); err != nil {
+		s.fail(c, err)
+		return
+	}
+	cmd, err := s.holdCommand(c, &b)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.submitOrReplay(c, cmd, prior)
+	if !s.admit(c, 1) {
+		return
+	}
+	prior, err := s.keyDecisions(c, []ZoneKey{{Zone: cmd.ZoneID, Key: cmd.IdempotencyKey}})
+	if err != nil {
+		s.inFlight.give(1)
+		s.fail(c, err)
+		return
+	}
+	s.submitOrReplay(c, cmd, prior[0])
 }
 
-// placeHoldCommand checks a POST /holds and builds its command; prior is the
-// decision of its idempotency key, when the read model has one.
-func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *RequestResult, *Error) {
-	cmd, err := s.placeHoldBody(c)
+// holdCommand checks a hold (the body of POST /holds, or an item of a batch) and
+// builds its command. The zone comes from the API's copy (see zoneCache): no query
+// while it is fresh.
+func (s *server) holdCommand(c *gin.Context, b *placeHoldBody) (*topics.Command, *Error) {
+	cmd, err := s.holdBody(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	zone, prior, err := s.zoneAndKey(c, cmd.EventID, cmd.ZoneID, cmd.IdempotencyKey)
+	zone, err := s.zoneOfEvent(c, cmd.EventID, cmd.ZoneID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The processor checks this too; checking here keeps hopeless requests off Kafka.
 	// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax
@@ -56,18 +71,14 @@ func (s *server) placeHoldCommand(c *gin.Context) (*topics.Command, *RequestResu
 		limit = min(limit, zone.HoldQuantityMax)
 	}
 	if cmd.Place.Quantity > limit {
-		return nil, nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
+		return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
 			fmt.Sprintf("quantity is over the limit of %d per hold", limit))
 	}
-	return cmd, prior, nil
+	return cmd, nil
 }
 
-// placeHoldBody decodes and checks the body of a POST /holds into its command.
-func (s *server) placeHoldBody(c *gin.Context) (*topics.Command, *Error) {
-	var b placeHoldBody
-	if err := s.decodeJSON(c, &b); err != nil {
-		return nil, err
-	}
+// holdBody checks the fields of a hold and builds its command.
+func (s *server) holdBody(b *placeHoldBody) (*topics.Command, *Error) {
 	eventID, err := requiredID(b.EventID, "event_id")
 	if err != nil {
 		return nil, err
@@ -100,19 +111,20 @@ func (s *server) placeHoldBody(c *gin.Context) (*topics.Command, *Error) {
 	return cmd, nil
 }
 
-// zoneAndKey reads a zone, checks that it belongs to the event, and reads the
-// decision of key in the zone within the retention, in one query.
-func (s *server) zoneAndKey(c *gin.Context, eventID, zoneID uuid.UUID, key string) (Zone, *RequestResult, *Error) {
+// keyDecisions finds the decision of each idempotency key within the retention
+// (see keyLookups); prior[i] is nil for a key not decided.
+func (s *server) keyDecisions(c *gin.Context, keys []ZoneKey) ([]*RequestResult, *Error) {
 	ctx, cancel := s.queryCtx(c)
 	defer cancel()
-	zone, prior, err := s.deps.Reads.ZoneAndKey(ctx, zoneID, key, s.keysSince())
-	if err == nil && zone.EventID == eventID {
-		return zone, prior, nil
+	prior, ok, err := s.keys.lookup(ctx, keys, s.keysSince())
+	if !ok {
+		s.metrics.overloaded.Inc()
+		return nil, overloaded()
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Zone{}, nil, readError(err, nil)
+	if err != nil {
+		return nil, readError(err, nil)
 	}
-	return Zone{}, nil, s.zoneMissing(ctx, eventID)
+	return prior, nil
 }
 
 // keysSince is the oldest decision time of an idempotency key still kept: keys
@@ -130,12 +142,13 @@ func (s *server) zoneMissing(ctx context.Context, eventID uuid.UUID) *Error {
 	return notFound(string(topics.ReasonZoneNotFound), "zone not found in this event")
 }
 
-// zoneOfEvent reads a zone and checks that it belongs to the event; an unknown
+// zoneOfEvent reads a zone from the API's copy (see zoneCache) and checks that it
+// belongs to the event; an unknown
 // event and an unknown zone are told apart only on this error path.
 func (s *server) zoneOfEvent(c *gin.Context, eventID, zoneID uuid.UUID) (Zone, *Error) {
 	ctx, cancel := s.queryCtx(c)
 	defer cancel()
-	zone, err := s.deps.Reads.Zone(ctx, zoneID)
+	zone, err := s.zones.zone(ctx, zoneID)
 	if err == nil && zone.EventID == eventID {
 		return zone, nil
 	}
@@ -177,10 +190,14 @@ func (s *server) resolveHold(c *gin.Context, typ topics.CommandType, keyMissing 
 		s.fail(c, bad)
 		return
 	}
+	if !s.admit(c, 1) {
+		return
+	}
 	ctx, cancel := s.queryCtx(c)
 	hold, prior, err := s.deps.Reads.HoldAndKey(ctx, holdID, key, s.keysSince())
 	cancel()
 	if err != nil {
+		s.inFlight.give(1)
 		s.fail(c, readError(err, notFound(string(topics.ReasonHoldNotFound), "hold not found")))
 		return
 	}
@@ -203,19 +220,28 @@ func (s *server) newCommand(typ topics.CommandType, eventID, zoneID uuid.UUID, k
 
 // submitOrReplay submits cmd, unless the read model already has the decision of
 // its idempotency key (prior): then it answers from that decision and publishes
-// nothing. The processor would answer the same (it keeps a key at least until the
+// nothing. The caller has taken one in-flight command (admit); it is given back
+// once published, or at once when nothing is. The processor would answer the same (it keeps a key at least until the
 // read model has it), but the read model keeps keys for the whole retention while
 // the processor's memory is bounded.
 func (s *server) submitOrReplay(c *gin.Context, cmd *topics.Command, prior *RequestResult) {
 	switch judgeRetry(cmd, prior) {
 	case retryConflicts:
+		s.inFlight.give(1)
 		s.metrics.keyReplays.WithLabelValues(string(cmd.Type), "conflict").Inc()
 		s.fail(c, rejectionError(topics.ReasonIdempotencyConflict, "", nil))
 	case retryReplays:
+		s.inFlight.give(1)
 		s.metrics.keyReplays.WithLabelValues(string(cmd.Type), "replay").Inc()
 		s.replay(c, *prior)
 	default:
-		s.submit(c, cmd)
+		err := s.publish(c, cmd)
+		s.inFlight.give(1)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.submitted(c, cmd)
 	}
 }
 
@@ -284,6 +310,12 @@ func (s *server) submit(c *gin.Context, cmd *topics.Command) {
 		s.fail(c, err)
 		return
 	}
+	s.submitted(c, cmd)
+}
+
+// submitted answers a published command: 202, or its result when the client
+// prefers to wait and it comes in time.
+func (s *server) submitted(c *gin.Context, cmd *topics.Command) {
 	if results, ok := s.awaitResults(c, cmd.RequestID); ok {
 		o := decide(&results[0])
 		c.JSON(o.code, waitedBody(&results[0], o))

@@ -101,6 +101,50 @@ func (w *waiters) wait(ctx context.Context, id uuid.UUID, deadline time.Time) (r
 	return RequestResult{}, false, false
 }
 
+// waitAll waits for the results of all ids under one deadline, every id waited on
+// from the start: results[i] is ids[i]'s, nil if it was not decided in time. full
+// is true when there was not room for them all under WaitersMax, and then it did
+// not wait.
+func (w *waiters) waitAll(ctx context.Context, ids []uuid.UUID, deadline time.Time) (results []*RequestResult, full bool) {
+	chans := make([]chan RequestResult, len(ids))
+	for i, id := range ids {
+		ch, ok := w.register(id)
+		if !ok {
+			for j := range i {
+				w.unregister(ids[j], chans[j])
+			}
+			w.metrics.waitOutcomes.WithLabelValues(waitFull).Add(float64(len(ids)))
+			return nil, true
+		}
+		chans[i] = ch
+	}
+	results = make([]*RequestResult, len(ids))
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	gaveUp := ""
+	for i, ch := range chans {
+		if gaveUp == "" {
+			select {
+			case r := <-ch:
+				results[i] = &r
+				w.metrics.waitOutcomes.WithLabelValues(waitDecided).Inc()
+				continue
+			case <-timer.C:
+				gaveUp = waitTimeout
+			case <-ctx.Done():
+				gaveUp = waitCanceled
+			}
+		}
+		if r, ok := w.unregister(ids[i], ch); ok {
+			results[i] = &r
+			w.metrics.waitOutcomes.WithLabelValues(waitDecided).Inc()
+			continue
+		}
+		w.metrics.waitOutcomes.WithLabelValues(gaveUp).Inc()
+	}
+	return results, false
+}
+
 func (w *waiters) register(id uuid.UUID) (chan RequestResult, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -225,7 +225,7 @@ func TestOnePollQueryServesAllWaiters(t *testing.T) {
 	// each ask for many request ids, not one query per waiter.
 	reads := newFakeReads()
 	cfg := Config{}.withDefaults()
-	m := newMetrics(nil)
+	m := newMetrics(nil, &inFlight{})
 	w := newWaiters(reads, cfg, m)
 	const n = 50
 	ids := make([]uuid.UUID, n)

@@ -7,6 +7,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,6 +111,33 @@ func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
 	}
 	p.latency.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// PublishAll produces cmds together, as one batch where they share a partition,
+// and waits until Kafka has acknowledged or failed each, or until ctx is done:
+// errs[i] is cmds[i]'s error, nil once Kafka has it.
+func (p *Producer) PublishAll(ctx context.Context, cmds []*topics.Command) []error {
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, cmd := range cmds {
+		m, err := topics.EncodeCommand(cmd)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Add(1)
+		p.cl.Produce(ctx, kafkarec.Record(p.cfg.Topics.Commands, m), func(_ *kgo.Record, err error) {
+			if err != nil {
+				errs[i] = fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)
+			} else {
+				p.latency.Observe(time.Since(start).Seconds())
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 // Ping checks that a broker answers.

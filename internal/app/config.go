@@ -36,6 +36,7 @@ type Config struct {
 	TrustedProxies    string
 	RateLimit         float64
 	RateBurst         int
+	InFlightMax       int
 	HoldTTLDefault    time.Duration
 	LogLevel          string
 }
@@ -73,6 +74,9 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 			func(s string) (err error) { c.RateLimit, err = strconv.ParseFloat(s, 64); return err }},
 		{"RATE_BURST", "rate-burst", itoa(api.RateBurstDefault), "token bucket size per client",
 			parseInt(&c.RateBurst, 0)},
+		{"IN_FLIGHT_MAX", "in-flight-max", itoa(api.InFlightMaxDefault),
+			"commands being published at once, over all submits; beyond it submits answer 503 overloaded",
+			parseInt(&c.InFlightMax, 0)},
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
@@ -141,6 +145,7 @@ var envOf = map[string]string{
 	"api.TrustedProxies": "TRUSTED_PROXIES",
 	"api.RateLimit":      "RATE_LIMIT",
 	"api.RateBurst":      "RATE_BURST",
+	"api.InFlightMax":    "IN_FLIGHT_MAX",
 	"api.Partitions":     "PARTITIONS",
 	"ingest.Brokers":     "KAFKA_BROKERS",
 	"sink.Brokers":       "KAFKA_BROKERS",
