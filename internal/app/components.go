@@ -274,6 +274,13 @@ var ErrUnknownCommand = errors.New("unknown command")
 // Run runs one ticketd command until ctx is done (or, for migrate and topics, until
 // it is finished).
 func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
+	if cfg.DebugAddr != "" && cmd != "migrate" && cmd != "topics" {
+		stop, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, log)

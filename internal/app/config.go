@@ -28,6 +28,7 @@ type Config struct {
 	KafkaBrokers      string
 	DatabaseURL       string
 	HTTPAddr          string
+	DebugAddr         string
 	AdminToken        string
 	Partitions        int
 	ReplicationFactor int
@@ -56,6 +57,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", envString("KAFKA_BROKERS", "localhost:9092"), "KAFKA_BROKERS: comma-separated seed brokers")
 	fs.StringVar(&c.DatabaseURL, "database-url", envString("DATABASE_URL", defaultDatabaseURL), "DATABASE_URL: Postgres connection URL")
 	fs.StringVar(&c.HTTPAddr, "http-addr", envString("HTTP_ADDR", ":8080"), "HTTP_ADDR: address the API listens on")
+	fs.StringVar(&c.DebugAddr, "debug-addr", envString("DEBUG_ADDR", ""), "DEBUG_ADDR: address of the profiling server (net/http/pprof: CPU, heap, mutex and block profiles); empty: off. Keep it private")
 	fs.StringVar(&c.AdminToken, "admin-token", envString("ADMIN_TOKEN", ""), "ADMIN_TOKEN: bearer token(s) for the admin endpoints, comma-separated")
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", envString("TOPIC_PREFIX", ""), "TOPIC_PREFIX: put in front of every topic name")
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
@@ -126,6 +128,9 @@ func (c Config) checkOwn(cmd string) error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("HTTP_ADDR", fmt.Errorf("%q is not [host]:port", c.HTTPAddr))
+	}
+	if _, _, err := net.SplitHostPort(c.DebugAddr); c.DebugAddr != "" && err != nil {
+		bad("DEBUG_ADDR", fmt.Errorf("%q is not [host]:port", c.DebugAddr))
 	}
 	if (cmd == "api" || cmd == "all") && len(c.adminTokens()) == 0 {
 		bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
