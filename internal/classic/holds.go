@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -41,10 +42,12 @@ type batchBody struct {
 }
 
 // placeHolds is POST /holds/batch: each hold in its own transaction, so that one
-// failing rolls back no other, at most Config.BatchConcurrency at once. It answers
-// 200 with every item decided. If the database fails for an item, the whole batch
-// answers 503: the items already decided stay so, and a retry of the batch with the
-// same keys answers them again.
+// failing rolls back no other. The holds of one zone are decided in the batch's
+// order, as the pipeline decides a zone's commands in log order; different zones
+// proceed side by side, at most Config.BatchConcurrency at once. It answers 200 with
+// every item decided. If the database fails for an item, the whole batch answers
+// 503: the items already decided stay so, and a retry of the batch with the same
+// keys answers them again.
 func (s *server) placeHolds(c *gin.Context) {
 	body, bad := readBody(c, s.cfg.BatchBodyBytesMax)
 	var b batchBody
@@ -59,13 +62,35 @@ func (s *server) placeHolds(c *gin.Context) {
 		return
 	}
 	results := make([]batchItemJSON, len(b.Holds))
+	requests := make([]holdRequest, len(b.Holds))
+	var zones [][]int // the indexes of the valid items of each zone, in order
+	zoneOf := map[uuid.UUID]int{}
+	for i, raw := range b.Holds {
+		results[i].Index = i
+		r, bad := checkItem(raw)
+		if bad != nil {
+			results[i].Status, results[i].Error = statusInvalid, errorDetailOf(bad)
+			continue
+		}
+		requests[i] = r
+		z, ok := zoneOf[r.ZoneID]
+		if !ok {
+			z = len(zones)
+			zoneOf[r.ZoneID] = z
+			zones = append(zones, nil)
+		}
+		zones[z] = append(zones[z], i)
+	}
 	g, ctx := errgroup.WithContext(c.Request.Context())
 	g.SetLimit(s.cfg.BatchConcurrency)
-	for i, raw := range b.Holds {
+	for _, items := range zones {
 		g.Go(func() error {
-			var err error
-			results[i], err = s.placeItem(ctx, i, raw)
-			return err
+			for _, i := range items {
+				if err := s.placeItem(ctx, requests[i], &results[i]); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -75,19 +100,18 @@ func (s *server) placeHolds(c *gin.Context) {
 	c.JSON(http.StatusOK, batchJSON{Results: results})
 }
 
-// placeItem decides one hold of a batch; the error is a failure of the database.
-func (s *server) placeItem(ctx context.Context, i int, raw json.RawMessage) (batchItemJSON, error) {
-	item := batchItemJSON{Index: i}
+// checkItem decodes and checks one hold of a batch.
+func checkItem(raw json.RawMessage) (holdRequest, *Error) {
 	var b holdBody
-	bad := decodeStrict(raw, &b)
-	var r holdRequest
-	if bad == nil {
-		r, bad = b.check()
+	if bad := decodeStrict(raw, &b); bad != nil {
+		return holdRequest{}, bad
 	}
-	if bad != nil {
-		item.Status, item.Error = statusInvalid, errorDetailOf(bad)
-		return item, nil
-	}
+	return b.check()
+}
+
+// placeItem decides one valid hold of a batch into item; the error is a failure of
+// the database.
+func (s *server) placeItem(ctx context.Context, r holdRequest, item *batchItemJSON) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	p, err := placeHold(ctx, s.pool, r)
@@ -95,7 +119,7 @@ func (s *server) placeItem(ctx context.Context, i int, raw json.RawMessage) (bat
 		e := s.typed(err)
 		switch e.Kind {
 		case KindUnavailable:
-			return item, e
+			return e
 		case KindNotFound, KindUnprocessable:
 			// Checks the pipeline's API makes before queueing: not queued, invalid.
 			item.Status = statusInvalid
@@ -103,9 +127,9 @@ func (s *server) placeItem(ctx context.Context, i int, raw json.RawMessage) (bat
 			item.Status = statusRejected
 		}
 		item.Error = errorDetailOf(e)
-		return item, nil
+		return nil
 	}
 	id := p.Hold.RequestID
 	item.Status, item.RequestID, item.Hold, item.Replayed = statusSucceeded, &id, toHoldJSON(&p.Hold), p.Replayed
-	return item, nil
+	return nil
 }
