@@ -71,7 +71,6 @@ func (s *server) admit(c *gin.Context) {
 	select {
 	case s.inFlight <- struct{}{}:
 	default:
-		c.Header("Retry-After", "1")
 		s.fail(c, errOverloaded)
 		return
 	}
