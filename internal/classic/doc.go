@@ -4,10 +4,11 @@
 // uses (POST /events, POST /holds, POST /holds/batch, GET /holds/{id},
 // GET /events/{id}/availability, GET /ready, GET /health).
 //
-// A hold is one transaction: an UPDATE of the zone's row that takes the tickets only
-// if enough are available (the row lock serializes every hold of a zone), then an
-// INSERT of the hold that does nothing when its idempotency key is already taken in
-// the zone; then the transaction rolls back and the first hold is answered again.
+// A hold is one transaction of two statements: an INSERT of the hold that does
+// nothing when its idempotency key is already taken in the zone (then the first hold
+// is answered again), and an UPDATE of the zone's row that takes the tickets only if
+// enough are available. The UPDATE's row lock serializes every hold of a zone until
+// the commit; it comes last so that the lock is held for the commit only.
 // Every answer is final: the server never answers 202 and ignores `Prefer: wait`.
 //
 // Its tables live in their own schema, classic, created at start-up, so it can share
