@@ -3,6 +3,7 @@
 // benchmarks against ultimate-ticket.
 //
 //	classic [-http-addr :8090] [-database-url $DATABASE_URL] [-admin-token $ADMIN_TOKEN] [-pool-size 16]
+//	        [-in-flight-max 256] [-batch-concurrency 4]
 //
 // It creates its schema (classic) at start-up and stops gracefully on SIGTERM or
 // SIGINT.
@@ -42,17 +43,30 @@ func main() {
 	dbURL := flag.String("database-url", os.Getenv("DATABASE_URL"), "Postgres URL (default $DATABASE_URL)")
 	token := flag.String("admin-token", os.Getenv("ADMIN_TOKEN"), "bearer token of POST /events (default $ADMIN_TOKEN)")
 	poolSize := flag.Int("pool-size", 16, "Postgres connections at most (pgxpool MaxConns)")
+	var cfg classic.Config
+	flag.IntVar(&cfg.InFlightMax, "in-flight-max", classic.InFlightMaxDefault, "requests using Postgres at once; beyond it 503")
+	flag.IntVar(&cfg.BatchConcurrency, "batch-concurrency", classic.BatchConcurrencyDefault, "zones of one batch decided side by side")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *addr, *dbURL, *token, *poolSize); err != nil {
+	if *token != "" {
+		cfg.AdminTokens = []string{*token}
+	}
+	cfg.Logger = log
+	if err := run(ctx, log, cfg, *addr, *dbURL, *poolSize); err != nil {
 		log.Error("classic stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, addr, dbURL, token string, poolSize int) error {
+func run(ctx context.Context, log *slog.Logger, cfg classic.Config, addr, dbURL string, poolSize int) error {
+	if len(cfg.AdminTokens) == 0 {
+		return errors.New("-admin-token (or ADMIN_TOKEN) is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if dbURL == "" {
 		return errors.New("-database-url (or DATABASE_URL) is required")
 	}
@@ -74,11 +88,7 @@ func run(ctx context.Context, log *slog.Logger, addr, dbURL, token string, poolS
 	if err := classic.EnsureSchema(startCtx, pool); err != nil {
 		return err
 	}
-	var tokens []string
-	if token != "" {
-		tokens = []string{token}
-	}
-	handler, err := classic.New(classic.Config{AdminTokens: tokens, Logger: log}, pool)
+	handler, err := classic.New(cfg, pool)
 	if err != nil {
 		return err
 	}

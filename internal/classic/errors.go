@@ -32,6 +32,7 @@ type Error struct {
 	Cause error
 }
 
+// Error is the code and message, and the cause when there is one.
 func (e *Error) Error() string {
 	if e.Cause != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
@@ -39,6 +40,7 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap is the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
 func newError(kind Kind, code, message string) *Error {
