@@ -58,11 +58,13 @@ func consume(ctx context.Context, cfg Config, starts map[int32]kgo.Offset) (floa
 // fetchError is the first error of a poll; a poll that waited ConsumeIdleMax for
 // nothing means records are missing.
 func fetchError(fetches kgo.Fetches) error {
-	for _, e := range fetches.Errors() {
-		if errors.Is(e.Err, context.DeadlineExceeded) {
-			return fmt.Errorf("no record for %v", ConsumeIdleMax)
-		}
-		return fmt.Errorf("partition %d: %w", e.Partition, e.Err)
+	errs := fetches.Errors()
+	switch {
+	case len(errs) == 0:
+		return nil
+	case errors.Is(errs[0].Err, context.DeadlineExceeded):
+		return fmt.Errorf("no record for %v", ConsumeIdleMax)
+	default:
+		return fmt.Errorf("partition %d: %w", errs[0].Partition, errs[0].Err)
 	}
-	return nil
 }
