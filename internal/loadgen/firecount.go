@@ -20,8 +20,8 @@ type counters struct {
 	secs []secCount
 
 	accepted, denied, rejected, errors, timeouts atomic.Int64 // holds
-	acceptedRequests                                          atomic.Int64
-	sampleSkipped, sampleTimeouts, sampleErrors               atomic.Int64
+	acceptedRequests                             atomic.Int64
+	sampleSkipped, sampleTimeouts, sampleErrors  atomic.Int64
 
 	mu       sync.Mutex
 	acc, rej Histogram    // latency of accepted and of rejected (429/503) answers
