@@ -282,7 +282,7 @@ func TestBodies(t *testing.T) {
 	var got struct {
 		Holds []fakeHold `json:"holds"`
 	}
-	if err := json.Unmarshal(b.body(2), &got); err != nil {
+	if err := json.Unmarshal(b.body(nil, 2), &got); err != nil {
 		t.Fatal(err)
 	}
 	for i, h := range got.Holds {
@@ -293,7 +293,7 @@ func TestBodies(t *testing.T) {
 	}
 	var one fakeHold
 	single := newBodies(Target{EventID: "e", ZoneIDs: []string{"z"}}, "t", 1)
-	if err := json.Unmarshal(single.body(7), &one); err != nil || one.IdempotencyKey != "t-7" {
+	if err := json.Unmarshal(single.body(nil, 7), &one); err != nil || one.IdempotencyKey != "t-7" {
 		t.Errorf("single: %+v %v", one, err)
 	}
 }

@@ -14,7 +14,6 @@ type bodies struct {
 	prefixes [][]byte // per zone: {"event_id":…,"zone_id":…,"quantity":1,"idempotency_key":"<tag>-
 	suffix   []byte
 	batch    int
-	itemMax  int // bytes of the longest hold
 }
 
 func newBodies(t Target, tag string, batch int) bodies {
@@ -33,20 +32,18 @@ func newBodies(t Target, tag string, batch int) bodies {
 		p = append(p, `,"quantity":1,"idempotency_key":`...)
 		p = append(p, key[:len(key)-1]...) // the open string: the sequence number follows
 		b.prefixes = append(b.prefixes, p)
-		b.itemMax = max(b.itemMax, len(p)+20+len(b.suffix))
 	}
 	return b
 }
 
-// body is request seq's body: one hold for a batch of 1, else {"holds":[…]} with
+// body appends request seq's body to out: one hold for a batch of 1, else {"holds":[…]} with
 // batch holds. Hold k of the run (k = seq*batch + i) goes to zone k mod zones and
 // carries idempotency key <tag>-k, unique in the run.
-func (b bodies) body(seq int) []byte {
+func (b bodies) body(out []byte, seq int) []byte {
 	first := seq * b.batch
 	if b.batch == 1 {
-		return b.item(make([]byte, 0, b.itemMax), first)
+		return b.item(out, first)
 	}
-	out := make([]byte, 0, 12+b.batch*(b.itemMax+1))
 	out = append(out, `{"holds":[`...)
 	for i := range b.batch {
 		if i > 0 {
