@@ -5,15 +5,17 @@
 //   - wait (default): every hold waits for its result (Prefer: wait), then is
 //     confirmed or released; submit-to-visible latency per request. With -self it
 //     first starts Kafka and Postgres in Docker and ticketd in-process.
+//
 //   - fire: fire-and-forget at a fixed rate (-batch N for POST /holds/batch); counts
 //     per second, accepted and rejected latencies, the visible rate from the
 //     availability, and the generator's own CPU.
+//
 //   - step: fire in steps from -rate, times -step-factor per step, until the first
 //     step that fails; prints the knee.
 //
-//	go run ./cmd/loadgen -self -rate 200 -duration 30s -out bench/results/loadgen
-//	go run ./cmd/loadgen -url http://localhost:8080 -admin-token $ADMIN_TOKEN
-//	go run ./cmd/loadgen -mode step -rate 1000 -duration 10s -url http://localhost:8080
+//     go run ./cmd/loadgen -self -rate 200 -duration 30s -out bench/results/loadgen
+//     go run ./cmd/loadgen -url http://localhost:8080 -admin-token $ADMIN_TOKEN
+//     go run ./cmd/loadgen -mode step -rate 1000 -duration 10s -url http://localhost:8080
 package main
 
 import (
