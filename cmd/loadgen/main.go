@@ -13,9 +13,11 @@
 //   - step: fire in steps from -rate, times -step-factor per step, until the first
 //     step that fails; prints the knee.
 //
-//     go run ./cmd/loadgen -self -rate 200 -duration 30s -out bench/results/loadgen
-//     go run ./cmd/loadgen -url http://localhost:8080 -admin-token $ADMIN_TOKEN
-//     go run ./cmd/loadgen -mode step -rate 1000 -duration 10s -url http://localhost:8080
+// For example:
+//
+//	go run ./cmd/loadgen -self -rate 200 -duration 30s -out bench/results/loadgen
+//	go run ./cmd/loadgen -url http://localhost:8080 -admin-token $ADMIN_TOKEN
+//	go run ./cmd/loadgen -mode step -rate 1000 -duration 10s -url http://localhost:8080
 package main
 
 import (
