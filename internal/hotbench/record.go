@@ -10,9 +10,9 @@ import (
 )
 
 // CommandRecordBytes is the size of a representative command record of a hold as
-// the API publishes it (key, value and headers, as topics.EncodeCommand makes
-// them): the record size of Kafka's ceiling probe. The idempotency key and the
-// customer id are as long as the load generator's.
+// the API publishes it, value and headers as topics.EncodeCommand makes them
+// (the probe keys its records itself): the record size of Kafka's ceiling probe.
+// The idempotency key is as long as the load generator's.
 func CommandRecordBytes() (int, error) {
 	c := &topics.Command{
 		Type:           topics.CmdPlaceHold,
@@ -27,7 +27,7 @@ func CommandRecordBytes() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("command record size: %w", err)
 	}
-	n := len(m.Key) + len(m.Value)
+	n := len(m.Value)
 	for _, h := range m.Headers {
 		n += len(h.Key) + len(h.Value)
 	}
