@@ -7,8 +7,9 @@
 # Settings (environment): COUNT (samples of the cheap benchmarks, default 3),
 # LOADGEN_RATE (holds/s, default 200), LOADGEN_DURATION (default 30s),
 # LOADGEN_ZONES (default 1: the hot zone), LOADGEN_CONCURRENCY (default 2000),
-# BENCH_STEPS (default "state loop restore sink latency loadgen": the steps to run; the
-# summary is made from whatever raw files bench/results/ holds).
+# BENCH_STEPS (default "state loop restore sink latency loadgen hot": the steps to run;
+# the summary is made from whatever raw files bench/results/ holds),
+# HOT_FLAGS (extra flags of cmd/hotbench, e.g. "-quick" or "-repeats 1").
 # `bash deploy/bench.sh summary` only remakes bench/results/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,9 @@ DURATION=${LOADGEN_DURATION:-30s}
 ZONES=${LOADGEN_ZONES:-1}
 CONC=${LOADGEN_CONCURRENCY:-2000}
 # The in-memory state machine benchmarks of processor/zone/bench_test.go.
-STEPS=" ${BENCH_STEPS:-state loop restore sink latency loadgen} "
+ALL_STEPS="state loop restore sink latency loadgen hot"
+STEPS=" ${BENCH_STEPS:-$ALL_STEPS} "
+HOT_FLAGS=${HOT_FLAGS:-}
 STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Rebuild)$'
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -30,7 +33,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # machine and its load for every run (a run of some steps appends to it).
 run_steps() {
 	mkdir -p "$OUT"
-	if [[ $STEPS == " state loop restore sink latency loadgen " ]]; then
+	if [[ $STEPS == " $ALL_STEPS " ]]; then
 		rm -f "$OUT/env.txt"
 	fi
 	{
@@ -76,6 +79,14 @@ run_steps() {
 		$GO run ./cmd/loadgen -self -rate "$RATE" -duration "$DURATION" -zones "$ZONES" -concurrency "$CONC" \
 			-out "$OUT/loadgen" 2>"$OUT/loadgen.stderr" | tee "$OUT/loadgen.txt"
 		load "after loadgen"
+	fi
+	if has hot; then
+		step "hot zone: pipeline against classic, every component's CPU (cmd/hotbench $HOT_FLAGS; processes' log: $OUT/hot/processes.log)"
+		load "before hot"
+		echo "hotbench: $HOT_FLAGS" >>"$OUT/env.txt"
+		# shellcheck disable=SC2086 # HOT_FLAGS are words
+		$GO run ./cmd/hotbench -out "$OUT/hot" $HOT_FLAGS | tee "$OUT/hot.txt"
+		load "after hot"
 	fi
 
 	# Optional: benchstat's own table, when the tool resolves (no go.mod change).
@@ -147,6 +158,17 @@ summary() {
 	echo '```'
 	echo
 	echo "Plot: loadgen/latency.png; figures: loadgen/results.json; per-request data: loadgen/latency.csv (not committed)."
+	echo
+	if [[ -f $OUT/hot/hot.md ]]; then
+		cat "$OUT/hot/hot.md"
+		echo
+		echo "Command: \`go run ./cmd/hotbench -out bench/results/hot $(grep '^hotbench:' "$OUT/env.txt" | tail -1 | cut -d' ' -f2-)\`;"
+		echo "figures: hot/results.json; plots: hot/hot.png, hot/overload.png."
+	else
+		echo "## Hot zone"
+		echo
+		echo "(no hotbench run)"
+	fi
 }
 
 if [[ ${1:-} != summary ]]; then

@@ -1,19 +1,35 @@
-// Command loadgen drives a steady load of holds against an ultimate-ticket API and
-// measures submit-to-visible latency (see internal/loadgen). With -self it first
-// starts Kafka and Postgres in Docker and ticketd in-process, and stops them at the
-// end.
+// Command loadgen drives a steady load of holds against an ultimate-ticket API (or
+// the classic server, which speaks the same contract) and measures it (see
+// internal/loadgen). Three modes:
+//
+//   - wait (default): every hold waits for its result (Prefer: wait), then is
+//     confirmed or released; submit-to-visible latency per request. With -self it
+//     first starts Kafka and Postgres in Docker and ticketd in-process.
+//
+//   - fire: fire-and-forget at a fixed rate (-batch N for POST /holds/batch); counts
+//     per second, accepted and rejected latencies, the visible rate from the
+//     availability, and the generator's own CPU.
+//
+//   - step: fire in steps from -rate, times -step-factor per step, until the first
+//     step that fails; prints the knee.
+//
+// For example:
 //
 //	go run ./cmd/loadgen -self -rate 200 -duration 30s -out bench/results/loadgen
 //	go run ./cmd/loadgen -url http://localhost:8080 -admin-token $ADMIN_TOKEN
+//	go run ./cmd/loadgen -mode step -rate 1000 -duration 10s -url http://localhost:8080
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/loadgen"
 )
@@ -39,11 +55,25 @@ func main() {
 	flag.StringVar(&out, "out", "bench/results/loadgen", "directory for results.json, latency.csv and latency.png")
 	flag.BoolVar(&self, "self", false, "start Kafka, Postgres (Docker) and ticketd in-process, and stop them at the end")
 	flag.IntVar(&partitions, "partitions", 6, "with -self: partitions of the topics")
+	mode := flag.String("mode", "wait", "wait, fire or step")
+	batch := flag.Int("batch", 1, "fire and step: holds per request (more than 1: POST /holds/batch)")
+	sampleEvery := flag.Int("sample-every", loadgen.SampleEveryDefault, "fire and step: follow one accepted request in this many to its decision")
+	factor := flag.Float64("step-factor", loadgen.StepFactorDefault, "step: rate multiplier per step")
+	stepsMax := flag.Int("steps-max", loadgen.StepsMaxDefault, "step: most steps")
 	flag.Parse()
 	cfg.Progress = os.Stdout
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *mode == "fire" || *mode == "step" {
+		fc := loadgen.FireConfig{URL: cfg.URL, Rate: cfg.Rate, Duration: cfg.Duration, Batch: *batch,
+			Concurrency: cfg.Concurrency, SampleEvery: *sampleEvery, Label: *mode, Progress: os.Stdout}
+		if err := fireMode(ctx, *mode, fc, cfg, *factor, *stepsMax, out); err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var res *loadgen.Results
 	var err error
 	if self {
@@ -63,4 +93,48 @@ func main() {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// fireMode runs a fire or a step run on a new event and writes its figures to
+// out/fire.json.
+func fireMode(ctx context.Context, mode string, fc loadgen.FireConfig, cfg loadgen.Config, factor float64, stepsMax int, out string) error {
+	client := loadgen.NewFireClient(4, 10*time.Second)
+	newTarget := func(ctx context.Context, _ float64) (loadgen.Target, error) {
+		return loadgen.CreateTarget(ctx, client, cfg.URL, cfg.AdminToken, loadgen.TargetSpec{
+			Name: fmt.Sprintf("loadgen %s %d", mode, time.Now().UnixNano()), Zones: cfg.Zones, Capacity: cfg.Capacity,
+			HoldTTLSeconds: 3600})
+	}
+	var res any
+	if mode == "fire" {
+		t, err := newTarget(ctx, fc.Rate)
+		if err != nil {
+			return err
+		}
+		fc.Target = t
+		r, err := loadgen.Fire(ctx, fc)
+		if err != nil {
+			return err
+		}
+		fmt.Println(r.Line())
+		res = r
+	} else {
+		r, err := loadgen.Step(ctx, loadgen.StepConfig{Fire: fc, StartRate: fc.Rate, Factor: factor, StepsMax: stepsMax,
+			NewTarget: newTarget})
+		if r != nil {
+			fmt.Printf("knee: %.0f holds/s offered, ceiling %.0f holds/s end to end (%d steps)\n", r.KneeRate, r.Ceiling, len(r.Steps))
+			res = r
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("results in %s\n", filepath.Join(out, "fire.json"))
+	return os.WriteFile(filepath.Join(out, "fire.json"), append(raw, '\n'), 0o644)
 }

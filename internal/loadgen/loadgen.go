@@ -477,53 +477,14 @@ func (r *runner) do(ctx context.Context, method, path string, body any, hdr map[
 // createEvent creates the event with its zones and waits until the read model shows
 // every zone.
 func (r *runner) createEvent(ctx context.Context) error {
-	zones := make([]map[string]any, r.cfg.Zones)
-	for i := range zones {
-		zones[i] = map[string]any{"name": fmt.Sprintf("zone-%d", i), "capacity": r.cfg.Capacity,
-			"hold_quantity_max": holdQuantityMax}
-	}
-	status, raw, err := r.do(ctx, http.MethodPost, "/events",
-		map[string]any{"name": "loadgen " + r.runTag, "zones": zones},
-		map[string]string{"Authorization": "Bearer " + r.cfg.AdminToken})
+	t, err := CreateTarget(ctx, r.client, r.base, r.cfg.AdminToken, TargetSpec{
+		Name: "loadgen " + r.runTag, Zones: r.cfg.Zones, Capacity: r.cfg.Capacity, HoldQuantityMax: holdQuantityMax,
+	})
 	if err != nil {
-		return fmt.Errorf("POST /events: %w", err)
+		return err
 	}
-	if status != http.StatusAccepted && status != http.StatusCreated {
-		return fmt.Errorf("POST /events: status %d: %s", status, strings.TrimSpace(string(raw)))
-	}
-	var created struct {
-		EventID string `json:"event_id"`
-		Zones   []struct {
-			ID string `json:"id"`
-		} `json:"zones"`
-	}
-	if err := json.Unmarshal(raw, &created); err != nil || created.EventID == "" || len(created.Zones) != r.cfg.Zones {
-		return fmt.Errorf("POST /events: unexpected body %s", raw)
-	}
-	r.eventID = created.EventID
-	for _, z := range created.Zones {
-		r.zoneIDs = append(r.zoneIDs, z.ID)
-	}
-	deadline := time.Now().Add(visibleTimeout)
-	for {
-		status, raw, err := r.do(ctx, http.MethodGet, "/events/"+r.eventID+"/availability", nil, nil)
-		if err == nil && status == http.StatusOK {
-			var av struct {
-				Zones []json.RawMessage `json:"zones"`
-			}
-			if json.Unmarshal(raw, &av) == nil && len(av.Zones) == r.cfg.Zones {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("event %s: zones not visible after %v", r.eventID, visibleTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	r.eventID, r.zoneIDs = t.EventID, t.ZoneIDs
+	return nil
 }
 
 // progress prints a line every second until stop is closed.

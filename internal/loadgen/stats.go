@@ -57,6 +57,8 @@ func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 type Histogram struct {
 	counts [histBuckets]uint64
 	n      uint64
+	sum    time.Duration // exact, for the mean
+	max    time.Duration // exact
 }
 
 const (
@@ -85,6 +87,34 @@ func histUpper(i int) time.Duration {
 func (h *Histogram) Add(d time.Duration) {
 	h.counts[histIndex(d)]++
 	h.n++
+	h.sum += d
+	h.max = max(h.max, d)
+}
+
+// Merge adds every latency counted by o.
+func (h *Histogram) Merge(o *Histogram) {
+	for i, c := range o.counts {
+		h.counts[i] += c
+	}
+	h.n += o.n
+	h.sum += o.sum
+	h.max = max(h.max, o.max)
+}
+
+// Summary summarises the histogram: percentiles within about 1%, the mean and
+// the maximum exact.
+func (h *Histogram) Summary() Summary {
+	if h.n == 0 {
+		return Summary{}
+	}
+	return Summary{
+		Count: int(h.n),
+		P50:   ms(min(h.Percentile(50), h.max)),
+		P90:   ms(min(h.Percentile(90), h.max)),
+		P99:   ms(min(h.Percentile(99), h.max)),
+		Max:   ms(h.max),
+		Mean:  ms(h.sum / time.Duration(h.n)),
+	}
 }
 
 // Count is the number of latencies added.
