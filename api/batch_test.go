@@ -227,7 +227,7 @@ func TestKeyLookupsShareQueries(t *testing.T) {
 	// While a key query runs, the keys of other submits wait and then go together
 	// in one query: 1 worker, 1 submit in flight and 49 waiting make 2 queries.
 	reads := &blockingKeys{fakeReads: newFakeReads(), release: make(chan struct{})}
-	k := newKeyLookups(reads, Config{KeyLookupWorkers: 1, QueryTimeout: time.Minute})
+	k := newKeyLookups(reads, Config{KeyLookupWorkers: 1, QueryTimeout: time.Minute}, newMetrics(nil, &inFlight{}))
 	zone := uuid.Must(uuid.NewV7())
 	var wg sync.WaitGroup
 	lookup := func(i int) {

@@ -22,6 +22,7 @@ type keyLookups struct {
 	reads   ReadModel
 	workers int
 	timeout time.Duration
+	metrics *metrics
 
 	mu      sync.Mutex
 	queue   []*keyLookup
@@ -37,8 +38,8 @@ type keyLookup struct {
 	done  chan struct{}
 }
 
-func newKeyLookups(reads ReadModel, cfg Config) *keyLookups {
-	return &keyLookups{reads: reads, workers: cfg.KeyLookupWorkers, timeout: cfg.QueryTimeout}
+func newKeyLookups(reads ReadModel, cfg Config, m *metrics) *keyLookups {
+	return &keyLookups{reads: reads, workers: cfg.KeyLookupWorkers, timeout: cfg.QueryTimeout, metrics: m}
 }
 
 // lookup finds the decision of each key after since; prior[i] is nil when keys[i]
@@ -51,6 +52,8 @@ func (k *keyLookups) lookup(ctx context.Context, keys []ZoneKey, since time.Time
 	if !k.enqueue(ls) {
 		return nil, false, nil
 	}
+	start := time.Now()
+	defer func() { k.metrics.keyWaitSeconds.Observe(time.Since(start).Seconds()) }()
 	prior = make([]*RequestResult, len(keys))
 	for i, l := range ls {
 		select {
@@ -111,8 +114,11 @@ func (k *keyLookups) run(batch []*keyLookup) {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+	start := time.Now()
 	prior, err := k.reads.KeyDecisions(ctx, keys, since)
 	cancel()
+	k.metrics.keyQuerySeconds.Observe(time.Since(start).Seconds())
+	k.metrics.keyQueryKeys.Observe(float64(len(keys)))
 	for i, l := range batch {
 		switch {
 		case err != nil:

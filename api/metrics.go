@@ -21,6 +21,9 @@ type metrics struct {
 	keyReplays      *prometheus.CounterVec
 	overloaded      prometheus.Counter
 	batchHolds      prometheus.Histogram
+	keyQuerySeconds prometheus.Histogram
+	keyQueryKeys    prometheus.Histogram
+	keyWaitSeconds  prometheus.Histogram
 }
 
 // routeUnmatched labels requests that matched no route, so that scanners probing
@@ -59,6 +62,15 @@ func newMetrics(reg prometheus.Registerer, inFlight *inFlight) *metrics {
 		batchHolds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_batch_holds",
 			Help:    "Holds per POST /holds/batch.",
 			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000}}),
+		keyQuerySeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_key_query_seconds",
+			Help:    "Time of one shared query of idempotency keys against the read model.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
+		keyQueryKeys: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_key_query_keys",
+			Help:    "Idempotency keys checked by one shared query.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000}}),
+		keyWaitSeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_key_lookup_seconds",
+			Help:    "Time a submit waits for its idempotency keys to be checked (queue and query).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticket_api_commands_in_flight",
 		Help: "Commands being published (sent to Kafka, not yet acknowledged), against Config.InFlightMax."},

@@ -68,10 +68,11 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	cfg = cfg.withDefaults()
-	s := &server{cfg: cfg, deps: deps, waiters: nil, zones: newZoneCache(deps.Reads, cfg),
-		keys: newKeyLookups(deps.Reads, cfg), inFlight: &inFlight{max: int64(cfg.InFlightMax)}, now: time.Now}
+	s := &server{cfg: cfg, deps: deps, zones: newZoneCache(deps.Reads, cfg),
+		inFlight: &inFlight{max: int64(cfg.InFlightMax)}, now: time.Now}
 	s.metrics = newMetrics(deps.Registry, s.inFlight)
 	s.waiters = newWaiters(deps.Reads, cfg, s.metrics)
+	s.keys = newKeyLookups(deps.Reads, cfg, s.metrics)
 	return s, nil
 }
 

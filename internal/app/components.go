@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,8 +84,18 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
+// openPool opens a pool of at most DB_POOL_SIZE connections, unless DATABASE_URL
+// sets pool_max_conns itself. pgxpool's own default (the CPU count, at least 4)
+// is too few for the API: its key lookups, result polls and reads all share it.
 func openPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		pc.MaxConns = int32(cfg.DBPoolSize)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}

@@ -38,6 +38,7 @@ type Config struct {
 	RateLimit         float64
 	RateBurst         int
 	InFlightMax       int
+	DBPoolSize        int
 	HoldTTLDefault    time.Duration
 	LogLevel          string
 }
@@ -79,6 +80,9 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"IN_FLIGHT_MAX", "in-flight-max", itoa(api.InFlightMaxDefault),
 			"commands being published at once, over all submits; beyond it submits answer 503 overloaded",
 			parseInt(&c.InFlightMax, 0)},
+		{"DB_POOL_SIZE", "db-pool-size", "16",
+			"Postgres connections of each component's pool (unless DATABASE_URL sets pool_max_conns)",
+			parseInt(&c.DBPoolSize, 16)},
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
@@ -128,6 +132,9 @@ func (c Config) checkOwn(cmd string) error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		bad("HTTP_ADDR", fmt.Errorf("%q is not [host]:port", c.HTTPAddr))
+	}
+	if c.DBPoolSize < 1 {
+		bad("DB_POOL_SIZE", fmt.Errorf("%d is not at least 1", c.DBPoolSize))
 	}
 	if _, _, err := net.SplitHostPort(c.DebugAddr); c.DebugAddr != "" && err != nil {
 		bad("DEBUG_ADDR", fmt.Errorf("%q is not [host]:port", c.DebugAddr))

@@ -40,9 +40,13 @@ const (
 	// samplersMax bounds the sampled requests followed at once; a sample due while
 	// they are all busy is skipped (and counted).
 	samplersMax = 256
-	// samplePoll is the first pause between two GET /requests/{id} of a sample; an
-	// older sample is polled every 1/pollRelative of its age.
+	// samplePoll is the first pause between two GET /requests/{id} of a sample whose
+	// wait ran out; an older sample is polled every 1/pollRelative of its age.
 	samplePoll = 2 * time.Millisecond
+	// sampleWait is the `Prefer: wait` of a sampled submit, in seconds: the server's
+	// shared poller answers it once decided, as a client waiting for its result
+	// should, instead of a GET /requests/{id} every few milliseconds per sample.
+	sampleWait = "wait=10"
 	// sampleTimeout bounds the wait for a sample's decision.
 	sampleTimeout = 30 * time.Second
 	// sleepMin is the shortest pause of the pacer: at high rates it wakes up every
@@ -334,20 +338,30 @@ func (f *fire) submit(seq int) {
 	req.Header.SetContentType("application/json")
 	// The body is built in the request's own buffer, which fasthttp reuses.
 	req.SetBodyRaw(f.bodies.body(req.Body()[:0], seq))
+	sampled := seq%f.cfg.SampleEvery == 0
+	if sampled {
+		req.Header.Set("Prefer", sampleWait)
+	}
 	t0 := time.Now()
 	if err := f.client.DoTimeout(req, resp, f.cfg.RequestTimeout); err != nil {
 		f.counts.failed(time.Since(f.start), f.cfg.Batch, err)
 		return
 	}
-	f.answer(resp.StatusCode(), resp.Body(), t0)
+	f.answer(resp.StatusCode(), resp.Body(), t0, sampled)
 }
 
 // answer counts one submit's answer: a batch's items by status, and a sampled
-// request followed to its decision.
-func (f *fire) answer(status int, raw []byte, t0 time.Time) {
+// request (one in SampleEvery sent with `Prefer: wait`) to its decision: its
+// answer is the decision when it came in time, else it is followed by polling.
+// A sampled request's latency is its submit-to-visible time, not a submit's.
+func (f *fire) answer(status int, raw []byte, t0 time.Time, sampled bool) {
 	batch := f.cfg.Batch
 	lat := time.Since(t0)
 	at := t0.Add(lat).Sub(f.start)
+	took := lat
+	if sampled && (status == http.StatusAccepted || status == http.StatusCreated || status == http.StatusOK) {
+		lat = -1
+	}
 	accepted := status == http.StatusAccepted || status == http.StatusCreated || status == http.StatusOK
 	switch {
 	case accepted && batch == 1:
@@ -366,13 +380,15 @@ func (f *fire) answer(status int, raw []byte, t0 time.Time) {
 	default:
 		f.counts.errorKind(at, batch, fmt.Sprintf("http_%d", status))
 	}
-	if !accepted || (f.counts.acceptedRequests.Add(1)-1)%int64(f.cfg.SampleEvery) != 0 {
+	if !sampled {
 		return
 	}
-	// A final answer (201, or a batch's 200) is its own decision; a pending one is
-	// followed.
-	if status != http.StatusAccepted {
-		f.counts.visible(lat)
+	if !accepted || status != http.StatusAccepted {
+		// A final answer (201, a batch's 200, or a decided rejection) is its
+		// own decision.
+		if accepted || status == http.StatusConflict {
+			f.counts.visible(took)
+		}
 		return
 	}
 	id := firstRequestID(raw)

@@ -20,7 +20,6 @@ type counters struct {
 	secs []secCount
 
 	accepted, denied, rejected, errors, timeouts atomic.Int64 // holds
-	acceptedRequests                             atomic.Int64
 	sampleSkipped, sampleTimeouts, sampleErrors  atomic.Int64
 
 	mu       sync.Mutex
@@ -70,6 +69,7 @@ func (c *counters) answered(at, lat time.Duration, accepted, denied, invalid, re
 	}
 	i := c.index(at)
 	switch {
+	case lat < 0: // a sampled request that waited: its latency is not a submit's
 	case rejected > 0:
 		c.rej.Add(lat)
 		c.rejSec[i] = addTo(c.rejSec[i], lat)
