@@ -477,8 +477,13 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		}()
 	}
 	wg.Wait()
+	applied := time.Now()
+	p.m.txnPhase.WithLabelValues("apply").Observe(applied.Sub(start).Seconds())
 	// A record's failure is known only once the flush has waited for every answer.
-	if err := p.sess.Client().Flush(ctx); err != nil {
+	err := p.sess.Client().Flush(ctx)
+	flushed := time.Now()
+	p.m.txnPhase.WithLabelValues("flush").Observe(flushed.Sub(applied).Seconds())
+	if err != nil {
 		p.m.aborts.Inc()
 		p.dropAll()
 		return fmt.Errorf("processor: flush: %w", err)
@@ -490,6 +495,7 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		try = kgo.TryAbort
 	}
 	committed, err := p.sess.End(ctx, try)
+	p.m.txnPhase.WithLabelValues("end").Observe(time.Since(flushed).Seconds())
 	p.m.txnSeconds.Observe(time.Since(start).Seconds())
 	if err != nil || !committed {
 		p.m.aborts.Inc()

@@ -15,6 +15,7 @@ type metrics struct {
 	txns           prometheus.Counter
 	aborts         prometheus.Counter
 	txnSeconds     prometheus.Histogram
+	txnPhase       *prometheus.HistogramVec
 	restoreSeconds prometheus.Histogram
 	partitions     prometheus.Gauge
 	rejections     *prometheus.CounterVec
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		txnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "transaction_seconds", Help: "Time from begin to end of a transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		txnPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "transaction_phase_seconds", Help: "Time of each phase of a transaction: apply (decide and produce), flush (wait for the brokers' answers), end (commit offsets and end the transaction).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"phase"}),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "restore_seconds", Help: "Time to restore one partition's state from the changelog.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
@@ -82,7 +86,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.outcomes.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.restoreSeconds, m.partitions,
+		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.txnPhase, m.restoreSeconds, m.partitions,
 			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
 			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
 	}

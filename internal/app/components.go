@@ -50,7 +50,7 @@ func (c Config) apiConfig(log *slog.Logger) api.Config {
 }
 
 func (c Config) ingestConfig() ingest.Config {
-	return ingest.Config{Brokers: c.brokers(), Topics: c.names()}
+	return ingest.Config{Brokers: c.brokers(), Topics: c.names(), Linger: c.ProduceLinger}
 }
 
 func (c Config) sinkConfig(log *slog.Logger) sink.Config {

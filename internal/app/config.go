@@ -39,6 +39,7 @@ type Config struct {
 	RateBurst         int
 	InFlightMax       int
 	DBPoolSize        int
+	ProduceLinger     time.Duration
 	HoldTTLDefault    time.Duration
 	LogLevel          string
 }
@@ -83,6 +84,9 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"DB_POOL_SIZE", "db-pool-size", "16",
 			"Postgres connections of each component's pool (unless DATABASE_URL sets pool_max_conns)",
 			parseInt(&c.DBPoolSize, 16)},
+		{"PRODUCE_LINGER", "produce-linger", "0s",
+			"how long the API's producer lets a batch of commands wait for more (fewer, larger requests to Kafka under load)",
+			func(s string) (err error) { c.ProduceLinger, err = time.ParseDuration(s); return err }},
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
@@ -160,6 +164,7 @@ var envOf = map[string]string{
 	"api.InFlightMax":    "IN_FLIGHT_MAX",
 	"api.Partitions":     "PARTITIONS",
 	"ingest.Brokers":     "KAFKA_BROKERS",
+	"ingest.Linger":      "PRODUCE_LINGER",
 	"sink.Brokers":       "KAFKA_BROKERS",
 	"sink.InstanceID":    "INSTANCE",
 }

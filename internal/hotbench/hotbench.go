@@ -299,7 +299,7 @@ func (b *bench) startRate(sc string) (float64, float64) {
 	if sc == ScenarioBatch {
 		return 5000, factor
 	}
-	return 500, factor
+	return 250, factor
 }
 
 // step finds a scenario's ceiling; the CPU is that of the knee's step.
