@@ -204,4 +204,7 @@ func (s *server) patchZone(c *gin.Context) {
 	cmd := s.newCommand(topics.CmdConfigureZone, eventID, zoneID, key)
 	cmd.Configure = b.command()
 	s.submit(c, cmd)
+	// This API's next submit to the zone reads its new settings (once the read
+	// model has them: with Prefer: wait, at once); others within ZoneCacheTTL.
+	s.zones.forget(zoneID)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -44,13 +45,39 @@ func overloaded() *Error {
 		"the system is at capacity; retry after the Retry-After delay (with the same idempotency key)", nil)
 }
 
+// admittedAt is the gin context key of a submit's admission time.
+const admittedAt = "ticket.admitted_at"
+
 // admit reserves n in-flight commands for the request, or answers 503 overloaded
-// and returns false. The caller gives them back once published or abandoned.
+// and returns false: when the in-flight bound would be passed, or when submits
+// stay in flight too long (see sojourn). The caller gives the commands back:
+// published (published), or abandoned (inFlight.give).
 func (s *server) admit(c *gin.Context, n int) bool {
-	if s.inFlight.take(n) {
-		return true
+	now := time.Now()
+	reason := ""
+	switch {
+	case !s.sojourn.admits(s.inFlight.n.Load()+int64(n), now):
+		reason = "latency"
+	case !s.inFlight.take(n):
+		reason = "in_flight"
 	}
-	s.metrics.overloaded.Inc()
-	s.fail(c, overloaded())
-	return false
+	if reason != "" {
+		s.metrics.overloaded.WithLabelValues(reason).Inc()
+		s.fail(c, overloaded())
+		return false
+	}
+	c.Set(admittedAt, now)
+	return true
+}
+
+// published gives back the n in-flight commands of a submit whose commands Kafka
+// has (or refused), and records how long it was in flight.
+func (s *server) published(c *gin.Context, n int) {
+	s.inFlight.give(n)
+	if t, ok := c.Get(admittedAt); ok {
+		now := time.Now()
+		d := now.Sub(t.(time.Time))
+		s.sojourn.observe(d, now)
+		s.metrics.inFlightSeconds.Observe(d.Seconds())
+	}
 }

@@ -127,7 +127,7 @@ func (s *server) submitBatch(c *gin.Context, cmds []*topics.Command, at []int, i
 		return true
 	}
 	errs := s.publishAll(c, pub)
-	s.inFlight.give(len(pub))
+	s.published(c, len(pub))
 	var queued []uuid.UUID
 	var queuedAt []int
 	for j, cmd := range pub {

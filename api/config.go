@@ -25,6 +25,8 @@ const (
 	ZoneCacheTTLDefault      = time.Second
 	ZoneStaleMaxDefault      = time.Minute
 	InFlightMaxDefault       = 20_000
+	AdmissionTargetDefault   = 50 * time.Millisecond
+	AdmissionIntervalDefault = 500 * time.Millisecond
 	KeyLookupWorkersDefault  = 2
 	BatchBodyBytesMaxDefault = 1 << 20
 
@@ -111,6 +113,13 @@ type Config struct {
 	// it answers 503 overloaded with Retry-After at once, without publishing.
 	// Default 20000.
 	InFlightMax int
+	// AdmissionTarget is the time in flight (from admission until Kafka has the
+	// commands) that submits should not exceed: when even the fastest submit of an
+	// AdmissionInterval took longer, new submits answer 503 overloaded at once
+	// until one completes within the target again (see sojourn). Default 50ms.
+	AdmissionTarget time.Duration
+	// AdmissionInterval is the window of that judgement. Default 500ms.
+	AdmissionInterval time.Duration
 	// KeyLookupWorkers is how many queries at once check idempotency keys against
 	// the read model; each query checks every key waiting (up to BatchHoldsMax), so
 	// under load one query serves many submits. Default 2.
@@ -158,6 +167,7 @@ func (c Config) Validate() error {
 		{"ClockSkewMax", c.ClockSkewMax}, {"ReadyTimeout", c.ReadyTimeout},
 		{"QueryTimeout", c.QueryTimeout}, {"PublishTimeout", c.PublishTimeout},
 		{"ZoneCacheTTL", c.ZoneCacheTTL}, {"ZoneStaleMax", c.ZoneStaleMax},
+		{"AdmissionTarget", c.AdmissionTarget}, {"AdmissionInterval", c.AdmissionInterval},
 		{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout},
 		{"WriteTimeout", c.WriteTimeout}, {"IdleTimeout", c.IdleTimeout},
 	} {
@@ -220,6 +230,8 @@ func (c Config) withDefaults() Config {
 		ZoneCacheTTL:      ZoneCacheTTLDefault,
 		ZoneStaleMax:      ZoneStaleMaxDefault,
 		InFlightMax:       InFlightMaxDefault,
+		AdmissionTarget:   AdmissionTargetDefault,
+		AdmissionInterval: AdmissionIntervalDefault,
 		KeyLookupWorkers:  KeyLookupWorkersDefault,
 		BatchBodyBytesMax: BatchBodyBytesMaxDefault,
 		ReadHeaderTimeout: ReadHeaderTimeoutDefault,

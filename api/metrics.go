@@ -19,7 +19,8 @@ type metrics struct {
 	waitOutcomes    *prometheus.CounterVec
 	rateLimited     prometheus.Counter
 	keyReplays      *prometheus.CounterVec
-	overloaded      prometheus.Counter
+	overloaded      *prometheus.CounterVec
+	inFlightSeconds prometheus.Histogram
 	batchHolds      prometheus.Histogram
 	keyQuerySeconds prometheus.Histogram
 	keyQueryKeys    prometheus.Histogram
@@ -57,8 +58,11 @@ func newMetrics(reg prometheus.Registerer, inFlight *inFlight) *metrics {
 			Help: "Requests answered 429 by the per-client rate limit."}),
 		keyReplays: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_key_replays_total",
 			Help: "Retries answered from the read model without publishing, by command type and outcome (replay or conflict)."}, []string{"type", "outcome"}),
-		overloaded: f.NewCounter(prometheus.CounterOpts{Name: "ticket_api_overloaded_total",
-			Help: "Submits answered 503 overloaded: the in-flight bound or the key lookup queue was full."}),
+		overloaded: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_api_overloaded_total",
+			Help: "Submits answered 503 overloaded, by reason: in_flight (the bound on commands in flight), latency (submits stayed in flight over AdmissionTarget), key_queue (the key lookup queue was full)."}, []string{"reason"}),
+		inFlightSeconds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_submit_in_flight_seconds",
+			Help:    "Time a published submit was in flight: from admission (key lookup included) until Kafka had its commands.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15)}),
 		batchHolds: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_api_batch_holds",
 			Help:    "Holds per POST /holds/batch.",
 			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000}}),
@@ -80,6 +84,9 @@ func newMetrics(reg prometheus.Registerer, inFlight *inFlight) *metrics {
 		topics.CmdConfirmHold, topics.CmdReleaseHold} {
 		m.published.WithLabelValues(string(t))
 		m.publishFailures.WithLabelValues(string(t))
+	}
+	for _, r := range []string{"in_flight", "latency", "key_queue"} {
+		m.overloaded.WithLabelValues(r)
 	}
 	for _, o := range []string{waitDecided, waitTimeout, waitCanceled, waitFull} {
 		m.waitOutcomes.WithLabelValues(o)

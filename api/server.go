@@ -41,8 +41,10 @@ type server struct {
 	waiters *waiters
 	zones   *zoneCache
 	keys    *keyLookups
-	// inFlight counts the commands being published (see admit).
+	// inFlight counts the commands being published and sojourn judges how long
+	// they stay in flight (see admit).
 	inFlight *inFlight
+	sojourn  *sojourn
 	now      func() time.Time
 }
 
@@ -69,7 +71,8 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &server{cfg: cfg, deps: deps, zones: newZoneCache(deps.Reads, cfg),
-		inFlight: &inFlight{max: int64(cfg.InFlightMax)}, now: time.Now}
+		inFlight: &inFlight{max: int64(cfg.InFlightMax)},
+		sojourn:  newSojourn(cfg.AdmissionTarget, cfg.AdmissionInterval, time.Now()), now: time.Now}
 	s.metrics = newMetrics(deps.Registry, s.inFlight)
 	s.waiters = newWaiters(deps.Reads, cfg, s.metrics)
 	s.keys = newKeyLookups(deps.Reads, cfg, s.metrics)

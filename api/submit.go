@@ -63,18 +63,37 @@ func (s *server) holdCommand(c *gin.Context, b *placeHoldBody) (*topics.Command,
 	if err != nil {
 		return nil, err
 	}
-	// The processor checks this too; checking here keeps hopeless requests off Kafka.
-	// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax
-	// still bounds every hold.
+	if quantityOverLimit(zone, cmd.Place.Quantity) > 0 {
+		// The copy may predate a raised limit: refuse only on the read model's
+		// current row (a rare path, worth its query).
+		ctx, cancel := s.queryCtx(c)
+		current, ferr := s.zones.fresh(ctx, cmd.ZoneID)
+		cancel()
+		if ferr != nil {
+			return nil, readError(ferr, notFound(string(topics.ReasonZoneNotFound), "zone not found in this event"))
+		}
+		zone = current
+		if limit := quantityOverLimit(zone, cmd.Place.Quantity); limit > 0 {
+			return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
+				fmt.Sprintf("quantity is over the limit of %d per hold", limit))
+		}
+	}
+	return cmd, nil
+}
+
+// quantityOverLimit is the zone's limit per hold when quantity is over it, else 0.
+// The processor checks this too; checking here keeps hopeless requests off Kafka.
+// A zone's hold_quantity_max of 0 sets no limit of its own; zoneCapacityMax still
+// bounds every hold.
+func quantityOverLimit(zone Zone, quantity int64) int64 {
 	limit := int64(zoneCapacityMax)
 	if zone.HoldQuantityMax > 0 {
 		limit = min(limit, zone.HoldQuantityMax)
 	}
-	if cmd.Place.Quantity > limit {
-		return nil, newError(KindUnprocessable, string(topics.ReasonQuantityOverLimit),
-			fmt.Sprintf("quantity is over the limit of %d per hold", limit))
+	if quantity > limit {
+		return limit
 	}
-	return cmd, nil
+	return 0
 }
 
 // holdBody checks the fields of a hold and builds its command.
@@ -118,7 +137,7 @@ func (s *server) keyDecisions(c *gin.Context, keys []ZoneKey) ([]*RequestResult,
 	defer cancel()
 	prior, ok, err := s.keys.lookup(ctx, keys, s.keysSince())
 	if !ok {
-		s.metrics.overloaded.Inc()
+		s.metrics.overloaded.WithLabelValues("key_queue").Inc()
 		return nil, overloaded()
 	}
 	if err != nil {
@@ -236,7 +255,7 @@ func (s *server) submitOrReplay(c *gin.Context, cmd *topics.Command, prior *Requ
 		s.replay(c, *prior)
 	default:
 		err := s.publish(c, cmd)
-		s.inFlight.give(1)
+		s.published(c, 1)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -103,6 +103,19 @@ func (c *zoneCache) refresh(id uuid.UUID) {
 	}
 }
 
+// forget drops the copy of zone id: the next submit to it reads it again.
+func (c *zoneCache) forget(id uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}
+
+// fresh reads zone id from the read model now, and keeps it.
+func (c *zoneCache) fresh(ctx context.Context, id uuid.UUID) (Zone, error) {
+	c.forget(id)
+	return c.fetch(ctx, id)
+}
+
 func (c *zoneCache) store(id uuid.UUID, z Zone, fetched time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -42,7 +42,7 @@ func (c Config) topology() topics.Topology {
 // apiConfig is the API's Config; the rate burst matters only with a rate limit.
 func (c Config) apiConfig(log *slog.Logger) api.Config {
 	cfg := api.Config{AdminTokens: c.adminTokens(), TrustedProxies: splitList(c.TrustedProxies),
-		Partitions: int32(c.Partitions), RateLimit: c.RateLimit, InFlightMax: c.InFlightMax, Logger: log}
+		Partitions: int32(c.Partitions), RateLimit: c.RateLimit, InFlightMax: c.InFlightMax, AdmissionTarget: c.AdmissionTarget, Logger: log}
 	if c.RateLimit > 0 {
 		cfg.RateBurst = c.RateBurst
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	InFlightMax       int
 	DBPoolSize        int
 	ProduceLinger     time.Duration
+	AdmissionTarget   time.Duration
 	HoldTTLDefault    time.Duration
 	LogLevel          string
 }
@@ -87,6 +88,9 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"PRODUCE_LINGER", "produce-linger", "0s",
 			"how long the API's producer lets a batch of commands wait for more (fewer, larger requests to Kafka under load)",
 			func(s string) (err error) { c.ProduceLinger, err = time.ParseDuration(s); return err }},
+		{"ADMISSION_TARGET", "admission-target", api.AdmissionTargetDefault.String(),
+			"time in flight submits should not exceed; when even the fastest of an interval does, submits answer 503 overloaded",
+			func(s string) (err error) { c.AdmissionTarget, err = time.ParseDuration(s); return err }},
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
@@ -157,16 +161,17 @@ func (c Config) checkOwn(cmd string) error {
 // envOf names the variable that sets each package setting ticketd sets, so that a
 // package's complaint names what the operator wrote.
 var envOf = map[string]string{
-	"api.AdminTokens":    "ADMIN_TOKEN",
-	"api.TrustedProxies": "TRUSTED_PROXIES",
-	"api.RateLimit":      "RATE_LIMIT",
-	"api.RateBurst":      "RATE_BURST",
-	"api.InFlightMax":    "IN_FLIGHT_MAX",
-	"api.Partitions":     "PARTITIONS",
-	"ingest.Brokers":     "KAFKA_BROKERS",
-	"ingest.Linger":      "PRODUCE_LINGER",
-	"sink.Brokers":       "KAFKA_BROKERS",
-	"sink.InstanceID":    "INSTANCE",
+	"api.AdminTokens":     "ADMIN_TOKEN",
+	"api.TrustedProxies":  "TRUSTED_PROXIES",
+	"api.RateLimit":       "RATE_LIMIT",
+	"api.RateBurst":       "RATE_BURST",
+	"api.InFlightMax":     "IN_FLIGHT_MAX",
+	"api.AdmissionTarget": "ADMISSION_TARGET",
+	"api.Partitions":      "PARTITIONS",
+	"ingest.Brokers":      "KAFKA_BROKERS",
+	"ingest.Linger":       "PRODUCE_LINGER",
+	"sink.Brokers":        "KAFKA_BROKERS",
+	"sink.InstanceID":     "INSTANCE",
 }
 
 // checkComponents has each package validate the Config it will be given.
