@@ -159,8 +159,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c Config) has(s string) bool { return slices.Contains(c.Scenarios, s) }
-
 // Run starts the rig, runs the scenarios and writes the results to cfg.Out. The
 // results so far are written even when a scenario fails.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
