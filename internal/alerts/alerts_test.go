@@ -65,8 +65,13 @@ func files(t *testing.T) (rules, tests []string) {
 	return rules, tests
 }
 
+// promtool runs promtool with args and fails the test on error. It is skipped under
+// -short, whose tier needs nothing but Go.
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs promtool; skipped under -short")
+	}
 	if _, err := os.Stat(promtoolBin); err != nil {
 		t.Fatalf("%s not found: run `make deps` (installs Debian's prometheus package)", promtoolBin)
 	}
@@ -76,6 +81,7 @@ func promtool(t *testing.T, args ...string) {
 	}
 }
 
+// decode reads the YAML file at path into v.
 func decode(t *testing.T, path string, v any) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -149,6 +155,7 @@ func TestAlertsComplete(t *testing.T) {
 	}
 }
 
+// checkAlert checks one alert's labels, annotations and runbook.
 func checkAlert(t *testing.T, name string, labels, ann map[string]string, index string) {
 	t.Helper()
 	if !slices.Contains(severities, labels["severity"]) {
