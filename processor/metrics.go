@@ -16,6 +16,7 @@ type metrics struct {
 	aborts         prometheus.Counter
 	txnSeconds     prometheus.Histogram
 	txnPhase       *prometheus.HistogramVec
+	unrestored     prometheus.Gauge
 	restoreSeconds prometheus.Histogram
 	partitions     prometheus.Gauge
 	rejections     *prometheus.CounterVec
@@ -50,6 +51,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		txnPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "transaction_phase_seconds", Help: "Time of each phase of a transaction: apply (decide and produce), flush (wait for the brokers' answers), end (commit offsets and end the transaction).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"phase"}),
+		unrestored: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "partitions_unrestored", Help: "Partitions this instance owns whose state is not restored yet: their commands wait (restoring, or retrying a failed restore)."}),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "restore_seconds", Help: "Time to restore one partition's state from the changelog.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
@@ -86,7 +89,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.outcomes.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.txnPhase, m.restoreSeconds, m.partitions,
+		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.txnPhase, m.unrestored, m.restoreSeconds, m.partitions,
 			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
 			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
 	}

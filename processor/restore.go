@@ -91,6 +91,13 @@ func (p *Processor) reconcile(ctx context.Context) {
 	}
 	p.m.partitions.Set(float64(len(owned)))
 	p.collectRestores(owned)
+	unrestored := 0
+	for id := range owned {
+		if _, ok := p.parts[id]; !ok {
+			unrestored++
+		}
+	}
+	p.m.unrestored.Set(float64(unrestored))
 	running := 0
 	for _, r := range p.restoring {
 		if r.running {
