@@ -167,7 +167,9 @@ func setItemResult(item *batchItemJSON, r *RequestResult) {
 	item.Hold = o.hold
 }
 
-// publishAll publishes cmds together (see publish); errs[i] is cmds[i]'s failure.
+// publishAll publishes cmds together; errs[i] is cmds[i]'s failure. A client
+// hanging up does not cancel them midway: each is either sent or failed within
+// PublishTimeout.
 func (s *server) publishAll(c *gin.Context, cmds []*topics.Command) []*Error {
 	for _, cmd := range cmds {
 		if err := cmd.Check(); err != nil {

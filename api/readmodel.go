@@ -9,10 +9,9 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
-// Publisher sends a command to the processor. It returns once the command is
-// durably accepted (package ingest produces to Kafka with acks=all).
+// Publisher sends commands to the processor, returning once each is durably
+// accepted or failed (package ingest produces to Kafka with acks=all).
 type Publisher interface {
-	Publish(ctx context.Context, cmd *topics.Command) error
 	// PublishAll publishes cmds together and returns once each is accepted or
 	// failed: errs[i] is cmds[i]'s error, nil when it was accepted.
 	PublishAll(ctx context.Context, cmds []*topics.Command) (errs []error)

@@ -3,14 +3,11 @@ package hotbench
 import (
 	"fmt"
 	"image/color"
-	"os"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/loadgen"
 )
@@ -117,21 +114,5 @@ func plotTimeline(path, title string, series map[string][]loadgen.SecondStats) e
 			l.p.Legend.Add(l.name, line)
 		}
 	}
-	const width, height = 25 * vg.Centimeter, 20 * vg.Centimeter
-	img := vgimg.New(width, height)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2,
-		PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4, PadY: vg.Millimeter * 6}
-	canvases := plot.Align([][]*plot.Plot{{thr}, {lat}}, tiles, dc)
-	thr.Draw(canvases[0][0])
-	lat.Draw(canvases[1][0])
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return loadgen.WritePNG(path, 20*vg.Centimeter, thr, lat)
 }

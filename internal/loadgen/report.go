@@ -259,14 +259,20 @@ func (res *Results) writePlot(path string) error {
 		hist.Add(h)
 	}
 
-	const width, height = 25 * vg.Centimeter, 22 * vg.Centimeter
+	return WritePNG(path, 22*vg.Centimeter, over, hist)
+}
+
+// WritePNG draws two plots one above the other, 25 cm wide and height tall, into
+// the PNG file path.
+func WritePNG(path string, height vg.Length, top, bottom *plot.Plot) error {
+	const width = 25 * vg.Centimeter
 	img := vgimg.New(width, height)
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2,
 		PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4, PadY: vg.Millimeter * 6}
-	canvases := plot.Align([][]*plot.Plot{{over}, {hist}}, tiles, dc)
-	over.Draw(canvases[0][0])
-	hist.Draw(canvases[1][0])
+	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
 	f, err := os.Create(path)
 	if err != nil {
 		return err
