@@ -68,6 +68,9 @@ type Zone struct {
 	HoldQuantityMax int64
 	CustomerLimit   int64
 	AsOf            time.Time
+	// WaitingRoom is true when the zone is sold behind its event's waiting room:
+	// a hold in it needs an admission token.
+	WaitingRoom bool
 }
 
 // Event is a row of events with its zones, ordered by name.

@@ -33,7 +33,11 @@ func check(e *topics.Outcome) error {
 	if !known(e.Type) {
 		return nil
 	}
-	if e.ZoneID == uuid.Nil {
+	if isQueue(e.Type) {
+		return checkQueue(e)
+	}
+	// The queue writer's rejections of a join name the event and no zone.
+	if e.ZoneID == uuid.Nil && (e.Type != topics.OutRequestRejected && e.Type != topics.OutRequestReplayed || e.EventID == uuid.Nil) {
 		return errors.New("invalid event: zone_id is required")
 	}
 	if err := storableText(e); err != nil {
@@ -89,9 +93,17 @@ func storableText(e *topics.Outcome) error {
 		}
 	}
 	for _, t := range texts {
-		if !utf8.ValidString(t.value) || strings.IndexByte(t.value, 0) >= 0 {
-			return fmt.Errorf("invalid event: %s is not storable text (invalid UTF-8 or NUL)", t.name)
+		if err := storable(t.name, t.value); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// storable rejects a text value Postgres cannot store in a text column.
+func storable(name, value string) error {
+	if !utf8.ValidString(value) || strings.IndexByte(value, 0) >= 0 {
+		return fmt.Errorf("invalid event: %s is not storable text (invalid UTF-8 or NUL)", name)
 	}
 	return nil
 }
@@ -109,7 +121,7 @@ func known(t topics.OutcomeType) bool {
 		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed:
 		return true
 	}
-	return false
+	return isQueue(t)
 }
 
 // plan is a batch collapsed into the rows it writes: one column slice per column,
@@ -122,6 +134,7 @@ type plan struct {
 	holds    holdRows
 	orders   orderRows
 	requests requestRows
+	queue    queuePlan // the waiting rooms and their entries
 
 	applied map[topics.OutcomeType]int // outcomes applied, by type ("other" for unknown)
 	newest  time.Time                  // the newest outcome time in the batch
@@ -140,6 +153,7 @@ type zoneRows struct {
 	eventID                     [][16]byte
 	name                        []string
 	ttl, quantityMax, custLimit []int64
+	waitingRoom                 []bool
 }
 
 // invRows are zones' inventories.
@@ -219,13 +233,24 @@ func collapse(outcomes []*topics.Outcome) *plan {
 		if e.Time.After(p.newest) {
 			p.newest = e.Time
 		}
+		if e.RequestID != uuid.Nil && !requestsSeen[e.RequestID] {
+			requestsSeen[e.RequestID] = true
+			p.requests.add(e)
+		}
+		if isQueue(e.Type) {
+			p.queue.add(e)
+			continue
+		}
+		if e.ZoneID == uuid.Nil {
+			continue // a rejected join: no zone
+		}
 		z := zones[e.ZoneID]
 		if z == nil {
 			z = &zoneState{}
 			zones[e.ZoneID] = z
 			zoneOrder = append(zoneOrder, e.ZoneID)
 		}
-		if !e.Time.Before(z.asOf) {
+		if !e.Time.Before(z.asOf) && (hasInventory(e) || e.Type == topics.OutZoneConfigured) {
 			z.inv, z.asOf = e.Zone, e.Time
 		}
 		switch e.Type {
@@ -260,16 +285,13 @@ func collapse(outcomes []*topics.Outcome) *plan {
 				}
 			}
 		}
-		if e.RequestID != uuid.Nil && !requestsSeen[e.RequestID] {
-			requestsSeen[e.RequestID] = true
-			p.requests.add(e)
-		}
 	}
 	for _, id := range zoneOrder {
 		z := zones[id]
-		if z.config != nil {
+		switch {
+		case z.config != nil:
 			p.zones.add(id, z)
-		} else {
+		case !z.asOf.IsZero():
 			p.invs.add(id, z)
 		}
 	}
@@ -277,6 +299,14 @@ func collapse(outcomes []*topics.Outcome) *plan {
 		p.holds.add(id, holds[id])
 	}
 	return p
+}
+
+// hasInventory reports whether an outcome carries its zone's inventory. The queue
+// writer's rejections of holds (keyed by event) name the zone but carry no
+// inventory: all zero, which no zone with tickets ever has, and a zone of capacity
+// 0 loses only the freshness of its as_of by skipping it.
+func hasInventory(e *topics.Outcome) bool {
+	return e.Zone != (topics.Inventory{})
 }
 
 // resolutions maps each outcome that resolves a hold to the hold's new status.
@@ -300,6 +330,7 @@ func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
 	r.ttl = append(r.ttl, z.config.HoldTTLSeconds)
 	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
 	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
+	r.waitingRoom = append(r.waitingRoom, z.config.WaitingRoom)
 }
 
 func (r *invRows) add(id uuid.UUID, z *zoneState) {
@@ -410,6 +441,8 @@ var answeredCommands = map[topics.OutcomeType]topics.CommandType{
 	topics.OutHoldPlaced:     topics.CmdPlaceHold,
 	topics.OutHoldConfirmed:  topics.CmdConfirmHold,
 	topics.OutHoldReleased:   topics.CmdReleaseHold,
+	topics.OutQueueConfigured: topics.CmdConfigureQueue,
+	topics.OutQueueJoined:     topics.CmdJoinQueue,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

@@ -42,17 +42,18 @@ WHERE excluded.name <> '' AND events.name <> excluded.name`
 // newest inventory. The as_of guard keeps a newer row.
 const upsertZonesSQL = `
 INSERT INTO zones (id, event_id, name, capacity, available, held, sold,
-                   hold_ttl_seconds, hold_quantity_max, customer_limit, as_of)
+                   hold_ttl_seconds, hold_quantity_max, customer_limit, as_of, waiting_room)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[],
                      $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                     $11::timestamptz[])
+                     $11::timestamptz[], $12::bool[])
 ON CONFLICT (id) DO UPDATE SET
     event_id = excluded.event_id, name = excluded.name,
     capacity = excluded.capacity, available = excluded.available,
     held = excluded.held, sold = excluded.sold,
     hold_ttl_seconds = excluded.hold_ttl_seconds,
     hold_quantity_max = excluded.hold_quantity_max,
-    customer_limit = excluded.customer_limit, as_of = excluded.as_of
+    customer_limit = excluded.customer_limit, as_of = excluded.as_of,
+    waiting_room = excluded.waiting_room
 WHERE zones.as_of <= excluded.as_of`
 
 // updateInventorySQL writes the newest inventory of the other zones the batch
@@ -97,3 +98,58 @@ ON CONFLICT (id) DO NOTHING`
 // asyncCommitSQL lets the batch's commit return before its WAL is flushed (see
 // Config.AsyncCommit).
 const asyncCommitSQL = `SET LOCAL synchronous_commit = off`
+
+// upsertRoomConfigSQL writes the effective configuration of the waiting rooms
+// configured in the batch (queue.configured); progress columns keep their values.
+const upsertRoomConfigSQL = `
+INSERT INTO waiting_rooms (event_id, enabled, opens_at, starts_at, rate_per_second, rate_max,
+                           shop_seconds, allowance, customer_limit, zone_ids, updated_at)
+SELECT u.event_id, u.enabled, u.opens_at, u.starts_at, u.rate, u.rate_max, u.shop_seconds,
+       u.allowance, u.customer_limit, u.zones::uuid[], u.updated_at
+FROM unnest($1::uuid[], $2::bool[], $3::timestamptz[], $4::timestamptz[], $5::float8[],
+            $6::float8[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::timestamptz[])
+     AS u(event_id, enabled, opens_at, starts_at, rate, rate_max, shop_seconds, allowance,
+          customer_limit, zones, updated_at)
+ON CONFLICT (event_id) DO UPDATE SET
+    enabled = excluded.enabled, opens_at = excluded.opens_at, starts_at = excluded.starts_at,
+    rate_per_second = excluded.rate_per_second, rate_max = excluded.rate_max,
+    shop_seconds = excluded.shop_seconds, allowance = excluded.allowance,
+    customer_limit = excluded.customer_limit, zone_ids = excluded.zone_ids`
+
+// updateRoomProgressSQL writes how far each room the batch touched has gone: a
+// NULL keeps the column (the batch did not say), admitted_through never goes back.
+// A room without a row (an outcome of a room never configured) is left alone.
+const updateRoomProgressSQL = `
+UPDATE waiting_rooms w SET
+    admitted_through = GREATEST(w.admitted_through, COALESCE(u.admitted_through, 0)),
+    waiting = COALESCE(u.waiting, w.waiting),
+    current_rate = COALESCE(u.rate, w.current_rate),
+    status = COALESCE(u.status, w.status),
+    sold_out_at = CASE WHEN u.status = 'open' THEN NULL ELSE COALESCE(u.sold_out_at, w.sold_out_at) END,
+    seed = COALESCE(u.seed, w.seed),
+    pre_queue_size = COALESCE(u.pre_queue_size, w.pre_queue_size),
+    started_at = COALESCE(u.started_at, w.started_at),
+    updated_at = GREATEST(w.updated_at, u.updated_at)
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::float8[], $5::text[], $6::timestamptz[],
+            $7::text[], $8::bigint[], $9::timestamptz[], $10::timestamptz[])
+     AS u(event_id, admitted_through, waiting, rate, status, sold_out_at, seed, pre_queue_size,
+          started_at, updated_at)
+WHERE w.event_id = u.event_id`
+
+// upsertQueueEntriesSQL writes each entry's newest state in the batch. An entry
+// only moves forward (waiting, admitted, admission_expired), and a known position
+// or admission is never erased.
+const upsertQueueEntriesSQL = `
+INSERT INTO queue_entries (queue_id, event_id, customer_id, position, pre_queue, status,
+                           joined_at, admitted_at, expires_at, allowance)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bool[], $6::text[],
+                     $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bigint[])
+ON CONFLICT (queue_id) DO UPDATE SET
+    position = COALESCE(excluded.position, queue_entries.position),
+    status = CASE
+        WHEN queue_entries.status = 'admission_expired' THEN queue_entries.status
+        WHEN queue_entries.status = 'admitted' AND excluded.status = 'waiting' THEN queue_entries.status
+        ELSE excluded.status END,
+    admitted_at = COALESCE(excluded.admitted_at, queue_entries.admitted_at),
+    expires_at = COALESCE(excluded.expires_at, queue_entries.expires_at),
+    allowance = COALESCE(excluded.allowance, queue_entries.allowance)`
