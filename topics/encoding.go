@@ -46,13 +46,25 @@ const Source = "ultimate-ticket/processor"
 var outcomeIDSpace = uuid.MustParse("8f0d7d4e-3c55-4f4e-9a0e-6a5f1b0f8c21")
 
 // OutcomeRecordID is an outcome's ce_id, derived from what it is about: the request it
-// answers, or for an expiry the hold. The same fact always gets the same id, so a
+// answers, or for an expiry the hold, for a queue entry's notice the queue id, for a
+// room's opening the event. The same fact always gets the same id, so a
 // consumer can drop duplicates (none are expected with read_committed, but a
 // read_uncommitted consumer sees aborted ones) by ce_id.
 func OutcomeRecordID(e *Outcome) uuid.UUID {
 	about := e.RequestID
-	if about == uuid.Nil && e.Hold != nil {
+	switch {
+	case about != uuid.Nil:
+	case e.Hold != nil:
 		about = e.Hold.ID
+	case e.Entry != nil:
+		about = e.Entry.QueueID
+	case e.Type == OutQueueSoldOut || e.Type == OutQueueResumed:
+		// A room may sell out and resume more than once: the partition clock tells
+		// the notices apart.
+		at, _ := e.Time.UTC().MarshalBinary()
+		return uuid.NewSHA1(outcomeIDSpace, append(append([]byte(e.Type), e.EventID[:]...), at...))
+	default:
+		about = e.EventID
 	}
 	return uuid.NewSHA1(outcomeIDSpace, append([]byte(e.Type), about[:]...))
 }
@@ -66,7 +78,7 @@ func EncodeCommand(c *Command) (Message, error) {
 		return Message{}, fmt.Errorf("topics: encode command: %w", err)
 	}
 	return Message{
-		Key:   []byte(c.ZoneID.String()),
+		Key:   []byte(c.Key().String()),
 		Value: body,
 		Headers: []Header{
 			{Key: HeaderType, Value: []byte(c.Type)},
@@ -85,8 +97,8 @@ func DecodeCommand(key, value []byte) (Command, error) {
 	if err := c.Check(); err != nil {
 		return c, err
 	}
-	if string(key) != c.ZoneID.String() {
-		return c, fmt.Errorf("invalid command: key %q is not zone_id %s", key, c.ZoneID)
+	if want := c.Key(); string(key) != want.String() {
+		return c, fmt.Errorf("invalid command: key %q is not %s", key, want)
 	}
 	return c, nil
 }
@@ -98,11 +110,15 @@ func (c *Command) Check() error {
 	if c.Version != SchemaVersion {
 		return fmt.Errorf("invalid command: version %d, want %d", c.Version, SchemaVersion)
 	}
-	if c.RequestID == uuid.Nil || c.ZoneID == uuid.Nil || c.EventID == uuid.Nil {
-		return fmt.Errorf("invalid command: request_id, event_id and zone_id are required")
+	if c.RequestID == uuid.Nil || c.EventID == uuid.Nil {
+		return fmt.Errorf("invalid command: request_id and event_id are required")
+	}
+	if c.ZoneID == uuid.Nil && !c.isQueueCommand() {
+		return fmt.Errorf("invalid command: zone_id is required for %q", c.Type)
 	}
 	payloads := 0
-	for _, set := range []bool{c.Configure != nil, c.Place != nil, c.Confirm != nil, c.Release != nil} {
+	for _, set := range []bool{c.Configure != nil, c.Place != nil, c.Confirm != nil, c.Release != nil,
+		c.Queue != nil, c.Join != nil, c.Credit != nil, c.Stock != nil} {
 		if set {
 			payloads++
 		}
@@ -117,13 +133,46 @@ func (c *Command) Check() error {
 		ok = ok && c.Confirm != nil && c.Confirm.HoldID != uuid.Nil
 	case CmdReleaseHold:
 		ok = ok && c.Release != nil && c.Release.HoldID != uuid.Nil
+	case CmdConfigureQueue:
+		ok = ok && c.Queue != nil
+	case CmdJoinQueue:
+		ok = ok && c.Join != nil
+	case CmdCreditAdmission:
+		ok = ok && c.Credit != nil && c.Credit.QueueID != uuid.Nil
+	case CmdZoneStock:
+		ok = ok && c.Stock != nil && c.Stock.ZoneID != uuid.Nil
 	default:
 		return fmt.Errorf("invalid command: unknown type %q", c.Type)
 	}
 	if !ok {
 		return fmt.Errorf("invalid command: payload does not match type %q", c.Type)
 	}
+	if c.Place != nil && c.Place.Admission != nil && c.Place.Admission.QueueID == uuid.Nil {
+		return fmt.Errorf("invalid command: admission without queue_id")
+	}
 	return nil
+}
+
+func (c *Command) isQueueCommand() bool {
+	switch c.Type {
+	case CmdConfigureQueue, CmdJoinQueue, CmdCreditAdmission, CmdZoneStock:
+		return true
+	}
+	return false
+}
+
+// OutcomeKey is an outcome's record key: the zone id, or the event id for the
+// waiting room's outcomes and answers to queue commands (the queue writer keys its
+// answers to hold.place by event id itself: see Outcome).
+func OutcomeKey(e *Outcome) uuid.UUID {
+	if e.ZoneID == uuid.Nil || IsQueueOutcome(e.Type) {
+		return e.EventID
+	}
+	switch e.CommandType {
+	case CmdConfigureQueue, CmdJoinQueue, CmdCreditAdmission, CmdZoneStock:
+		return e.EventID
+	}
+	return e.ZoneID
 }
 
 // EncodeOutcome makes the message for an outcome on the events topic, with its
@@ -135,7 +184,7 @@ func EncodeOutcome(e *Outcome, id uuid.UUID) (Message, error) {
 		return Message{}, fmt.Errorf("topics: encode outcome: %w", err)
 	}
 	return Message{
-		Key:   []byte(e.ZoneID.String()),
+		Key:   []byte(OutcomeKey(e).String()),
 		Value: body,
 		Headers: []Header{
 			{Key: HeaderID, Value: []byte(id.String())},

@@ -3,6 +3,7 @@ package topics_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/google/uuid"
 	"testing"
 	"time"
 
@@ -116,7 +117,26 @@ func sampleCommands() []topics.Command {
 	confirm.Confirm = &topics.ConfirmHold{HoldID: tHold}
 	release := base(topics.CmdReleaseHold, "release:"+tHold.String())
 	release.Release = &topics.ReleaseHold{HoldID: tHold}
-	return []topics.Command{configure, place, confirm, release}
+	wr := true
+	configure.Configure.WaitingRoom = &wr
+	admitted := base(topics.CmdPlaceHold, "k2")
+	admitted.Place = &topics.PlaceHold{Quantity: 2, CustomerID: "c-1", Admission: &topics.AdmissionRef{QueueID: tHold}}
+	debited := admitted
+	debited.Place = &topics.PlaceHold{Quantity: 2, CustomerID: "c-1", Admission: &topics.AdmissionRef{QueueID: tHold, Debited: true}}
+	queue := base(topics.CmdConfigureQueue, "")
+	queue.ZoneID = uuid.Nil
+	queue.Queue = &topics.ConfigureQueue{Enabled: true, OpensAt: t0, StartsAt: t0.Add(time.Hour), RatePerSecond: 5,
+		RateMax: 50, ShopSeconds: 600, Allowance: 4, CustomerLimit: 6, Zones: []uuid.UUID{tZone}}
+	join := base(topics.CmdJoinQueue, "")
+	join.ZoneID = uuid.Nil
+	join.Join = &topics.JoinQueue{CustomerID: "c-1"}
+	credit := base(topics.CmdCreditAdmission, "")
+	credit.ZoneID = uuid.Nil
+	credit.Credit = &topics.CreditAdmission{QueueID: tHold, Quantity: 2, HoldID: tOrder}
+	stock := base(topics.CmdZoneStock, "")
+	stock.ZoneID = uuid.Nil
+	stock.Stock = &topics.ZoneStock{ZoneID: tZone, Available: 3, Held: 1}
+	return []topics.Command{configure, place, confirm, release, admitted, debited, queue, join, credit, stock}
 }
 
 // TestSampleCommandsDecode keeps the command seeds honest: each is accepted, so the

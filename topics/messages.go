@@ -24,10 +24,23 @@ const (
 	CmdConfirmHold CommandType = "hold.confirm"
 	// CmdReleaseHold gives a hold's tickets back before its TTL runs out.
 	CmdReleaseHold CommandType = "hold.release"
+	// CmdConfigureQueue creates or changes an event's waiting room (Queue). Keyed by
+	// event id, like every queue command.
+	CmdConfigureQueue CommandType = "queue.configure"
+	// CmdJoinQueue puts a buyer in an event's waiting room (Join); its request id is
+	// the queue id.
+	CmdJoinQueue CommandType = "queue.join"
+	// CmdCreditAdmission gives tickets back to an admission whose hold did not sell
+	// (Credit). The zone writer produces it.
+	CmdCreditAdmission CommandType = "queue.credit"
+	// CmdZoneStock tells the queue writer a zone's inventory after a change (Stock).
+	// The zone writer produces it.
+	CmdZoneStock CommandType = "queue.stock"
 )
 
 // Command is one request to the processor, as the API publishes it on the commands
-// topic, keyed by ZoneID. Exactly one of the payload fields matches Type.
+// topic, keyed by ZoneID, or by EventID for queue commands and for hold.place with an
+// undebited admission (see Key). Exactly one of the payload fields matches Type.
 type Command struct {
 	Version        int         `json:"v"`
 	Type           CommandType `json:"type"`
@@ -41,6 +54,11 @@ type Command struct {
 	Place     *PlaceHold     `json:"place,omitempty"`
 	Confirm   *ConfirmHold   `json:"confirm,omitempty"`
 	Release   *ReleaseHold   `json:"release,omitempty"`
+
+	Queue  *ConfigureQueue  `json:"queue,omitempty"`
+	Join   *JoinQueue       `json:"join,omitempty"`
+	Credit *CreditAdmission `json:"credit,omitempty"`
+	Stock  *ZoneStock       `json:"stock,omitempty"`
 }
 
 // ConfigureZone creates a zone (Capacity, EventName and ZoneName required) or changes
@@ -55,13 +73,19 @@ type ConfigureZone struct {
 	// CustomerLimit caps one customer's active holds plus orders in the zone, in
 	// tickets; 0 means no limit.
 	CustomerLimit *int64 `json:"customer_limit,omitempty"`
+	// WaitingRoom marks the zone as sold behind its event's waiting room: the zone
+	// writer then reports its stock to the queue writer (queue.stock).
+	WaitingRoom *bool `json:"waiting_room,omitempty"`
 }
 
 // PlaceHold asks for Quantity tickets. CustomerID is optional; with it, the zone's
-// per-customer limit applies.
+// per-customer limit applies. Admission is set on an event with a waiting room: the
+// command goes first to the queue writer (keyed by event), which debits the
+// admission and forwards it to the zone with Admission.Debited set.
 type PlaceHold struct {
-	Quantity   int64  `json:"quantity"`
-	CustomerID string `json:"customer_id,omitempty"`
+	Quantity   int64         `json:"quantity"`
+	CustomerID string        `json:"customer_id,omitempty"`
+	Admission  *AdmissionRef `json:"admission,omitempty"`
 }
 
 // ConfirmHold turns the hold into an order.
@@ -94,10 +118,31 @@ const (
 	// OutRequestReplayed answers a retry with an idempotency key already decided:
 	// it repeats the first answer and changes nothing.
 	OutRequestReplayed OutcomeType = "request.replayed"
+	// OutQueueConfigured: an event's waiting room was created or changed (Queue).
+	OutQueueConfigured OutcomeType = "queue.configured"
+	// OutQueueJoined: a buyer got a place in the waiting room (Entry, Progress).
+	OutQueueJoined OutcomeType = "queue.joined"
+	// OutQueueOpened: the sale started; the pre-queue was shuffled (Opened,
+	// Progress), and one queue.positioned per pre-queue entry follows.
+	OutQueueOpened OutcomeType = "queue.opened"
+	// OutQueuePositioned: a pre-queue entry got its position at the start (Entry).
+	OutQueuePositioned OutcomeType = "queue.positioned"
+	// OutQueueAdmitted: a buyer may shop until Admission.ExpiresAt (Entry,
+	// Admission, Progress).
+	OutQueueAdmitted OutcomeType = "queue.admitted"
+	// OutQueueAdmissionExpired: an admission's shopping window ran out (Entry).
+	OutQueueAdmissionExpired OutcomeType = "queue.admission_expired"
+	// OutQueueSoldOut: every zone of the room has nothing available or held; no
+	// one waiting will be admitted unless tickets come back (Progress).
+	OutQueueSoldOut OutcomeType = "queue.sold_out"
+	// OutQueueResumed: tickets came back after queue.sold_out; admissions resume
+	// (Progress).
+	OutQueueResumed OutcomeType = "queue.resumed"
 )
 
 // Outcome is one fact the processor decided, a record on the events topic keyed by
-// ZoneID. (EventID is the show the zone belongs to: "event" in Go names always means
+// ZoneID (queue outcomes: by EventID, with ZoneID and Zone zero; the queue writer's
+// rejections keep the command's ZoneID but are keyed by EventID). (EventID is the show the zone belongs to: "event" in Go names always means
 // the show.) Every outcome that answers a request carries its RequestID; expirations
 // carry none. Zone is the zone's inventory right after the outcome.
 type Outcome struct {
@@ -120,6 +165,12 @@ type Outcome struct {
 	Order     *Order      `json:"order,omitempty"`
 	Rejection *Rejection  `json:"rejection,omitempty"`
 	Replay    *Replay     `json:"replay,omitempty"`
+
+	Queue     *QueueConfig    `json:"queue,omitempty"`
+	Entry     *QueueEntry     `json:"entry,omitempty"`
+	Opened    *QueueOpened    `json:"opened,omitempty"`
+	Admission *QueueAdmission `json:"admission,omitempty"`
+	Progress  *QueueProgress  `json:"progress,omitempty"`
 }
 
 // Inventory is a zone's tickets: Available + Held + Sold == Capacity.
@@ -138,7 +189,9 @@ type ZoneConfig struct {
 	HoldTTLSeconds  int64  `json:"hold_ttl_seconds"`
 	HoldQuantityMax int64  `json:"hold_quantity_max"`
 	CustomerLimit   int64  `json:"customer_limit"`
-	Created         bool   `json:"created"`
+	// WaitingRoom is true when the zone is sold behind its event's waiting room.
+	WaitingRoom bool `json:"waiting_room,omitempty"`
+	Created     bool `json:"created"`
 }
 
 // HoldStatus is where a hold is in its life: active, then exactly one of confirmed,
@@ -190,6 +243,13 @@ const (
 	ReasonHoldAlreadyConfirmed  Reason = "hold_already_confirmed"
 	ReasonHoldAlreadyReleased   Reason = "hold_already_released"
 	ReasonPartitionFull         Reason = "partition_full"
+
+	ReasonAdmissionNotFound          Reason = "admission_not_found"
+	ReasonAdmissionExpired           Reason = "admission_expired"
+	ReasonAdmissionAllowanceExceeded Reason = "admission_allowance_exceeded"
+	ReasonAdmissionCustomerMismatch  Reason = "admission_customer_mismatch"
+	ReasonQueueNotOpen               Reason = "queue_not_open"
+	ReasonQueueNotFound              Reason = "queue_not_found"
 )
 
 // Rejection says why a request changed nothing. Available is the zone's available

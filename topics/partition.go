@@ -2,12 +2,13 @@ package topics
 
 import "github.com/google/uuid"
 
-// PartitionOf is the partition of the commands and events topics that holds zone's
-// records, with partitions partitions: the partition Kafka's default partitioner
-// picks for the key zone.String() (murmur2 of the key, sign bit cleared, modulo the
-// partition count), so every producer, whatever its client, agrees with it.
-func PartitionOf(zone uuid.UUID, partitions int32) int32 {
-	return int32((murmur2([]byte(zone.String())) & 0x7fffffff) % uint32(partitions))
+// PartitionOf is the partition of the commands and events topics that holds the
+// records keyed by id (a zone's, or an event's waiting room's), with partitions
+// partitions: the partition Kafka's default partitioner picks for the key
+// id.String() (murmur2 of the key, sign bit cleared, modulo the partition count), so
+// every producer, whatever its client, agrees with it.
+func PartitionOf(id uuid.UUID, partitions int32) int32 {
+	return int32((murmur2([]byte(id.String())) & 0x7fffffff) % uint32(partitions))
 }
 
 // murmur2 is the 32-bit hash Kafka's default partitioner uses, as in the Java

@@ -21,6 +21,8 @@ var schemaFS embed.FS
 var OutcomeTypes = []OutcomeType{
 	OutZoneConfigured, OutHoldPlaced, OutHoldConfirmed, OutHoldReleased, OutHoldExpired,
 	OutRequestRejected, OutRequestReplayed,
+	OutQueueConfigured, OutQueueJoined, OutQueueOpened, OutQueuePositioned, OutQueueAdmitted,
+	OutQueueAdmissionExpired, OutQueueSoldOut, OutQueueResumed,
 }
 
 func schemaDir() string { return "schemas/v" + strconv.Itoa(SchemaVersion) }
