@@ -437,10 +437,10 @@ func commandType(e *topics.Outcome) topics.CommandType {
 // answeredCommands maps each outcome that answers a request to the command type of
 // that request; an expiration answers none.
 var answeredCommands = map[topics.OutcomeType]topics.CommandType{
-	topics.OutZoneConfigured: topics.CmdConfigureZone,
-	topics.OutHoldPlaced:     topics.CmdPlaceHold,
-	topics.OutHoldConfirmed:  topics.CmdConfirmHold,
-	topics.OutHoldReleased:   topics.CmdReleaseHold,
+	topics.OutZoneConfigured:  topics.CmdConfigureZone,
+	topics.OutHoldPlaced:      topics.CmdPlaceHold,
+	topics.OutHoldConfirmed:   topics.CmdConfirmHold,
+	topics.OutHoldReleased:    topics.CmdReleaseHold,
 	topics.OutQueueConfigured: topics.CmdConfigureQueue,
 	topics.OutQueueJoined:     topics.CmdJoinQueue,
 }

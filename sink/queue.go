@@ -17,19 +17,7 @@ import (
 // queue_entries. Every outcome of one event is on one partition, so a batch sees
 // them in log order; a row only moves forward.
 
-// queueOutcomes are the outcome types that describe a waiting room.
-var queueOutcomes = map[topics.OutcomeType]bool{
-	topics.OutQueueConfigured:       true,
-	topics.OutQueueJoined:           true,
-	topics.OutQueueOpened:           true,
-	topics.OutQueuePositioned:       true,
-	topics.OutQueueAdmitted:         true,
-	topics.OutQueueAdmissionExpired: true,
-	topics.OutQueueSoldOut:          true,
-	topics.OutQueueResumed:          true,
-}
-
-func isQueue(t topics.OutcomeType) bool { return queueOutcomes[t] }
+func isQueue(t topics.OutcomeType) bool { return topics.IsQueueOutcome(t) }
 
 // checkQueue rejects a queue outcome the read model cannot hold (its dead-letter
 // reason).
@@ -199,12 +187,12 @@ func (q *queuePlan) queue(b *pgx.Batch) {
 }
 
 type roomConfigRows struct {
-	eventID                              [][16]byte
-	enabled                              []bool
-	opensAt, startsAt, updated           []time.Time
-	rate, rateMax                        []float64
+	eventID                               [][16]byte
+	enabled                               []bool
+	opensAt, startsAt, updated            []time.Time
+	rate, rateMax                         []float64
 	shopSeconds, allowance, customerLimit []int64
-	zones                                []string // uuid[] literals: unnest cannot take a 2-D array of rows
+	zones                                 []string // uuid[] literals: unnest cannot take a 2-D array of rows
 }
 
 func (r *roomConfigRows) add(id uuid.UUID, s *roomState) {
@@ -235,16 +223,16 @@ func uuidArrayLiteral(ids []uuid.UUID) string {
 }
 
 type roomProgressRows struct {
-	eventID          [][16]byte
-	admittedThrough  []pgtype.Int8
-	waiting          []pgtype.Int8
-	rate             []pgtype.Float8
-	status           []pgtype.Text
-	soldOutAt        []pgtype.Timestamptz
-	seed             []pgtype.Text
-	preQueueSize     []pgtype.Int8
-	startedAt        []pgtype.Timestamptz
-	updated          []time.Time
+	eventID         [][16]byte
+	admittedThrough []pgtype.Int8
+	waiting         []pgtype.Int8
+	rate            []pgtype.Float8
+	status          []pgtype.Text
+	soldOutAt       []pgtype.Timestamptz
+	seed            []pgtype.Text
+	preQueueSize    []pgtype.Int8
+	startedAt       []pgtype.Timestamptz
+	updated         []time.Time
 }
 
 func (r *roomProgressRows) add(id uuid.UUID, s *roomState) {
@@ -275,14 +263,14 @@ func (r *roomProgressRows) add(id uuid.UUID, s *roomState) {
 }
 
 type entryRows struct {
-	queueID, eventID   [][16]byte
-	customer           []string
-	position           []pgtype.Int8
-	preQueue           []bool
-	status             []string
-	joined             []time.Time
-	admitted, expires  []pgtype.Timestamptz
-	allowance          []pgtype.Int8
+	queueID, eventID  [][16]byte
+	customer          []string
+	position          []pgtype.Int8
+	preQueue          []bool
+	status            []string
+	joined            []time.Time
+	admitted, expires []pgtype.Timestamptz
+	allowance         []pgtype.Int8
 }
 
 func (r *entryRows) add(id uuid.UUID, s *entryState) {
