@@ -35,6 +35,8 @@ type createZoneBody struct {
 type createEventBody struct {
 	Name  *string          `json:"name"`
 	Zones []createZoneBody `json:"zones"`
+	// WaitingRoom, when set, puts every zone behind the event's waiting room.
+	WaitingRoom *waitingRoomBody `json:"waiting_room"`
 }
 
 // createdZoneJSON names a zone POST /events created and the request that creates it.
@@ -46,9 +48,10 @@ type createdZoneJSON struct {
 }
 
 type createdEventJSON struct {
-	EventID uuid.UUID         `json:"event_id"`
-	Status  RequestStatus     `json:"status"`
-	Zones   []createdZoneJSON `json:"zones"`
+	EventID     uuid.UUID         `json:"event_id"`
+	Status      RequestStatus     `json:"status"`
+	Zones       []createdZoneJSON `json:"zones"`
+	WaitingRoom *roomRequestJSON  `json:"waiting_room,omitempty"`
 }
 
 // createEvent creates an event by configuring each of its zones: one command per
@@ -68,17 +71,42 @@ func (s *server) createEvent(c *gin.Context) {
 	}
 	eventID := uuid.Must(uuid.NewV7())
 	out := createdEventJSON{EventID: eventID, Status: RequestPending, Zones: make([]createdZoneJSON, 0, len(b.Zones))}
-	ids := make([]uuid.UUID, 0, len(b.Zones))
-	for _, z := range b.Zones {
-		cmd := s.newCommand(topics.CmdConfigureZone, eventID, uuid.Must(uuid.NewV7()), "")
+	zoneIDs := make([]uuid.UUID, len(b.Zones))
+	for i := range zoneIDs {
+		zoneIDs[i] = uuid.Must(uuid.NewV7())
+	}
+	var room *topics.Command
+	if b.WaitingRoom != nil {
+		q, err := b.WaitingRoom.command(s.now(), zoneIDs)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		room = s.newQueueCommand(topics.CmdConfigureQueue, eventID)
+		room.Queue = q
+	}
+	ids := make([]uuid.UUID, 0, len(b.Zones)+1)
+	for i, z := range b.Zones {
+		cmd := s.newCommand(topics.CmdConfigureZone, eventID, zoneIDs[i], "")
 		cmd.Configure = z.command()
 		cmd.Configure.EventName, cmd.Configure.ZoneName = *b.Name, *z.Name
+		if room != nil {
+			cmd.Configure.WaitingRoom = &room.Queue.Enabled
+		}
 		if err := s.publish(c, cmd); err != nil {
 			s.fail(c, err)
 			return
 		}
 		out.Zones = append(out.Zones, createdZoneJSON{ID: cmd.ZoneID, Name: *z.Name, RequestID: cmd.RequestID, Status: RequestPending})
 		ids = append(ids, cmd.RequestID)
+	}
+	if room != nil {
+		if err := s.publish(c, room); err != nil {
+			s.fail(c, err)
+			return
+		}
+		out.WaitingRoom = &roomRequestJSON{RequestID: room.RequestID, Status: RequestPending}
+		ids = append(ids, room.RequestID)
 	}
 	if results, ok := s.awaitResults(c, ids...); ok {
 		s.answerCreatedEvent(c, out, results)
@@ -92,7 +120,11 @@ func (s *server) createEvent(c *gin.Context) {
 func (s *server) answerCreatedEvent(c *gin.Context, out createdEventJSON, results []RequestResult) {
 	out.Status = RequestSucceeded
 	for i := range results {
-		out.Zones[i].Status = results[i].Status
+		if i < len(out.Zones) {
+			out.Zones[i].Status = results[i].Status
+		} else {
+			out.WaitingRoom.Status = results[i].Status
+		}
 		if results[i].Status != RequestSucceeded {
 			o := decide(&results[i])
 			c.JSON(o.code, waitedBody(&results[i], o))

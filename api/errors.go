@@ -22,6 +22,7 @@ const (
 	KindTooLarge                        // the body is over Config.BodyBytesMax
 	KindUnsupportedType                 // the body is not JSON
 	KindUnauthorized                    // missing or wrong admin token
+	KindForbidden                       // a credential that is valid but not for this
 	KindRateLimited                     // the client's bucket is empty
 	KindUnavailable                     // Kafka or Postgres cannot be reached
 	KindInternal                        // a bug
@@ -34,6 +35,9 @@ type Error struct {
 	Message string
 	// Available is the zone's available tickets, for insufficient_capacity.
 	Available *int64
+	// Reason details a refused credential (an admission token, a proof of work, a
+	// buyer token), e.g. "expired".
+	Reason string
 	// Cause is the underlying error, logged but never shown to clients.
 	Cause error
 }
@@ -88,6 +92,8 @@ func statusOf(k Kind) int {
 		return http.StatusUnsupportedMediaType
 	case KindUnauthorized:
 		return http.StatusUnauthorized
+	case KindForbidden:
+		return http.StatusForbidden
 	case KindRateLimited:
 		return http.StatusTooManyRequests
 	case KindUnavailable:
@@ -113,6 +119,13 @@ var rejectionKinds = map[topics.Reason]Kind{
 	topics.ReasonHoldAlreadyConfirmed:  KindConflict,
 	topics.ReasonHoldAlreadyReleased:   KindConflict,
 	topics.ReasonPartitionFull:         KindUnavailable,
+
+	topics.ReasonAdmissionNotFound:          KindForbidden,
+	topics.ReasonAdmissionExpired:           KindForbidden,
+	topics.ReasonAdmissionCustomerMismatch:  KindForbidden,
+	topics.ReasonAdmissionAllowanceExceeded: KindForbidden,
+	topics.ReasonQueueNotOpen:               KindConflict,
+	topics.ReasonQueueNotFound:              KindNotFound,
 }
 
 // rejectionMessages are the messages clients see for a rejection when the

@@ -52,6 +52,7 @@ type errorDetail struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	Available *int64 `json:"available,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // requestJSON is GET /requests/{id}: pending, or the decided result.
@@ -168,7 +169,7 @@ func waitedBody(r *RequestResult, o outcome) any {
 }
 
 func errorDetailOf(e *Error) *errorDetail {
-	return &errorDetail{Code: e.Code, Message: e.Message, Available: e.Available}
+	return &errorDetail{Code: e.Code, Message: e.Message, Available: e.Available, Reason: e.Reason}
 }
 
 func toHoldJSON(h *Hold) *holdJSON {

@@ -31,6 +31,9 @@ type Deps struct {
 	// Registry receives the API's metrics and is served at GET /metrics. Default:
 	// a new registry.
 	Registry *prometheus.Registry
+	// Room serves the waiting rooms: joins, places, admission tokens. nil: the
+	// queue routes answer 503.
+	Room *RoomDeps
 }
 
 // server holds what the handlers share.
@@ -46,6 +49,10 @@ type server struct {
 	inFlight *inFlight
 	sojourn  *sojourn
 	now      func() time.Time
+
+	room        *RoomDeps // nil without waiting rooms
+	roomMetrics *roomMetrics
+	queueWatch  *queueWatch
 }
 
 // New validates cfg and returns the HTTP handler of the API. It starts no
@@ -76,6 +83,14 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	s.metrics = newMetrics(deps.Registry, s.inFlight)
 	s.waiters = newWaiters(deps.Reads, cfg, s.metrics)
 	s.keys = newKeyLookups(deps.Reads, cfg, s.metrics)
+	room, err := deps.Room.withDefaults(deps.Reads, cfg.WaitMax)
+	if err != nil {
+		return nil, err
+	}
+	s.room, s.roomMetrics = room, newRoomMetrics(deps.Registry)
+	if room != nil {
+		s.queueWatch = newQueueWatch(room.Reads, room.PollInterval, cfg.QueryTimeout, room.WatchersMax, s.roomMetrics, cfg.Logger)
+	}
 	return s, nil
 }
 
@@ -119,10 +134,14 @@ func (s *server) routes() *gin.Engine {
 	api.GET("/requests/:id", s.getRequest)
 	api.GET("/events/:id", s.getEvent)
 	api.GET("/events/:id/availability", s.getAvailability)
+	api.GET("/events/:id/challenge", s.getChallenge)
+	api.POST("/events/:id/queue", s.joinQueue)
+	api.GET("/queue/:id", s.getQueue)
 
 	admin := api.Group("/", s.requireAdmin)
 	admin.POST("/events", s.createEvent)
 	admin.PATCH("/events/:id/zones/:zone_id", s.patchZone)
+	admin.PATCH("/events/:id", s.patchEvent)
 	return e
 }
 

@@ -63,6 +63,11 @@ func (s *server) holdCommand(c *gin.Context, b *placeHoldBody) (*topics.Command,
 	if err != nil {
 		return nil, err
 	}
+	if zone.WaitingRoom {
+		if err := s.admitHold(c, cmd); err != nil {
+			return nil, err
+		}
+	}
 	if quantityOverLimit(zone, cmd.Place.Quantity) > 0 {
 		// The copy may predate a raised limit: refuse only on the read model's
 		// current row (a rare path, worth its query).
