@@ -64,7 +64,7 @@ func (v *Verifier) VerifyHeader(ctx context.Context, authorization string, now t
 	}
 	scheme, token, ok := strings.Cut(authorization, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", refuse(ReasonMalformed, errors.New("Authorization is not a Bearer token"))
+		return "", refuse(ReasonMalformed, errors.New("the Authorization header is not a Bearer token"))
 	}
 	return v.Verify(ctx, strings.TrimSpace(token), now)
 }
