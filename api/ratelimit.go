@@ -68,9 +68,61 @@ func (s *server) rateLimit(l *clientLimiter) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		s.metrics.rateLimited.Inc()
-		c.Header("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
-		s.fail(c, newError(KindRateLimited, "rate_limited", "too many requests from this client"))
-		c.Abort()
+		s.tooManyRequests(c, wait, "too many requests from this client")
 	}
+}
+
+// tooManyRequests answers 429 rate_limited with Retry-After: wait in whole
+// seconds, at least 1.
+func (s *server) tooManyRequests(c *gin.Context, wait time.Duration, message string) {
+	s.metrics.rateLimited.Inc()
+	c.Header("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
+	s.fail(c, newError(KindRateLimited, "rate_limited", message))
+	c.Abort()
+}
+
+// buyerLimiter is a token bucket per verified customer id, beside the per-IP
+// buckets: a buyer spreading requests over many addresses still has one bucket,
+// and buyers behind one address (a campus, a carrier's NAT) do not share theirs.
+// Its memory is bounded like clientLimiter's. A nil *buyerLimiter limits nothing.
+type buyerLimiter struct {
+	buckets *clientLimiter
+}
+
+// newBuyerLimiter gives perSecond tokens a second to each buyer, up to burst, for
+// at most buyersMax buyers held in memory; nil (no limit) when perSecond is 0.
+// Non-positive burst or buyersMax with a limit are programmer errors and panic:
+// the Config that sets them validates them.
+func newBuyerLimiter(perSecond float64, burst, buyersMax int) *buyerLimiter {
+	if perSecond == 0 {
+		return nil
+	}
+	if perSecond < 0 || burst < 1 || buyersMax < 1 {
+		panic("api: buyer limiter needs a positive rate, burst and buyersMax")
+	}
+	return &buyerLimiter{buckets: newClientLimiter(perSecond, burst, buyersMax)}
+}
+
+// allow takes a token for customerID; without one it says how long until the next.
+func (l *buyerLimiter) allow(customerID string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	return l.buckets.allow(customerID, now)
+}
+
+// limitBuyer is the per-buyer check of join and submit, to call once the buyer
+// is verified: it takes a token from customerID's bucket and, without one,
+// answers 429 rate_limited with Retry-After and returns false (the handler
+// returns). An empty customerID (a submit without a buyer) is not limited here:
+// the per-IP buckets cover it.
+func (s *server) limitBuyer(c *gin.Context, l *buyerLimiter, customerID string) bool {
+	if customerID == "" {
+		return true
+	}
+	ok, wait := l.allow(customerID, time.Now())
+	if !ok {
+		s.tooManyRequests(c, wait, "too many requests from this buyer")
+	}
+	return ok
 }
