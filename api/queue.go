@@ -1,8 +1,8 @@
 package api
 
 import (
-	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/admittoken"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/buyer"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/pow"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -251,12 +252,11 @@ func (s *server) verifiedBuyer(c *gin.Context) (string, *Error) {
 		return v.(string), nil
 	}
 	now := s.now()
-	id, err := s.room.Buyers.Customer(c.Request.Context(), c.GetHeader("Authorization"), now)
+	id, err := s.room.Buyers.VerifyHeader(c.Request.Context(), c.GetHeader("Authorization"), now)
 	if err != nil {
-		var be *BuyerError
-		reason := "invalid"
-		if errors.As(err, &be) {
-			reason = be.Reason
+		reason := string(buyer.ReasonOf(err))
+		if reason == "" {
+			reason = string(buyer.ReasonInvalid)
 		}
 		s.roomMetrics.buyerRejected.WithLabelValues(reason).Inc()
 		c.Header("WWW-Authenticate", `Bearer realm="ultimate-ticket buyer"`)
@@ -264,11 +264,10 @@ func (s *server) verifiedBuyer(c *gin.Context) (string, *Error) {
 		e.Reason = reason
 		return "", e
 	}
-	if s.room.BuyerLimit != nil {
-		if ok, wait := s.room.BuyerLimit(id, now); !ok {
-			c.Header("Retry-After", fmt.Sprint(max(1, int64(wait.Seconds()+0.999))))
-			return "", newError(KindRateLimited, "rate_limited", "too many requests from this buyer")
-		}
+	if ok, wait := s.buyerLimiter.allow(id, now); !ok {
+		s.metrics.rateLimited.Inc()
+		c.Header("Retry-After", fmt.Sprint(max(1, int64(math.Ceil(wait.Seconds())))))
+		return "", newError(KindRateLimited, "rate_limited", "too many requests from this buyer")
 	}
 	c.Set(buyerKey, id)
 	return id, nil

@@ -32,9 +32,12 @@ type RoomDeps struct {
 	// provider): the customer id comes from it, never from the body. nil: the
 	// buyer is self-declared by customer_id (development only).
 	Buyers BuyerVerifier
-	// BuyerLimit, when set, is asked before a join or a hold of a verified buyer:
-	// false answers 429 with Retry-After (the per-buyer token bucket).
-	BuyerLimit func(customerID string, now time.Time) (ok bool, retryAfter time.Duration)
+	// BuyerRateLimit is the sustained joins and holds per second allowed per
+	// verified buyer (a token bucket beside the per-IP ones); beyond it 429 with
+	// Retry-After. Default 0: no per-buyer limit.
+	BuyerRateLimit float64
+	// BuyerRateBurst is that bucket's size. Default 10.
+	BuyerRateBurst int
 	// Reads answers the room's reads. Default: Deps.Reads, which must then
 	// implement QueueReadModel.
 	Reads QueueReadModel
@@ -49,25 +52,19 @@ type RoomDeps struct {
 	JoinWait time.Duration
 }
 
-// BuyerVerifier verifies a buyer's bearer token.
+// BuyerVerifier verifies a buyer's bearer token (*buyer.Verifier).
 type BuyerVerifier interface {
-	// Customer returns the customer id (the token's subject) of the bearer token
-	// in an Authorization header value. A refusal is a *BuyerError.
-	Customer(ctx context.Context, authorization string, now time.Time) (string, error)
+	// VerifyHeader returns the customer id (the token's subject) of the bearer
+	// token in an Authorization header value. A refusal is a *buyer.Error, whose
+	// reason is counted in ticket_api_buyer_rejected_total and shown to the client.
+	VerifyHeader(ctx context.Context, authorization string, now time.Time) (string, error)
 }
 
-// BuyerError is a refused buyer token, with the reason counted in
-// ticket_api_buyer_rejected_total and shown to the client (missing, malformed,
-// invalid, expired, wrong_issuer, wrong_audience, unknown_key).
-type BuyerError struct {
-	Reason string
-	Err    error
-}
-
-func (e *BuyerError) Error() string { return "buyer token " + e.Reason + ": " + e.Err.Error() }
-
-// Unwrap gives the detail.
-func (e *BuyerError) Unwrap() error { return e.Err }
+// Defaults of the per-buyer bucket.
+const (
+	BuyerRateBurstDefault = 10
+	buyersMax             = 100_000 // buckets kept in memory, as RateClientsMaxDefault
+)
 
 // withDefaults checks the room's deps and fills their defaults; reads is
 // Deps.Reads.
@@ -94,6 +91,12 @@ func (r *RoomDeps) withDefaults(reads ReadModel, waitMax time.Duration) (*RoomDe
 	}
 	if d.WatchersMax <= 0 {
 		d.WatchersMax = RoomWatchersMaxDefault
+	}
+	if d.BuyerRateLimit < 0 {
+		return nil, errors.New("api: RoomDeps.BuyerRateLimit must not be negative")
+	}
+	if d.BuyerRateBurst <= 0 {
+		d.BuyerRateBurst = BuyerRateBurstDefault
 	}
 	if d.JoinWait <= 0 {
 		d.JoinWait = RoomJoinWaitDefault

@@ -50,9 +50,10 @@ type server struct {
 	sojourn  *sojourn
 	now      func() time.Time
 
-	room        *RoomDeps // nil without waiting rooms
-	roomMetrics *roomMetrics
-	queueWatch  *queueWatch
+	room         *RoomDeps // nil without waiting rooms
+	roomMetrics  *roomMetrics
+	queueWatch   *queueWatch
+	buyerLimiter *buyerLimiter // nil: no per-buyer limit
 }
 
 // New validates cfg and returns the HTTP handler of the API. It starts no
@@ -90,6 +91,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	s.room, s.roomMetrics = room, newRoomMetrics(deps.Registry)
 	if room != nil {
 		s.queueWatch = newQueueWatch(room.Reads, room.PollInterval, cfg.QueryTimeout, room.WatchersMax, s.roomMetrics, cfg.Logger)
+		s.buyerLimiter = newBuyerLimiter(room.BuyerRateLimit, room.BuyerRateBurst, buyersMax)
 	}
 	return s, nil
 }

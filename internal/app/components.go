@@ -162,7 +162,12 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	}
 	defer prod.Close()
 	apiCfg := cfg.apiConfig(log)
+	room, err := cfg.roomDeps(ctx, log)
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(apiCfg, api.Deps{
+		Room:      room,
 		Publisher: prod,
 		Reads:     api.NewStore(pool, cfg.names().Events),
 		Ready: func(ctx context.Context) error {

@@ -43,6 +43,15 @@ type Config struct {
 	AdmissionTarget   time.Duration
 	HoldTTLDefault    time.Duration
 	LogLevel          string
+
+	// The waiting room's (see room.go).
+	AdmissionSigningKey string
+	PowSecret           string
+	PowDifficulty       int
+	BuyerJWKS           string
+	BuyerIssuer         string
+	BuyerAudience       string
+	BuyerRateLimit      float64
 }
 
 func envString(name, def string) string {
@@ -66,6 +75,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envString("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES: proxy IPs or CIDRs, comma-separated, whose X-Forwarded-For names the client (for the rate limit)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("LOG_LEVEL", "info"), "LOG_LEVEL: debug, info, warn or error")
+	c.roomFlags(func(p *string, name, env, usage string) { fs.StringVar(p, name, envString(env, ""), env+": "+usage) })
 	def := topics.DefaultTopology
 	numbers := []struct {
 		env, flag, def, usage string
@@ -91,6 +101,11 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"ADMISSION_TARGET", "admission-target", api.AdmissionTargetDefault.String(),
 			"time in flight submits should not exceed; when even the fastest of an interval does, submits answer 503 overloaded",
 			func(s string) (err error) { c.AdmissionTarget, err = time.ParseDuration(s); return err }},
+		{"POW_DIFFICULTY", "pow-difficulty", itoa(PowDifficultyDefault),
+			"leading zero bits of SHA-256 a join's proof of work needs (0: any nonce)",
+			parseInt(&c.PowDifficulty, 0)},
+		{"BUYER_RATE_LIMIT", "buyer-rate-limit", "0", "joins and holds per second per verified buyer (0: off)",
+			func(s string) (err error) { c.BuyerRateLimit, err = strconv.ParseFloat(s, 64); return err }},
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
@@ -111,7 +126,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	if c.Instance == "" {
 		c.Instance, _ = os.Hostname()
 	}
-	errs = append(errs, c.checkOwn(cmd), c.checkComponents())
+	errs = append(errs, c.checkOwn(cmd), c.checkComponents(), c.checkRoom())
 	return c, errors.Join(errs...)
 }
 
