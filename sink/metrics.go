@@ -20,6 +20,8 @@ type metrics struct {
 	deadLetters   prometheus.Counter
 	retries       prometheus.Counter
 	lastEventTime prometheus.Gauge
+	queueWait     prometheus.Histogram
+	queueWaiting  prometheus.Gauge
 }
 
 // newMetrics builds the sink's collectors and registers them all on reg (none when
@@ -47,6 +49,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Batches retried after Postgres failed them."}),
 		lastEventTime: f.NewGauge(prometheus.GaugeOpts{Name: "ticket_sink_last_event_timestamp_seconds",
 			Help: "Processor time of the newest event applied (Unix seconds): how fresh the read model is."}),
+		queueWait: f.NewHistogram(prometheus.HistogramOpts{Name: "ticket_sink_queue_wait_seconds",
+			Help:    "Waiting-room wait of each admission applied: from joining to being admitted (processor time).",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 16)}), // 0.25 s .. 2.3 h
+		queueWaiting: f.NewGauge(prometheus.GaugeOpts{Name: "ticket_sink_queue_waiting",
+			Help: "Buyers waiting in the waiting rooms, summed over rooms, as the newest queue progress applied says."}),
 	}
 	// Series exist from the start, so the first event of a kind shows as an increase.
 	for _, t := range topics.OutcomeTypes {

@@ -3,6 +3,7 @@ package sink
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,9 @@ type queuePlan struct {
 	roomOrder []uuid.UUID
 	entries   map[uuid.UUID]*entryState
 	entOrder  []uuid.UUID
+	// waits are the joined-to-admitted times of the admissions in the batch, for
+	// ticket_sink_queue_wait_seconds.
+	waits []time.Duration
 }
 
 func (q *queuePlan) room(id uuid.UUID) *roomState {
@@ -148,6 +152,7 @@ func (q *queuePlan) addEntry(e *topics.Outcome) {
 		status = entryAdmitted
 		a := *e.Admission
 		s.admission = &a
+		q.waits = append(q.waits, a.AdmittedAt.Sub(e.Entry.JoinedAt))
 	case topics.OutQueueAdmissionExpired:
 		status = entryAdmissionExpired
 	}
@@ -291,4 +296,47 @@ func (r *entryRows) add(id uuid.UUID, s *entryState) {
 	r.admitted = append(r.admitted, admitted)
 	r.expires = append(r.expires, expires)
 	r.allowance = append(r.allowance, allowance)
+}
+
+// roomsTrackedMax bounds the rooms whose queue length the sink remembers for
+// ticket_sink_queue_waiting; past it the oldest half is forgotten.
+const roomsTrackedMax = 10_000
+
+// queueLengths is each room's number of buyers waiting, as the newest progress
+// applied says; its sum is ticket_sink_queue_waiting.
+type queueLengths struct {
+	mu      sync.Mutex
+	waiting map[uuid.UUID]int64
+	order   []uuid.UUID
+	total   int64
+}
+
+// observe records the rooms of a committed plan and returns the new total.
+func (l *queueLengths) observe(q *queuePlan) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting == nil {
+		l.waiting = make(map[uuid.UUID]int64)
+	}
+	for _, id := range q.roomOrder {
+		r := q.rooms[id]
+		if r.progress == nil {
+			continue
+		}
+		old, ok := l.waiting[id]
+		if !ok {
+			l.order = append(l.order, id)
+		}
+		l.waiting[id] = r.progress.Waiting
+		l.total += r.progress.Waiting - old
+	}
+	if len(l.order) > roomsTrackedMax {
+		drop := l.order[:len(l.order)/2]
+		for _, id := range drop {
+			l.total -= l.waiting[id]
+			delete(l.waiting, id)
+		}
+		l.order = append([]uuid.UUID(nil), l.order[len(drop):]...)
+	}
+	return l.total
 }

@@ -17,9 +17,10 @@ import (
 
 // Sink applies the events topic to the Postgres read model.
 type Sink struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	metrics *metrics
+	cfg          Config
+	pool         *pgxpool.Pool
+	metrics      *metrics
+	queueLengths queueLengths
 
 	// Test hooks, nil in production: beforeCommit runs after a batch's
 	// statements and before its commit (an error aborts the batch); afterCommit
@@ -70,6 +71,12 @@ func (s *Sink) ApplyBatch(ctx context.Context, batch []Record) error {
 	}
 	if !p.newest.IsZero() {
 		s.metrics.lastEventTime.Set(float64(p.newest.UnixNano()) / 1e9)
+	}
+	for _, w := range p.queue.waits {
+		s.metrics.queueWait.Observe(w.Seconds())
+	}
+	if len(p.queue.roomOrder) > 0 {
+		s.metrics.queueWaiting.Set(float64(s.queueLengths.observe(&p.queue)))
 	}
 	return nil
 }
