@@ -75,5 +75,9 @@ func newRoomMetrics(reg prometheus.Registerer) *roomMetrics {
 		pow.ReasonWrongEvent, pow.ReasonInsufficientWork, pow.ReasonReplayed} {
 		m.challengeRejected.WithLabelValues(string(r))
 	}
+	for _, r := range []string{"missing", "malformed", "invalid", "expired", "wrong_issuer", "wrong_audience",
+		"unknown_key", "mismatch"} {
+		m.buyerRejected.WithLabelValues(r)
+	}
 	return m
 }

@@ -81,6 +81,7 @@ func TestDashboards(t *testing.T) {
 	t.Logf("prometheus scraping after %s", time.Since(start).Round(time.Millisecond))
 
 	expiring := driveTraffic(t, s)
+	driveRoomTraffic(t, s)
 	s.eventually(func() bool {
 		r := s.do("GET", "/holds/"+expiring, nil)
 		return r.status == http.StatusOK && r.json(t)["status"] == "expired"

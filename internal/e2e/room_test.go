@@ -228,3 +228,39 @@ func TestWaitingRoomSoldOut(t *testing.T) {
 	}
 	t.Errorf("stream ended without an event: %v", sc.Err())
 }
+
+// driveRoomTraffic gives the waiting-room dashboard its series (TestDashboards):
+// a challenge solved, bad ones refused, joins, an admission spent on a hold and a
+// confirm, refused admission tokens, and a waiting buyer told sold_out. Buyers are
+// self-declared (customer_id), as the dashboards' system has no identity provider.
+func driveRoomTraffic(t *testing.T, s *system) {
+	t.Helper()
+	rs := &roomSystem{system: s}
+	eventID, zoneID := rs.createRoomEvent(2, map[string]any{"rate_per_second": "automatic", "allowance": 2, "shop_seconds": 60})
+	join := func(customer string) string {
+		body := rs.solved(eventID)
+		body["customer_id"] = customer
+		r := s.do("POST", "/events/"+eventID+"/queue", body, "Prefer", "wait=10")
+		if r.status != http.StatusCreated && r.status != http.StatusAccepted {
+			t.Fatalf("join of %s: %d %s", customer, r.status, r.body)
+		}
+		return r.json(t)["queue_id"].(string)
+	}
+	bad := rs.solved(eventID)
+	bad["customer_id"], bad["nonce"] = "bot", "0"
+	if s.do("POST", "/events/"+eventID+"/queue", bad).status == http.StatusCreated {
+		t.Log("a random nonce solved the challenge")
+	}
+	first := join("dash-ann")
+	token := rs.awaitStatus(first, "admitted")["admission_token"].(string)
+	second := join("dash-bob")
+	place := func(key, tok string, status int) map[string]any {
+		return s.expect(s.do("POST", "/holds", map[string]any{"event_id": eventID, "zone_id": zoneID, "quantity": 2,
+			"idempotency_key": key, "customer_id": "dash-ann"}, "Admission-Token", tok, "Prefer", "wait=10"), status).json(t)
+	}
+	place("dash-room-none", "", http.StatusUnauthorized)
+	place("dash-room-forged", token[:len(token)-4]+"AAAA", http.StatusForbidden)
+	holdID := place("dash-room", token, http.StatusCreated)["id"].(string)
+	s.expect(s.do("POST", "/holds/"+holdID+"/confirm", nil, "Idempotency-Key", "dash-room-c", "Prefer", "wait=10"), http.StatusCreated)
+	rs.awaitStatus(second, "sold_out")
+}
