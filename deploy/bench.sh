@@ -7,9 +7,10 @@
 # Settings (environment): COUNT (samples of the cheap benchmarks, default 3),
 # LOADGEN_RATE (holds/s, default 200), LOADGEN_DURATION (default 30s),
 # LOADGEN_ZONES (default 1: the hot zone), LOADGEN_CONCURRENCY (default 2000),
-# BENCH_STEPS (default "state loop restore sink latency loadgen hot": the steps to run;
+# BENCH_STEPS (default "state loop restore sink latency loadgen hot room": the steps to run;
 # the summary is made from whatever raw files bench/results/ holds),
-# HOT_FLAGS (extra flags of cmd/hotbench, e.g. "-quick" or "-repeats 1").
+# HOT_FLAGS (extra flags of cmd/hotbench, e.g. "-quick" or "-repeats 1"),
+# ROOM_FLAGS (extra flags of cmd/roombench, the flash crowd, e.g. "-joiners 5000 -tickets 1000").
 # `bash deploy/bench.sh summary` only remakes bench/results/summary.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +23,10 @@ DURATION=${LOADGEN_DURATION:-30s}
 ZONES=${LOADGEN_ZONES:-1}
 CONC=${LOADGEN_CONCURRENCY:-2000}
 # The in-memory state machine benchmarks of processor/zone/bench_test.go.
-ALL_STEPS="state loop restore sink latency loadgen hot"
+ALL_STEPS="state loop restore sink latency loadgen hot room"
 STEPS=" ${BENCH_STEPS:-$ALL_STEPS} "
 HOT_FLAGS=${HOT_FLAGS:-}
+ROOM_FLAGS=${ROOM_FLAGS:-}
 STATE_BENCH='^Benchmark(ApplyHotZone|ApplyHotZoneCacheResident|ApplyHotZoneWithDrain|ApplyHotZoneRetention24h|Rebuild)$'
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -87,6 +89,14 @@ run_steps() {
 		# shellcheck disable=SC2086 # HOT_FLAGS are words
 		$GO run ./cmd/hotbench -out "$OUT/hot" $HOT_FLAGS | tee "$OUT/hot.txt"
 		load "after hot"
+	fi
+	if has room; then
+		step "flash crowd: N buyers through the waiting room for M tickets (cmd/roombench $ROOM_FLAGS)"
+		load "before room"
+		echo "roombench: $ROOM_FLAGS" >>"$OUT/env.txt"
+		# shellcheck disable=SC2086 # ROOM_FLAGS are words
+		$GO run ./cmd/roombench -out "$OUT/room" $ROOM_FLAGS 2>"$OUT/room.stderr" | tee "$OUT/room.txt"
+		load "after room"
 	fi
 
 	# Optional: benchstat's own table, when the tool resolves (no go.mod change).
@@ -168,6 +178,17 @@ summary() {
 		echo "## Hot zone"
 		echo
 		echo "(no hotbench run)"
+	fi
+	echo
+	if [[ -f $OUT/room/room.md ]]; then
+		cat "$OUT/room/room.md"
+		echo
+		echo "Command: \`go run ./cmd/roombench -out bench/results/room $(grep '^roombench:' "$OUT/env.txt" | tail -1 | cut -d' ' -f2-)\`;"
+		echo "figures: room/results.json; plot: room/room.png."
+	else
+		echo "## Flash crowd"
+		echo
+		echo "(no roombench run)"
 	fi
 }
 

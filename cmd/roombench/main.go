@@ -1,0 +1,43 @@
+// Command roombench runs the flash-crowd scenario of `make bench` (see
+// internal/roombench): N buyers against a waiting room and a zone of M tickets, on
+// Kafka and Postgres in Docker and ticketd in-process.
+//
+//	go run ./cmd/roombench -out bench/results/room
+//	go run ./cmd/roombench -joiners 300 -tickets 100 -rate 20 -out /tmp/room   # a smoke test
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/roombench"
+)
+
+func main() {
+	var cfg roombench.Config
+	flag.StringVar(&cfg.Out, "out", "bench/results/room", "directory for results.json, room.md and room.png")
+	flag.IntVar(&cfg.Joiners, "joiners", roombench.JoinersDefault, "buyers (N)")
+	flag.IntVar(&cfg.Tickets, "tickets", roombench.TicketsDefault, "tickets of the zone (M)")
+	flag.Float64Var(&cfg.Rate, "rate", roombench.RateDefault, "admissions per second")
+	flag.IntVar(&cfg.Allowance, "allowance", roombench.AllowanceDefault, "tickets per admission")
+	flag.DurationVar(&cfg.StartAfter, "start-after", roombench.StartAfterDefault, "time from the room's opening to the start of the sale")
+	flag.DurationVar(&cfg.JoinSpread, "join-spread", roombench.JoinSpreadDefault, "time over which the buyers arrive")
+	flag.IntVar(&cfg.Difficulty, "pow-difficulty", roombench.DifficultyDefault, "proof of work of joins, in leading zero bits")
+	flag.DurationVar(&cfg.Timeout, "timeout", roombench.TimeoutDefault, "bound on the sale")
+	flag.Parse()
+	cfg.Log = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := roombench.Run(ctx, cfg)
+	if res != nil {
+		fmt.Println(res.Markdown())
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "roombench: %v\n", err)
+		os.Exit(1)
+	}
+}
