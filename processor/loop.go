@@ -195,8 +195,8 @@ type partition struct {
 	outcomes    []topics.Outcome
 	byEvent     []bool           // per outcome: the queue writer's, keyed by event
 	commands    []topics.Command // forwarded holds and notices for the queue writer
-	lastHousekp time.Time // local clock
-	tickSent    time.Time // local clock; zero when no tick is outstanding
+	lastHousekp time.Time        // local clock
+	tickSent    time.Time        // local clock; zero when no tick is outstanding
 	broker      brokerClock
 	sunk        sunkTracker
 	sinkSeq     uint64
