@@ -19,6 +19,7 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/queue"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -68,6 +69,8 @@ type LoopConfig struct {
 	SunkGrace time.Duration
 	// State configures the state machine (zero fields take zone's defaults).
 	State zone.Config
+	// Queue bounds the waiting rooms' state (zero fields take queue's defaults).
+	Queue queue.Config
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
@@ -146,7 +149,7 @@ func (c LoopConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %v must be >= %v", d.name, d.v, d.least))
 		}
 	}
-	errs = append(errs, c.State.Validate())
+	errs = append(errs, c.State.Validate(), c.Queue.Validate())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("processor config: %w", err)
 	}
@@ -188,9 +191,12 @@ type partition struct {
 	id          int32
 	gen         uint64
 	state       *zone.State
+	queue       *queue.State // the waiting rooms of the partition's events
 	outcomes    []topics.Outcome
-	lastHousekp time.Time // local clock
-	tickSent    time.Time // local clock; zero when no tick is outstanding
+	byEvent     []bool           // per outcome: the queue writer's, keyed by event
+	commands    []topics.Command // forwarded holds and notices for the queue writer
+	lastHousekp time.Time        // local clock
+	tickSent    time.Time        // local clock; zero when no tick is outstanding
 	broker      brokerClock
 	sunk        sunkTracker
 	sinkSeq     uint64
@@ -419,6 +425,9 @@ func (p *Processor) tickDue(part *partition, now time.Time) bool {
 		return true
 	}
 	at, ok := part.state.NextExpiry()
+	if qat, qok := part.queue.NextDue(); qok && (!ok || qat.Before(at)) {
+		at, ok = qat, true
+	}
 	if !ok {
 		return false
 	}
@@ -571,6 +580,9 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 		p.m.evictedEarly.WithLabelValues(label, "resolved_hold").Set(float64(st.ResolvedEvictedEarly))
 		p.m.keysFull.WithLabelValues(label).Set(float64(st.KeysRejectedFull))
 		p.m.clockSeconds.WithLabelValues(label).Set(float64(part.state.Clock().UnixNano()) / 1e9)
+		qs := part.queue.Stats()
+		p.m.queueWaiting.WithLabelValues(label).Set(float64(qs.Waiting))
+		p.m.queueAdmitted.WithLabelValues(label).Set(float64(qs.Admitted))
 	}
 }
 
@@ -587,31 +599,44 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 			return
 		}
 		cmds[i], errs[i] = topics.DecodeCommand(recs[i].Key, recs[i].Value)
-		// A zone's commands must all reach its one writer: a record that a producer
-		// put on another partition would split the zone's state.
+		// A zone's (or a waiting room's) commands must all reach its one writer: a
+		// record that a producer put on another partition would split its state.
 		if errs[i] == nil {
-			if want := topics.PartitionOf(cmds[i].ZoneID, p.cfg.Partitions); want != part.id {
-				errs[i] = fmt.Errorf("wrong partition: zone %s belongs to partition %d, record is on %d", cmds[i].ZoneID, want, part.id)
+			if key := cmds[i].Key(); topics.PartitionOf(key, p.cfg.Partitions) != part.id {
+				errs[i] = fmt.Errorf("wrong partition: key %s belongs to partition %d, record is on %d",
+					key, topics.PartitionOf(key, p.cfg.Partitions), part.id)
 			}
 		}
 	})
 
-	ev := part.outcomes[:0]
+	ev, byEvent, fwd := part.outcomes[:0], part.byEvent[:0], part.commands[:0]
 	var dead []*kgo.Record
 	for i, r := range recs {
 		switch {
 		case isTick(r):
 			ev = part.state.Advance(ev, r.Timestamp)
+			byEvent = markOutcomes(byEvent, len(ev), false)
+			ev = part.queue.Advance(ev, r.Timestamp)
+			byEvent = markOutcomes(byEvent, len(ev), true)
 			part.lastHousekp, part.tickSent = p.cfg.Now(), time.Time{}
 		case errs[i] != nil:
 			p.m.deadLetters.Inc()
 			dl := kafkarec.DeadLetter(names.DeadLetters, r, errs[i].Error())
 			dl.Partition = 0
 			dead = append(dead, dl)
+		case cmds[i].EventKeyed():
+			ev, fwd = part.queue.Apply(ev, fwd, &cmds[i], r.Timestamp)
+			byEvent = markOutcomes(byEvent, len(ev), true)
 		default:
+			// The rooms' clock moves with every record of the partition, so that
+			// admissions follow the log's time, not only the queue's commands.
+			ev = part.queue.Advance(ev, r.Timestamp)
+			byEvent = markOutcomes(byEvent, len(ev), true)
 			ev = part.state.Apply(ev, &cmds[i], r.Timestamp)
+			byEvent = markOutcomes(byEvent, len(ev), false)
 		}
 	}
+	part.state.DrainQueueCommands(func(c *topics.Command) { fwd = append(fwd, *c) })
 	if len(recs) > 0 {
 		part.state.SetConsumed(recs[len(recs)-1].Offset + 1)
 	}
@@ -621,6 +646,9 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		m, err := topics.EncodeOutcome(e, topics.OutcomeRecordID(e))
 		if err != nil {
 			panic(fmt.Sprintf("processor: encode %s: %v", e.Type, err)) // our own types always encode
+		}
+		if byEvent[i] {
+			m.Key = []byte(e.EventID.String())
 		}
 		out[i] = kafkarec.Record(names.Events, m)
 		out[i].Partition = part.id
@@ -635,18 +663,52 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 	for _, r := range dead {
 		p.sess.Produce(ctx, r, promise)
 	}
+	p.produceCommands(ctx, fwd, promise)
 	if cap(ev) <= outcomesScratchMax {
-		part.outcomes = ev[:0]
+		part.outcomes, part.byEvent = ev[:0], byEvent[:0]
 	} else {
-		part.outcomes = nil
+		part.outcomes, part.byEvent = nil, nil
 	}
-	part.state.DrainChanges(func(k, v []byte) {
+	if cap(fwd) <= outcomesScratchMax {
+		part.commands = fwd[:0]
+	} else {
+		part.commands = nil
+	}
+	changelog := func(k, v []byte) {
 		r := &kgo.Record{Topic: names.State, Partition: part.id, Key: clone(k)}
 		if v != nil {
 			r.Value = clone(v)
 		}
 		p.sess.Produce(ctx, r, promise)
-	})
+	}
+	part.state.DrainChanges(changelog)
+	part.queue.DrainChanges(changelog)
+}
+
+// markOutcomes extends byEvent to n entries, the new ones set to queue.
+func markOutcomes(byEvent []bool, n int, queue bool) []bool {
+	for len(byEvent) < n {
+		byEvent = append(byEvent, queue)
+	}
+	return byEvent
+}
+
+// produceCommands produces, in the transaction, the commands one writer owes
+// another: holds the queue writer forwards to their zones, and the credits and stock
+// notices zones owe their events' queue writers, each on its key's partition.
+func (p *Processor) produceCommands(ctx context.Context, cmds []topics.Command, promise func(*kgo.Record, error)) {
+	for i := range cmds {
+		c := &cmds[i]
+		m, err := topics.EncodeCommand(c)
+		if err != nil {
+			panic(fmt.Sprintf("processor: encode %s: %v", c.Type, err)) // our own types always encode
+		}
+		r := kafkarec.Record(p.cfg.Topics.Commands, m)
+		r.Partition = topics.PartitionOf(c.Key(), p.cfg.Partitions)
+		p.m.forwarded.WithLabelValues(string(c.Type)).Inc()
+		p.sess.Produce(ctx, r, promise)
+		*c = topics.Command{}
+	}
 }
 
 // outcomesScratchMax bounds the outcomes buffer a partition keeps between batches.

@@ -31,6 +31,10 @@ type metrics struct {
 	ticks           prometheus.Counter
 	clockSeconds    *prometheus.GaugeVec
 	sunkThrough     *prometheus.GaugeVec
+
+	forwarded     *prometheus.CounterVec
+	queueWaiting  *prometheus.GaugeVec
+	queueAdmitted *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -80,6 +84,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "clock_seconds", Help: "The partition clock (broker append time of the newest record applied), Unix seconds."}, []string{"partition"}),
 		sunkThrough: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "sunk_through_seconds", Help: "Partition-clock time through which every decision is in the read model, Unix seconds."}, []string{"partition"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "forwarded_commands_total", Help: "Commands one writer produced for another (committed or not), by type: admission holds forwarded to zones, credits and stock notices for waiting rooms."}, []string{"type"}),
+		queueWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "queue_waiting", Help: "Buyers waiting in the waiting rooms of the partition's events."}, []string{"partition"}),
+		queueAdmitted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "queue_admitted", Help: "Live admissions (admitted, not expired) in the waiting rooms of the partition's events."}, []string{"partition"}),
+	}
+	for _, t := range []topics.CommandType{topics.CmdPlaceHold, topics.CmdCreditAdmission, topics.CmdZoneStock} {
+		m.forwarded.WithLabelValues(string(t))
 	}
 	for _, r := range []string{"error", "offset_mismatch"} {
 		m.restoreFailures.WithLabelValues(r)
@@ -91,7 +104,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.txnPhase, m.unrestored, m.restoreSeconds, m.partitions,
 			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
-			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough)
+			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough, m.forwarded, m.queueWaiting, m.queueAdmitted)
 	}
 	return m
 }
@@ -107,4 +120,6 @@ func (m *metrics) forget(part int32) {
 	m.keysFull.DeleteLabelValues(label)
 	m.clockSeconds.DeleteLabelValues(label)
 	m.sunkThrough.DeleteLabelValues(label)
+	m.queueWaiting.DeleteLabelValues(label)
+	m.queueAdmitted.DeleteLabelValues(label)
 }

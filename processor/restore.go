@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/queue"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 )
 
@@ -67,7 +68,7 @@ type restoreTry struct {
 type restoreResult struct {
 	part  int32
 	gen   uint64
-	state *zone.State
+	state *restored
 	n     int
 	took  time.Duration
 	err   error
@@ -176,7 +177,7 @@ func (p *Processor) install(res restoreResult) {
 	p.m.restoreSeconds.Observe(res.took.Seconds())
 	p.log.Info("partition restored", "partition", res.part, "records", res.n, "took", res.took.Round(time.Millisecond), "stats", res.state.Stats())
 	now := p.cfg.Now()
-	p.parts[res.part] = &partition{id: res.part, gen: res.gen, state: res.state, lastHousekp: now}
+	p.parts[res.part] = &partition{id: res.part, gen: res.gen, state: res.state.State, queue: res.state.queue, lastHousekp: now}
 	delete(p.heldBack, res.part)
 	p.sess.Client().ResumeFetchPartitions(map[string][]int32{p.cfg.Topics.Commands: {res.part}})
 }
@@ -186,14 +187,14 @@ func (p *Processor) install(res restoreResult) {
 // It first waits until no transaction is open on the partition (last stable offset
 // == high watermark), so a previous owner's in-flight transaction is either in the
 // state or aborted. Then it checks the state against the group's committed offset.
-func (p *Processor) restore(ctx context.Context, part int32) (*zone.State, int, error) {
+func (p *Processor) restore(ctx context.Context, part int32) (*restored, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RestoreTimeout)
 	defer cancel()
 	start, end, err := p.changelogRange(ctx, part)
 	if err != nil {
 		return nil, 0, err
 	}
-	st := zone.NewState(p.cfg.State)
+	st := &restored{State: zone.NewState(p.cfg.State), queue: queue.NewState(p.cfg.Queue)}
 	n := 0
 	if end > start {
 		if n, err = p.readChangelog(ctx, st, part, start, end); err != nil {
@@ -203,7 +204,17 @@ func (p *Processor) restore(ctx context.Context, part int32) (*zone.State, int, 
 	if err := st.FinishRebuild(); err != nil {
 		return nil, n, err
 	}
-	return st, n, p.checkConsumed(ctx, st, part, n)
+	if err := st.queue.FinishRebuild(); err != nil {
+		return nil, n, err
+	}
+	return st, n, p.checkConsumed(ctx, st.State, part, n)
+}
+
+// restored is a partition's states as rebuilt from its changelog: its zones (the
+// embedded state) and its events' waiting rooms.
+type restored struct {
+	*zone.State
+	queue *queue.State
 }
 
 // changelogRange returns the partition's first offset and its end, once no
@@ -241,10 +252,13 @@ func (p *Processor) changelogRange(ctx context.Context, part int32) (start, end 
 }
 
 // readChangelog restores every record of [start, end).
-func (p *Processor) readChangelog(ctx context.Context, st *zone.State, part int32, start, end int64) (int, error) {
+func (p *Processor) readChangelog(ctx context.Context, st *restored, part int32, start, end int64) (int, error) {
 	n := 0
 	err := p.readRange(ctx, p.cfg.Topics.State, part, start, end, kgo.ReadCommitted(), func(r *kgo.Record) error {
 		n++
+		if queue.IsRecord(r.Key) {
+			return st.queue.Rebuild(r.Key, r.Value)
+		}
 		return st.Rebuild(r.Key, r.Value)
 	})
 	return n, err

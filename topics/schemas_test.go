@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/ultimate-ticket/ultimate-ticket/processor/queue"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -389,5 +390,61 @@ func TestProcessorEventsValidate(t *testing.T) {
 		if seen[typ] == 0 && !topics.IsQueueOutcome(typ) {
 			t.Errorf("session emitted no %s", typ)
 		}
+	}
+}
+
+// TestQueueEventsValidate proves that what the waiting room's state machine emits,
+// for a session that produces every queue outcome type and its rejections and
+// replays, validates against the schemas.
+func TestQueueEventsValidate(t *testing.T) {
+	schemas := compileSchemas(t)
+	s := queue.NewState(queue.DefaultConfig())
+	now := t0
+	var outcomes []topics.Outcome
+	var fwd []topics.Command
+	n := uint64(0)
+	apply := func(typ topics.CommandType, set func(*topics.Command)) uuid.UUID {
+		n++
+		c := &topics.Command{Version: topics.SchemaVersion, Type: typ, RequestID: uuid.NewSHA1(tEvent, []byte{byte(n)}),
+			EventID: tEvent, SubmittedAt: now}
+		set(c)
+		outcomes, fwd = s.Apply(outcomes, fwd, c, now)
+		return c.RequestID
+	}
+	join := func(customer string) func(*topics.Command) {
+		return func(c *topics.Command) { c.Join = &topics.JoinQueue{CustomerID: customer} }
+	}
+	apply(topics.CmdJoinQueue, join("early")) // no room
+	apply(topics.CmdConfigureQueue, func(c *topics.Command) {
+		c.Queue = &topics.ConfigureQueue{Enabled: true, OpensAt: t0, StartsAt: t0.Add(time.Minute), RatePerSecond: 1,
+			ShopSeconds: 60, Zones: []uuid.UUID{tZone}}
+	})
+	apply(topics.CmdJoinQueue, join("a"))
+	apply(topics.CmdJoinQueue, join("a")) // replayed
+	apply(topics.CmdJoinQueue, join(""))
+	now = now.Add(time.Minute)
+	outcomes = s.Advance(outcomes, now) // opened, positioned, admitted
+	apply(topics.CmdPlaceHold, func(c *topics.Command) {
+		c.ZoneID, c.IdempotencyKey = tZone, "k"
+		c.Place = &topics.PlaceHold{Quantity: 9, CustomerID: "a", Admission: &topics.AdmissionRef{QueueID: tReq}}
+	})
+	apply(topics.CmdZoneStock, func(c *topics.Command) { c.Stock = &topics.ZoneStock{ZoneID: tZone} })
+	apply(topics.CmdZoneStock, func(c *topics.Command) { c.Stock = &topics.ZoneStock{ZoneID: tZone, Available: 1} })
+	outcomes = s.Advance(outcomes, now.Add(time.Hour)) // expired
+	seen := map[topics.OutcomeType]int{}
+	for _, e := range outcomes {
+		seen[e.Type]++
+		if err := schemas[e.Type].Validate(body(t, e)); err != nil {
+			raw, _ := json.Marshal(e)
+			t.Errorf("%s from the queue: %v\n%s", e.Type, err, raw)
+		}
+	}
+	for _, typ := range topics.OutcomeTypes {
+		if topics.IsQueueOutcome(typ) && seen[typ] == 0 {
+			t.Errorf("session emitted no %s", typ)
+		}
+	}
+	if seen[topics.OutRequestRejected] < 2 || seen[topics.OutRequestReplayed] != 1 {
+		t.Errorf("rejections %d, replays %d", seen[topics.OutRequestRejected], seen[topics.OutRequestReplayed])
 	}
 }

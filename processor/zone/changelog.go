@@ -156,7 +156,12 @@ func encodeZone(b []byte, z *zone) []byte {
 		b = binary.AppendVarint(b, v)
 	}
 	b = appendString(b, z.eventName)
-	return appendString(b, z.zoneName)
+	b = appendString(b, z.zoneName)
+	if z.waitingRoom {
+		// Optional trailing byte: records without it rebuild as no waiting room.
+		b = append(b, 1)
+	}
+	return b
 }
 
 func encodeHold(b []byte, h *hold) []byte {
@@ -174,6 +179,10 @@ func encodeHold(b []byte, h *hold) []byte {
 	}
 	if h.status == statusConfirmed {
 		b = append(b, h.orderID[:]...)
+	}
+	if h.queueID != uuid.Nil {
+		// Optional trailing id: records without it rebuild as no admission.
+		b = append(b, h.queueID[:]...)
 	}
 	return b
 }

@@ -49,7 +49,7 @@ func (s *State) outcomeOf(cmd *topics.Command, o *decision) topics.Outcome {
 		ev.Config = &topics.ZoneConfig{
 			EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
 			HoldTTLSeconds: int64(z.ttl / 1e9), HoldQuantityMax: z.holdQuantityMax,
-			CustomerLimit: z.customerLimit, Created: o.created,
+			CustomerLimit: z.customerLimit, WaitingRoom: z.waitingRoom, Created: o.created,
 		}
 	case topics.OutHoldPlaced, topics.OutHoldReleased:
 		ev.Hold = s.holdView(o.hold)

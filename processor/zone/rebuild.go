@@ -187,6 +187,9 @@ func (s *State) rebuildZone(rest, value []byte) error {
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
+	if len(d.b) == 1 && !d.bad {
+		z.waitingRoom = d.byte() == 1
+	}
 	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
 		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.rebuiltHeld < 0 || z.sold < 0 {
 		return errCorrupt
@@ -221,6 +224,9 @@ func (s *State) rebuildHold(rest, value []byte) error {
 	}
 	if v.status == statusConfirmed {
 		v.orderID = d.uuid()
+	}
+	if len(d.b) == 16 && !d.bad {
+		v.queueID = d.uuid()
 	}
 	if !d.end() {
 		return errCorrupt

@@ -38,7 +38,9 @@ type zone struct {
 	holdQuantityMax int64
 	customerLimit   int64 // 0 = no limit
 	customers       map[string]customerTickets
+	waitingRoom     bool // sold behind the event's waiting room: stock is reported
 	dirty           bool
+	stockDirty      bool  // changed since the last DrainQueueCommands
 	rebuiltHeld     int64 // held as rebuilt, checked against the holds in FinishRebuild
 }
 
@@ -75,6 +77,7 @@ type hold struct {
 	dirty      bool
 	queue      *expiryQueue // while active
 	hash       uint64       // in State.holds
+	queueID    uuid.UUID    // the admission it debited, if any: credited if it does not sell
 }
 
 // State is one partition's state: zones, holds, idempotency keys, expiry order and
@@ -120,6 +123,7 @@ type State struct {
 	hasConsumed bool
 
 	changes  changes
+	notices  notices       // commands for the queue writer, drained per transaction
 	rebuild  *rebuildState // while rebuilding
 	finished bool          // FinishRebuild ran
 }
@@ -247,6 +251,17 @@ func (s *State) forgetRetained() {
 // hold.released, zone.configured, request.rejected or request.replayed. now is
 // clamped so the clock never goes backwards.
 func (s *State) Apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) []topics.Outcome {
+	dst = s.apply(dst, cmd, now)
+	if a := admissionOf(cmd); a != nil {
+		if last := &dst[len(dst)-1]; last.Type != topics.OutHoldPlaced || last.RequestID != cmd.RequestID {
+			// Debited by the queue writer but no hold came of it: give it back.
+			s.credit(cmd.EventID, a.QueueID, cmd.RequestID, cmd.Place.Quantity)
+		}
+	}
+	return dst
+}
+
+func (s *State) apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) []topics.Outcome {
 	dst = s.Advance(dst, now)
 	if msg := malformed(cmd); msg != "" {
 		// Not remembered: a malformed command has no payload to fingerprint.
@@ -399,6 +414,9 @@ func (s *State) configure(cmd *topics.Command) decision {
 	}
 	z.eventName, z.zoneName, z.capacity = next.eventName, next.zoneName, next.capacity
 	z.ttl, z.holdQuantityMax, z.customerLimit = next.ttl, next.holdQuantityMax, next.customerLimit
+	if c.WaitingRoom != nil {
+		z.waitingRoom = *c.WaitingRoom
+	}
 	s.markZone(z)
 	return decision{typ: topics.OutZoneConfigured, zone: z, created: created}
 }
@@ -443,6 +461,9 @@ func (s *State) place(cmd *topics.Command) decision {
 	*h = hold{
 		id: cmd.RequestID, zoneID: z.id, zone: z, customer: p.CustomerID, qty: p.Quantity,
 		createdAt: s.clock, expiresAt: s.clock + int64(z.ttl), seq: s.seq, status: statusActive,
+	}
+	if a := admissionOf(cmd); a != nil {
+		h.queueID = a.QueueID
 	}
 	s.addHold(h)
 	s.active++
@@ -524,6 +545,9 @@ func (s *State) resolve(h *hold, to holdStatus) {
 			z.customers[h.customer] = ct
 		}
 	}
+	if h.queueID != uuid.Nil && to != statusConfirmed {
+		s.credit(z.eventID, h.queueID, h.id, h.qty)
+	}
 	h.status = to
 	h.queue.live--
 	h.queue = nil
@@ -564,6 +588,11 @@ func markChanged[T any](dirty *bool, changed *[]T, id T) {
 	}
 }
 
-func (s *State) markZone(z *zone) { markChanged(&z.dirty, &s.changes.zones, z) }
+func (s *State) markZone(z *zone) {
+	markChanged(&z.dirty, &s.changes.zones, z)
+	if z.waitingRoom {
+		markChanged(&z.stockDirty, &s.notices.stock, z)
+	}
+}
 
 func (s *State) markHold(h *hold) { markChanged(&h.dirty, &s.changes.holds, h.id) }
