@@ -187,20 +187,29 @@ func TestWaitingRoomJourney(t *testing.T) {
 	s.eventuallyInventory(eventID, zoneID, [4]float64{10, 8, 0, 2})
 }
 
-// TestWaitingRoomSoldOut proves that a buyer waiting in a room whose tickets are
-// all sold is told sold_out (automatic rate: the first buyer's admission covers
-// every ticket, so the second waits), by a long poll and on the stream.
+// TestWaitingRoomSoldOut proves that buyers waiting in a room whose tickets are
+// all sold are told sold_out, by a long poll and on the stream. Automatic rate: the
+// first buyer's admission covers every ticket, so the others wait (one more may be
+// admitted while the first one's hold travels to the zone, before the zone
+// reports its stock: the last two still wait).
 func TestWaitingRoomSoldOut(t *testing.T) {
 	s := startRoomSystem(t)
 	eventID, zoneID := s.createRoomEvent(2, map[string]any{"rate_per_second": "automatic", "allowance": 2, "shop_seconds": 120})
 	first := s.join(eventID, "ann")
 	token := s.awaitStatus(first, "admitted")["admission_token"].(string)
-	second := s.join(eventID, "bob")
-	if m := s.expect(s.do("GET", "/queue/"+second, nil), http.StatusOK).json(t); m["status"] != "waiting" {
-		t.Fatalf("second buyer %v, want waiting while the first may buy every ticket", m)
+	var waiting []string
+	for _, c := range []string{"bob", "cid", "dee"} {
+		waiting = append(waiting, s.join(eventID, c))
+	}
+	for _, id := range waiting {
+		if m := s.expect(s.do("GET", "/queue/"+id, nil), http.StatusOK).json(t); m["status"] != "waiting" {
+			t.Fatalf("later buyer %v, want waiting while the first may buy every ticket", m)
+		}
 	}
 	holdID := s.expect(s.hold(eventID, zoneID, "ann", token, "all", 2), http.StatusCreated).json(t)["id"].(string)
 	s.expect(s.do("POST", "/holds/"+holdID+"/confirm", nil, "Idempotency-Key", "c", "Prefer", "wait=10"), http.StatusCreated)
+	second := waiting[len(waiting)-1]
+	s.awaitStatus(waiting[len(waiting)-2], "sold_out")
 	s.awaitStatus(second, "sold_out")
 
 	// The stream's first event says it too (the stream stays open: read one event).
