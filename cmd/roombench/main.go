@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/roombench -out bench/results/room
 //	go run ./cmd/roombench -joiners 300 -tickets 100 -rate 20 -out /tmp/room   # a smoke test
+//	go run ./cmd/roombench -solve <challenge token> -pow-difficulty 16          # a nonce, for curl
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/pow"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/roombench"
 )
 
@@ -28,7 +30,12 @@ func main() {
 	flag.DurationVar(&cfg.JoinSpread, "join-spread", roombench.JoinSpreadDefault, "time over which the buyers arrive")
 	flag.IntVar(&cfg.Difficulty, "pow-difficulty", roombench.DifficultyDefault, "proof of work of joins, in leading zero bits")
 	flag.DurationVar(&cfg.Timeout, "timeout", roombench.TimeoutDefault, "bound on the sale")
+	solve := flag.String("solve", "", "print a nonce solving this challenge token at -pow-difficulty, and exit")
 	flag.Parse()
+	if *solve != "" {
+		fmt.Println(pow.Solve(*solve, cfg.Difficulty))
+		return
+	}
 	cfg.Log = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

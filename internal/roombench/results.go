@@ -37,7 +37,7 @@ type Results struct {
 	WaitP50  float64 `json:"wait_p50_seconds"` // joined to admitted, processor time
 	WaitP99  float64 `json:"wait_p99_seconds"`
 	WaitMax  float64 `json:"wait_max_seconds"`
-	RateMean float64 `json:"admission_rate_mean"` // over the admitting seconds
+	RateMean float64 `json:"admission_rate_mean"` // over the whole admitting seconds (see steadyRate)
 	RateMax  int     `json:"admission_rate_max_second"`
 	Accuracy float64 `json:"admission_rate_accuracy"` // RateMean / Rate
 
@@ -131,11 +131,11 @@ func (r *Results) admissions(ctx context.Context, sys *system, s *sale, start ti
 	}
 	r.Admitted = len(waits)
 	r.WaitP50, r.WaitP99, r.WaitMax = quantile(waits, 0.5), quantile(waits, 0.99), quantile(waits, 1)
-	if d := last.Sub(first).Seconds(); len(waits) > 1 && d > 0 {
-		// n admissions span n−1 intervals.
-		r.RateMean = round(float64(len(waits)-1) / d)
-		r.Accuracy = round(r.RateMean / r.Rate)
+	r.RateMean = steadyRate(r.PerSecond)
+	if d := last.Sub(first).Seconds(); r.RateMean == 0 && len(waits) > 1 && d > 0 {
+		r.RateMean = round(float64(len(waits)-1) / d) // n admissions span n−1 intervals
 	}
+	r.Accuracy = round(r.RateMean / r.Rate)
 	r.RateMax = slices.Max(append([]int{0}, r.PerSecond...))
 	return nil
 }
@@ -183,6 +183,30 @@ func (r *Results) check(ctx context.Context, sys *system, s *sale, start time.Ti
 	return rows.Err()
 }
 
+// steadyRate is the mean admissions per second over the whole seconds between the
+// first and the last second with admissions, both left out: the first holds the
+// bucket's burst (the pre-queue admitted at once), the last is partial. 0 when
+// fewer than three seconds admitted.
+func steadyRate(perSecond []int) float64 {
+	first, last := -1, -1
+	for i, n := range perSecond {
+		if n > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if last-first < 2 {
+		return 0
+	}
+	sum := 0
+	for _, n := range perSecond[first+1 : last] {
+		sum += n
+	}
+	return round(float64(sum) / float64(last-first-1))
+}
+
 func quantile(v []float64, q float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -210,7 +234,7 @@ func (r *Results) Markdown() string {
 		{"tickets sold / capacity", fmt.Sprintf("%d / %d", r.Sold, r.Tickets)},
 		{"buyers admitted / bought", fmt.Sprintf("%d / %d", r.Admitted, r.Buyers)},
 		{"wait joined to admitted p50 / p99 / max", fmt.Sprintf("%.2f s / %.2f s / %.2f s", r.WaitP50, r.WaitP99, r.WaitMax)},
-		{"admission rate mean (accuracy) / busiest second", fmt.Sprintf("%.1f/s (%.0f%% of %.0f/s) / %d", r.RateMean, 100*r.Accuracy, r.Rate, r.RateMax)},
+		{"admission rate, steady seconds (accuracy) / busiest second", fmt.Sprintf("%.1f/s (%.0f%% of %.0f/s) / %d", r.RateMean, 100*r.Accuracy, r.Rate, r.RateMax)},
 		{"waiting buyers told sold_out", fmt.Sprint(r.SoldOutNotice)},
 		{"sold-out notice lag p99 / max", fmt.Sprintf("%.2f s / %.2f s (bound %v)", r.NoticeLagP99, r.NoticeLagMax, soldOutNoticeMaxWait)},
 		{"oversold", fmt.Sprint(r.Oversold)},

@@ -16,6 +16,9 @@ func TestWriteResults(t *testing.T) {
 	if q := quantile([]float64{4, 1, 3, 2}, 1); q != 4 {
 		t.Errorf("max of 1..4 = %v", q)
 	}
+	if got := steadyRate([]int{0, 9, 4, 6, 2}); got != 5 {
+		t.Errorf("steady rate %v, want 5 (the burst and the partial last second left out)", got)
+	}
 	r := &Results{Joiners: 10, Tickets: 4, Rate: 2, Allowance: 2, SellOutSecs: 3.5, Sold: 4, Invariants: "ok",
 		PerSecond: []int{2, 2, 1}, SoldAt: []float64{0.5, 1.5, 3.4}, SoldQty: []int64{2, 1, 1}}
 	dir := t.TempDir()
