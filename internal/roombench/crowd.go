@@ -64,6 +64,25 @@ func (c *client) call(ctx context.Context, method, path string, body any, out an
 	return resp.StatusCode, nil
 }
 
+// retriesMax bounds a buyer's retries of one request answered 503 or 429 (with
+// the same idempotency key: a retry never buys twice).
+const retriesMax = 10
+
+// retryPause is the pause before a retry, as the answers' Retry-After says.
+const retryPause = time.Second
+
+// callRetrying is call, retried while the answer is 503 or 429 or the request
+// failed, up to retriesMax times.
+func (c *client) callRetrying(ctx context.Context, method, path string, body any, out any, headers ...string) (int, error) {
+	for attempt := 0; ; attempt++ {
+		code, err := c.call(ctx, method, path, body, out, headers...)
+		retry := err != nil || code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests
+		if !retry || attempt == retriesMax || !sleepUntil(ctx, time.Now().Add(retryPause)) {
+			return code, err
+		}
+	}
+}
+
 // sale is the event the crowd buys from.
 type sale struct {
 	eventID, zoneID string
@@ -110,20 +129,10 @@ func buy(ctx context.Context, c *client, s *sale, cfg Config, i int, arrive time
 		return r
 	}
 	customer := fmt.Sprintf("buyer-%06d", i)
-	var ch struct {
-		Token      string `json:"token"`
-		Difficulty int    `json:"difficulty"`
-	}
-	if _, err := c.call(ctx, "GET", "/events/"+s.eventID+"/challenge", nil, &ch); err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	var p place
-	code, err := c.call(ctx, "POST", "/events/"+s.eventID+"/queue", map[string]any{"customer_id": customer,
-		"challenge": ch.Token, "nonce": pow.Solve(ch.Token, ch.Difficulty)}, &p, "Prefer", "wait=10")
+	p, err := join(ctx, c, s, customer)
 	r.Joined = time.Now()
-	if err != nil || (code != http.StatusCreated && code != http.StatusAccepted) {
-		r.Err = fmt.Sprintf("join: %d %v", code, err)
+	if err != nil {
+		r.Err = err.Error()
 		return r
 	}
 	for p.Status != "admitted" && p.Status != "sold_out" && p.Status != "admission_expired" {
@@ -149,20 +158,44 @@ func buy(ctx context.Context, c *client, s *sale, cfg Config, i int, arrive time
 	var hold struct {
 		ID string `json:"id"`
 	}
-	code, err = c.call(ctx, "POST", "/holds", map[string]any{"event_id": s.eventID, "zone_id": s.zoneID,
+	code, err := c.callRetrying(ctx, "POST", "/holds", map[string]any{"event_id": s.eventID, "zone_id": s.zoneID,
 		"quantity": r.Asked, "idempotency_key": customer, "customer_id": customer}, &hold,
 		"Admission-Token", p.AdmissionToken, "Prefer", "wait=10")
 	if err != nil || code != http.StatusCreated {
 		r.Status = fmt.Sprintf("hold %d", code)
 		return r
 	}
-	code, err = c.call(ctx, "POST", "/holds/"+hold.ID+"/confirm", nil, nil, "Idempotency-Key", "c-"+customer, "Prefer", "wait=10")
+	code, err = c.callRetrying(ctx, "POST", "/holds/"+hold.ID+"/confirm", nil, nil, "Idempotency-Key", "c-"+customer, "Prefer", "wait=10")
 	if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
 		r.Bought, r.Status = r.Asked, "bought"
 	} else {
 		r.Status = fmt.Sprintf("confirm %d", code)
 	}
 	return r
+}
+
+// join solves a challenge and joins, with a new challenge for each retry (a
+// challenge is spent by the attempt that sent it).
+func join(ctx context.Context, c *client, s *sale, customer string) (place, error) {
+	for attempt := 0; ; attempt++ {
+		var ch struct {
+			Token      string `json:"token"`
+			Difficulty int    `json:"difficulty"`
+		}
+		var p place
+		code, err := c.call(ctx, "GET", "/events/"+s.eventID+"/challenge", nil, &ch)
+		if err == nil && code == http.StatusOK {
+			code, err = c.call(ctx, "POST", "/events/"+s.eventID+"/queue", map[string]any{"customer_id": customer,
+				"challenge": ch.Token, "nonce": pow.Solve(ch.Token, ch.Difficulty)}, &p, "Prefer", "wait=10")
+			if err == nil && (code == http.StatusCreated || code == http.StatusAccepted) {
+				return p, nil
+			}
+		}
+		retry := err != nil || code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests
+		if !retry || attempt == retriesMax || !sleepUntil(ctx, time.Now().Add(retryPause)) {
+			return p, fmt.Errorf("join: %d %v", code, err)
+		}
+	}
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {
