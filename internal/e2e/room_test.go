@@ -277,3 +277,29 @@ func driveRoomTraffic(t *testing.T, s *system) {
 	s.expect(s.do("POST", "/holds/"+holdID+"/confirm", nil, "Idempotency-Key", "dash-room-c", "Prefer", "wait=10"), http.StatusCreated)
 	rs.awaitStatus(last, "sold_out")
 }
+
+// TestWaitingRoomPatch proves PATCH /events/{id}: a waiting room set on an event
+// already selling puts its zones behind it (a hold then needs a token), and
+// closing it takes them out again.
+func TestWaitingRoomPatch(t *testing.T) {
+	s := startRoomSystem(t)
+	eventID, zones := s.createEvent(10)
+	hold := func(key string) response { return s.hold(eventID, zones[0], "ann", "", key, 1) }
+	s.expect(hold("before"), http.StatusCreated)
+	patch := func(room map[string]any) {
+		r := s.expect(s.do("PATCH", "/events/"+eventID, map[string]any{"waiting_room": room},
+			"Authorization", "Bearer "+adminToken, "Prefer", "wait=20"), http.StatusOK)
+		if m := r.json(t); m["status"] != "succeeded" {
+			t.Fatalf("patch: %s", r.body)
+		}
+	}
+	patch(map[string]any{"rate_per_second": 10})
+	// The API's copy of the zone is refreshed within a second.
+	s.eventually(func() bool { return hold("during").status == http.StatusUnauthorized }, "holds need an admission")
+	s.expect(s.do("POST", "/events/"+eventID+"/queue", s.solved(eventID), "Authorization", s.idp.Header("ann"), "Prefer", "wait=10"),
+		http.StatusCreated)
+	patch(map[string]any{"enabled": false})
+	s.eventually(func() bool { return hold("after").status == http.StatusCreated }, "holds without an admission again")
+	s.expectError(s.do("POST", "/events/"+eventID+"/queue", s.solved(eventID), "Authorization", s.idp.Header("bob")),
+		http.StatusConflict, "queue_not_open", "")
+}

@@ -283,6 +283,7 @@ func (r *Results) plot(path string) error {
 	if err := addLines(top, "admitted", adm, "configured rate", rate); err != nil {
 		return err
 	}
+	top.Y.Min, top.Y.Max = 0, 1.25*math.Max(r.Rate, float64(r.RateMax))
 	bottom := plot.New()
 	bottom.Title.Text = fmt.Sprintf("Tickets sold (of %d)", r.Tickets)
 	bottom.X.Label.Text, bottom.Y.Label.Text = "seconds since the start", "sold"
