@@ -75,6 +75,18 @@ func TestJoinRules(t *testing.T) {
 	if r := reason(b.answer(joinCmd(b.next('j'), "a"))); r != topics.ReasonQueueNotFound {
 		t.Fatalf("join without a room: %q", r)
 	}
+	for name, q := range map[string]topics.ConfigureQueue{
+		"no start":            {Enabled: true, RatePerSecond: 1},
+		"opens after start":   {Enabled: true, OpensAt: t0.Add(time.Hour), StartsAt: t0, RatePerSecond: 1},
+		"automatic, no zones": {Enabled: true, OpensAt: t0, StartsAt: t0},
+		"rate too high":       {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: topics.QueueRateMax + 1},
+		"allowance too high":  {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: 1, Allowance: topics.QueueAllowanceMax + 1},
+		"shop too short":      {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: 1, ShopSeconds: 1},
+	} {
+		if r := reason(b.answer(configureCmd(b.next('c'), q))); r != topics.ReasonInvalidCommand {
+			t.Errorf("configure with %s: %q", name, r)
+		}
+	}
 	b.answer(configureCmd(b.next('c'), topics.ConfigureQueue{Enabled: true, OpensAt: t0.Add(time.Minute),
 		StartsAt: t0.Add(2 * time.Minute), RatePerSecond: 10, ShopSeconds: 60}))
 	if r := reason(b.answer(joinCmd(b.next('j'), "a"))); r != topics.ReasonQueueNotOpen {
