@@ -24,7 +24,12 @@ func newBench(t *testing.T) *bench {
 }
 
 func (b *bench) apply(c *topics.Command) ([]topics.Outcome, []topics.Command) {
-	return b.s.Apply(nil, nil, c, b.now)
+	b.t.Helper()
+	out, fwd := b.s.Apply(nil, nil, c, b.now)
+	if err := b.s.Check(); err != nil {
+		b.t.Fatalf("after %s: %v", c.Type, err)
+	}
+	return out, fwd
 }
 
 func (b *bench) next(tag byte) uuid.UUID { b.n++; return idOf(tag, b.n) }

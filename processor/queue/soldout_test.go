@@ -116,6 +116,11 @@ func soldOutRun(t *testing.T, crashAt int) []topics.Outcome {
 	admittedAfter := 0
 	tick := 0
 	for now := startsAt; now.Before(startsAt.Add(time.Hour)); now = now.Add(100 * time.Millisecond) {
+		if tick%20 == 0 {
+			if err := s.Check(); err != nil {
+				t.Fatalf("tick %d: %v", tick, err)
+			}
+		}
 		log.drain(s)
 		if tick == crashAt {
 			s = log.restore(t, queue.DefaultConfig())
