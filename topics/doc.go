@@ -7,5 +7,7 @@
 //
 // Commands and outcomes are keyed by zone id and partitioned with Kafka's default
 // murmur2 partitioner, and the commands, events and state topics have the same
-// partition count, so partition p of each holds the same zones.
+// partition count, so partition p of each holds the same zones. A waiting room's
+// commands and outcomes are keyed by its event id instead (Command.Key, OutcomeKey):
+// an event's queue lives on PartitionOf(eventID, n), beside the zones that hash there.
 package topics

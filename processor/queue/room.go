@@ -70,6 +70,8 @@ func effective(c *topics.ConfigureQueue) (topics.QueueConfig, string) {
 		return q, "customer_limit out of range"
 	case len(q.Zones) > topics.QueueZonesMax:
 		return q, "too many zones"
+	case q.RatePerSecond == 0 && len(q.Zones) == 0:
+		return q, "an automatic rate follows the zones' stock: zones are required"
 	}
 	return q, ""
 }

@@ -24,7 +24,12 @@ func newBench(t *testing.T) *bench {
 }
 
 func (b *bench) apply(c *topics.Command) ([]topics.Outcome, []topics.Command) {
-	return b.s.Apply(nil, nil, c, b.now)
+	b.t.Helper()
+	out, fwd := b.s.Apply(nil, nil, c, b.now)
+	if err := b.s.Check(); err != nil {
+		b.t.Fatalf("after %s: %v", c.Type, err)
+	}
+	return out, fwd
 }
 
 func (b *bench) next(tag byte) uuid.UUID { b.n++; return idOf(tag, b.n) }
@@ -74,6 +79,18 @@ func TestJoinRules(t *testing.T) {
 	b := newBench(t)
 	if r := reason(b.answer(joinCmd(b.next('j'), "a"))); r != topics.ReasonQueueNotFound {
 		t.Fatalf("join without a room: %q", r)
+	}
+	for name, q := range map[string]topics.ConfigureQueue{
+		"no start":            {Enabled: true, RatePerSecond: 1},
+		"opens after start":   {Enabled: true, OpensAt: t0.Add(time.Hour), StartsAt: t0, RatePerSecond: 1},
+		"automatic, no zones": {Enabled: true, OpensAt: t0, StartsAt: t0},
+		"rate too high":       {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: topics.QueueRateMax + 1},
+		"allowance too high":  {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: 1, Allowance: topics.QueueAllowanceMax + 1},
+		"shop too short":      {Enabled: true, OpensAt: t0, StartsAt: t0, RatePerSecond: 1, ShopSeconds: 1},
+	} {
+		if r := reason(b.answer(configureCmd(b.next('c'), q))); r != topics.ReasonInvalidCommand {
+			t.Errorf("configure with %s: %q", name, r)
+		}
 	}
 	b.answer(configureCmd(b.next('c'), topics.ConfigureQueue{Enabled: true, OpensAt: t0.Add(time.Minute),
 		StartsAt: t0.Add(2 * time.Minute), RatePerSecond: 10, ShopSeconds: 60}))

@@ -67,6 +67,11 @@ func run(t *testing.T, steps []step, txn, crashAfter int) []topics.Outcome {
 			out, fwd = s.Apply(out, fwd[:0], st.cmd, st.at)
 		}
 		if (i+1)%txn == 0 || i == len(steps)-1 {
+			if (i+1)%(txn*40) == 0 {
+				if err := s.Check(); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+			}
 			log.drain(s)
 			if i+1 == crashAfter {
 				s = log.restore(t, cfg)

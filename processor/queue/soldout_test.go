@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -76,9 +77,27 @@ func (z *zoneModel) advance(now time.Time) {
 // state reached the queue (so within 5 s of the partition clock for every buyer
 // still waiting, whose status the read model derives from it), that nobody is
 // admitted after it, and that tickets coming back resume admissions.
+//
+// Run again with the queue writer crashing mid-sale (restored from its changelog,
+// which holds debits, buyers' limits, credits and stock), it proves the same
+// outcomes follow.
 func TestSoldOutReachesEveryWaitingBuyer(t *testing.T) {
+	out := soldOutRun(t, -1)
+	for _, crash := range []int{300, 1200} {
+		if got := soldOutRun(t, crash); !reflect.DeepEqual(got, out) {
+			i := 0
+			for i < min(len(got), len(out)) && reflect.DeepEqual(got[i], out[i]) {
+				i++
+			}
+			t.Fatalf("after a crash at tick %d: outcomes differ from outcome %d of %d/%d", crash, i, len(got), len(out))
+		}
+	}
+}
+
+func soldOutRun(t *testing.T, crashAt int) []topics.Outcome {
 	const capacity, joiners = 1_000, 20_000
 	s := queue.NewState(queue.DefaultConfig())
+	log := newChangelog()
 	startsAt := t0.Add(time.Minute)
 	var out []topics.Outcome
 	var fwd []topics.Command
@@ -95,7 +114,18 @@ func TestSoldOutReachesEveryWaitingBuyer(t *testing.T) {
 	holds := uint64(0)
 	var soldOutAt, lastStockAt time.Time
 	admittedAfter := 0
+	tick := 0
 	for now := startsAt; now.Before(startsAt.Add(time.Hour)); now = now.Add(100 * time.Millisecond) {
+		if tick%20 == 0 {
+			if err := s.Check(); err != nil {
+				t.Fatalf("tick %d: %v", tick, err)
+			}
+		}
+		log.drain(s)
+		if tick == crashAt {
+			s = log.restore(t, queue.DefaultConfig())
+		}
+		tick++
 		z.advance(now)
 		mark := len(out)
 		for _, c := range append(z.stock, z.credits...) {
@@ -122,7 +152,9 @@ func TestSoldOutReachesEveryWaitingBuyer(t *testing.T) {
 				if o.Progress.Waiting == 0 {
 					t.Fatal("sold out with nobody waiting: the scenario proves nothing")
 				}
-				t.Logf("sold out at %s with %d waiting, admitted through %d", o.Time.Sub(startsAt), o.Progress.Waiting, o.Progress.AdmittedThrough)
+				if crashAt < 0 {
+					t.Logf("sold out at %s with %d waiting, admitted through %d", o.Time.Sub(startsAt), o.Progress.Waiting, o.Progress.AdmittedThrough)
+				}
 			}
 		}
 		if z.available < 0 || z.sold > capacity {
@@ -154,4 +186,5 @@ func TestSoldOutReachesEveryWaitingBuyer(t *testing.T) {
 	if !resumed || !admitted {
 		t.Fatalf("after tickets came back: resumed %v, admitted %v", resumed, admitted)
 	}
+	return out
 }
