@@ -192,3 +192,28 @@ func BenchmarkSolve(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentSpendsSpendOnce proves that of many simultaneous spends of one
+// solved challenge exactly one is accepted.
+func TestConcurrentSpendsSpendOnce(t *testing.T) {
+	i := newIssuer(t, 4)
+	c := i.Issue(event, t0)
+	nonce := Solve(c.Token, c.Difficulty)
+	const spenders = 32
+	results := make(chan error, spenders)
+	for range spenders {
+		go func() { results <- i.Verify(c.Token, nonce, event, t0) }()
+	}
+	accepted := 0
+	for range spenders {
+		switch err := <-results; {
+		case err == nil:
+			accepted++
+		case ReasonOf(err) != ReasonReplayed:
+			t.Fatalf("refusal %v, want replayed", err)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d spends accepted, want 1", accepted)
+	}
+}
