@@ -227,3 +227,24 @@ func BenchmarkSignVerify(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeKey proves a seed written as hex or any base64 reads back, and that
+// anything of another length is refused.
+func TestDecodeKey(t *testing.T) {
+	want := seed(0xfb)
+	for _, s := range []string{
+		strings.Repeat("fb", 32), " " + strings.Repeat("FB", 32) + "\n",
+		base64.StdEncoding.EncodeToString(want), base64.RawStdEncoding.EncodeToString(want),
+		base64.URLEncoding.EncodeToString(want), base64.RawURLEncoding.EncodeToString(want),
+	} {
+		got, err := DecodeKey(s)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("DecodeKey(%q) = %x, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "fb", strings.Repeat("fb", 31), base64.StdEncoding.EncodeToString(want[:31]), strings.Repeat("zz", 32)} {
+		if _, err := DecodeKey(s); err == nil {
+			t.Errorf("DecodeKey(%q) accepted", s)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package pow
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -215,5 +216,18 @@ func TestConcurrentSpendsSpendOnce(t *testing.T) {
 	}
 	if accepted != 1 {
 		t.Fatalf("%d spends accepted, want 1", accepted)
+	}
+}
+
+// TestChallengeJSON pins the body of GET /events/{id}/challenge: the field the
+// join sends back is named like the join's body field.
+func TestChallengeJSON(t *testing.T) {
+	c := Challenge{Token: "t.m", Difficulty: 18, ExpiresAt: t0}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"challenge":"t.m","difficulty":18,"expires_at":"2026-12-03T10:00:00Z"}`; string(b) != want {
+		t.Fatalf("%s, want %s", b, want)
 	}
 }
