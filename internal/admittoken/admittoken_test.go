@@ -36,7 +36,7 @@ func claims() Claims {
 		Allowance: 4, IssuedAt: t0, ExpiresAt: t0.Add(10 * time.Minute)}
 }
 
-func sign(t *testing.T, s *Signer, c Claims) string {
+func sign(t testing.TB, s *Signer, c Claims) string {
 	t.Helper()
 	tok, err := s.Sign(c)
 	if err != nil {
@@ -200,5 +200,51 @@ func TestSignRefusesImpossibleClaims(t *testing.T) {
 	}
 	if _, err := NewSigner(make([]byte, 31)); err == nil {
 		t.Error("a 31-byte seed made a signer")
+	}
+}
+
+// BenchmarkSignVerify measures the cost a hold adds to the API: one Verify, and
+// one Sign per admission.
+func BenchmarkSignVerify(b *testing.B) {
+	s, err := NewSigner(seed(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := claims()
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Sign(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	tok, v := sign(b, s, c), s.Verifier()
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := v.Verify(tok, c.EventID, c.CustomerID, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestDecodeKey proves a seed written as hex or any base64 reads back, and that
+// anything of another length is refused.
+func TestDecodeKey(t *testing.T) {
+	want := seed(0xfb)
+	for _, s := range []string{
+		strings.Repeat("fb", 32), " " + strings.Repeat("FB", 32) + "\n",
+		base64.StdEncoding.EncodeToString(want), base64.RawStdEncoding.EncodeToString(want),
+		base64.URLEncoding.EncodeToString(want), base64.RawURLEncoding.EncodeToString(want),
+	} {
+		got, err := DecodeKey(s)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("DecodeKey(%q) = %x, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "fb", strings.Repeat("fb", 31), base64.StdEncoding.EncodeToString(want[:31]), strings.Repeat("zz", 32)} {
+		if _, err := DecodeKey(s); err == nil {
+			t.Errorf("DecodeKey(%q) accepted", s)
+		}
 	}
 }

@@ -258,3 +258,70 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUnknownKidsFetchOnce proves that many verifications meeting an
+// unknown kid at once make one fetch between them, not one each.
+func TestConcurrentUnknownKidsFetchOnce(t *testing.T) {
+	idp := buyertest.New(t)
+	v := newVerifier(t, idp.Config())
+	stranger := buyertest.New(t)
+	now := t0.Add(buyer.RefreshMinDefault)
+	tok := stranger.TokenAt("bot", now, time.Minute)
+	const verifiers = 32
+	done := make(chan error, verifiers)
+	for range verifiers {
+		go func() {
+			_, err := v.Verify(context.Background(), tok, now)
+			done <- err
+		}()
+	}
+	for range verifiers {
+		if err := <-done; buyer.ReasonOf(err) != buyer.ReasonUnknownKey {
+			t.Fatalf("stranger's token: %v", err)
+		}
+	}
+	if got := idp.Fetches(); got != 2 {
+		t.Fatalf("%d fetches, want 2 (start and one reload)", got)
+	}
+}
+
+// FuzzVerify proves that no bearer header makes the Verifier panic and that
+// every refusal has a reason.
+func FuzzVerify(f *testing.F) {
+	idp := buyertest.New(f)
+	v, err := buyer.New(context.Background(), fileConfig(idp.WriteJWKS()), t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("Bearer " + idp.TokenAt("cust-1", t0, time.Minute))
+	f.Add("Bearer a.b.c")
+	f.Add("bearer ")
+	f.Fuzz(func(t *testing.T, header string) {
+		sub, err := v.VerifyHeader(context.Background(), header, t0)
+		if err != nil && buyer.ReasonOf(err) == "" {
+			t.Fatalf("refusal without a reason: %v", err)
+		}
+		if err == nil && sub == "" {
+			t.Fatal("accepted without a customer id")
+		}
+	})
+}
+
+// BenchmarkVerify measures one verification of a buyer's token per key type.
+func BenchmarkVerify(b *testing.B) {
+	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
+		idp := buyertest.New(b, alg)
+		v, err := buyer.New(context.Background(), fileConfig(idp.WriteJWKS()), t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		header := "Bearer " + idp.TokenAt("cust-1", t0, time.Minute)
+		b.Run(alg, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.VerifyHeader(context.Background(), header, t0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

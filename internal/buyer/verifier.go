@@ -134,7 +134,9 @@ func (v *Verifier) tryReload(ctx context.Context, now time.Time) bool {
 	}
 	v.lastAttempt = now
 	v.reloads.Add(1)
-	ks, err := v.load(ctx, now)
+	// The reload serves every later verification: the request that happened to
+	// start it going away must not cancel it (FetchTimeout still bounds it).
+	ks, err := v.load(context.WithoutCancel(ctx), now)
 	if err != nil {
 		v.reloadErrs.Add(1)
 		return false

@@ -23,14 +23,15 @@ const (
 	SeenMaxDefault = 1 << 20
 )
 
-// Challenge is what GET /events/{id}/challenge gives a buyer.
+// Challenge is what GET /events/{id}/challenge gives a buyer (its JSON is the
+// answer's body as it stands).
 type Challenge struct {
 	// Token is the signed challenge, to hash with the nonce and send back.
-	Token string
+	Token string `json:"challenge"`
 	// Difficulty is the leading zero bits SHA-256(Token ‖ nonce) must have.
-	Difficulty int
+	Difficulty int `json:"difficulty"`
 	// ExpiresAt is when the challenge stops being accepted.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // Solved is what Check tells of a valid solution.

@@ -3,6 +3,7 @@ package pow
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -190,5 +191,43 @@ func BenchmarkSolve(b *testing.B) {
 			}
 			b.ReportMetric(float64(hashes)/float64(n), "hashes/op")
 		})
+	}
+}
+
+// TestConcurrentSpendsSpendOnce proves that of many simultaneous spends of one
+// solved challenge exactly one is accepted.
+func TestConcurrentSpendsSpendOnce(t *testing.T) {
+	i := newIssuer(t, 4)
+	c := i.Issue(event, t0)
+	nonce := Solve(c.Token, c.Difficulty)
+	const spenders = 32
+	results := make(chan error, spenders)
+	for range spenders {
+		go func() { results <- i.Verify(c.Token, nonce, event, t0) }()
+	}
+	accepted := 0
+	for range spenders {
+		switch err := <-results; {
+		case err == nil:
+			accepted++
+		case ReasonOf(err) != ReasonReplayed:
+			t.Fatalf("refusal %v, want replayed", err)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d spends accepted, want 1", accepted)
+	}
+}
+
+// TestChallengeJSON pins the body of GET /events/{id}/challenge: the field the
+// join sends back is named like the join's body field.
+func TestChallengeJSON(t *testing.T) {
+	c := Challenge{Token: "t.m", Difficulty: 18, ExpiresAt: t0}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"challenge":"t.m","difficulty":18,"expires_at":"2026-12-03T10:00:00Z"}`; string(b) != want {
+		t.Fatalf("%s, want %s", b, want)
 	}
 }
