@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
@@ -73,19 +71,9 @@ func (c Config) checkRoom() error {
 	return errors.Join(errs...)
 }
 
-// admissionSeed decodes ADMISSION_SIGNING_KEY (standard or URL base64).
-func admissionSeed(s string) ([]byte, error) {
-	seed, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		if seed, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "=")); err != nil {
-			return nil, errors.New("not base64")
-		}
-	}
-	if len(seed) != 32 {
-		return nil, fmt.Errorf("a seed of %d bytes, want 32", len(seed))
-	}
-	return seed, nil
-}
+// admissionSeed decodes ADMISSION_SIGNING_KEY: a 32-byte seed in base64 (standard
+// or URL, padded or not) or hex.
+func admissionSeed(s string) ([]byte, error) { return admittoken.DecodeKey(s) }
 
 // buyerConfig is the identity provider's configuration: BUYER_JWKS is a URL when
 // it has an http or https scheme, else a file.
