@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -309,5 +311,44 @@ func TestWaitingRoomAdmin(t *testing.T) {
 	}
 	if err := q.Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestQueueStream proves the server-sent events of GET /queue/{id}: the place at
+// once, then each change, ending with a terminal one.
+func TestQueueStream(t *testing.T) {
+	rf := newRoomFixture(t)
+	id := uuid.New()
+	rf.queues.set(QueueEntry{QueueID: id, EventID: rf.eventID, CustomerID: "ann", Position: 3, Status: queueWaiting})
+	srv := httptest.NewServer(rf.h)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/queue/"+id.String(), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var statuses []string
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var p queueJSON
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			t.Fatal(err)
+		}
+		statuses = append(statuses, p.Status)
+		if len(statuses) == 1 {
+			rf.queues.set(QueueEntry{QueueID: id, EventID: rf.eventID, CustomerID: "ann", Position: 3, Status: queueAdmissionExpired})
+		}
+	}
+	if strings.Join(statuses, ",") != "waiting,admission_expired" {
+		t.Errorf("stream events %v, want waiting then admission_expired (and the end)", statuses)
 	}
 }
