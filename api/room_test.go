@@ -173,6 +173,20 @@ func TestHoldAdmissionChecks(t *testing.T) {
 	if len(cmds) != 1 || cmds[0].Place.Admission == nil || cmds[0].Place.CustomerID != "ann" || cmds[0].Key() != rf.eventID {
 		t.Fatalf("published %+v, want one hold for ann with the admission, keyed by the event", cmds[0])
 	}
+
+	// A batch: the header's token is checked for each hold; one in a zone of
+	// another event is invalid on its own.
+	batch := `{"holds":[` + body + `,{"event_id":"` + rf.other.EventID.String() + `","zone_id":"` + rf.other.ID.String() +
+		`","quantity":1,"idempotency_key":"k2"}]}`
+	batch = strings.Replace(batch, `"k1"`, `"k3"`, 1)
+	w = rf.do("POST", "/holds/batch", batch, "Authorization", ann, AdmissionTokenHeader, rf.token("ann", rf.eventID, time.Now().Add(time.Hour)))
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), `"status":"pending"`) {
+		t.Fatalf("batch: %d %s", w.Code, w.Body)
+	}
+	cmds = rf.pub.published()
+	if len(cmds) != 3 || cmds[1].Place.Admission == nil || cmds[2].Place.Admission != nil {
+		t.Errorf("batch published %d commands; want the room's hold with its admission and the other without", len(cmds)-1)
+	}
 }
 
 // TestJoinQueue proves the join: a missing or wrong proof of work is refused, a
