@@ -71,6 +71,13 @@ func (w *queueWatch) unwatch(id uuid.UUID, c chan QueueView) {
 	}
 }
 
+// watching is how many watch now.
+func (w *queueWatch) watching() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.count
+}
+
 // poll is the shared poller's loop; it ends when nobody watches.
 func (w *queueWatch) poll() {
 	for {

@@ -258,7 +258,10 @@ func TestGetQueue(t *testing.T) {
 		w := rf.do("GET", "/queue/"+id.String(), "", "Prefer", "wait=10")
 		done <- w.Result()
 	}()
-	time.Sleep(20 * time.Millisecond)
+	// Change the place once the long poll follows it.
+	for rf.srv.queueWatch.watching() == 0 {
+		time.Sleep(time.Millisecond)
+	}
 	exp := time.Now().Add(10 * time.Minute)
 	rf.queues.set(QueueEntry{QueueID: id, EventID: rf.eventID, CustomerID: "ann", Position: 3, Status: queueAdmitted,
 		ExpiresAt: &exp, Allowance: 4})
