@@ -201,7 +201,11 @@ func TestJoinQueue(t *testing.T) {
 		t.Errorf("no proof of work: %d %s", w.Code, w.Body)
 	}
 	ch := rf.pow.Issue(rf.eventID, time.Now())
-	bad := `{"challenge":"` + ch.Token + `","nonce":"x"}`
+	nonce := "x"
+	for pow.LeadingZeroBits(ch.Token, nonce) >= ch.Difficulty {
+		nonce += "x" // a nonce that does not solve it
+	}
+	bad := `{"challenge":"` + ch.Token + `","nonce":"` + nonce + `"}`
 	if w := rf.do("POST", path, bad, "Authorization", ann); w.Code != http.StatusForbidden {
 		t.Errorf("bad nonce: %d %s", w.Code, w.Body)
 	}
