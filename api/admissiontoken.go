@@ -29,6 +29,9 @@ func (s *server) admitHold(c *gin.Context, cmd *topics.Command) *Error {
 	if err != nil {
 		return err
 	}
+	if customer == "" {
+		return invalid("missing_field", "a hold in a zone behind a waiting room names its buyer: customer_id (or the buyer's bearer token)")
+	}
 	token := c.GetHeader(AdmissionTokenHeader)
 	if token == "" {
 		s.roomMetrics.admissionRejected.WithLabelValues(admissionMissing).Inc()
