@@ -95,6 +95,11 @@ type sale struct {
 func createSale(ctx context.Context, c *client, cfg Config) (*sale, error) {
 	now := time.Now().UTC()
 	s := &sale{opensAt: now.Add(-time.Second), startsAt: now.Add(cfg.StartAfter)}
+	room := map[string]any{"opens_at": s.opensAt, "starts_at": s.startsAt, "rate_per_second": cfg.Rate,
+		"allowance": cfg.Allowance, "shop_seconds": ShopSecondsDefault}
+	if cfg.Automatic {
+		room["rate_per_second"], room["rate_max"] = "automatic", cfg.Rate
+	}
 	var out struct {
 		EventID string `json:"event_id"`
 		Zones   []struct {
@@ -102,9 +107,8 @@ func createSale(ctx context.Context, c *client, cfg Config) (*sale, error) {
 		} `json:"zones"`
 	}
 	code, err := c.call(ctx, "POST", "/events", map[string]any{"name": "Flash crowd",
-		"zones": []map[string]any{{"name": "GA", "capacity": cfg.Tickets, "hold_quantity_max": cfg.Allowance}},
-		"waiting_room": map[string]any{"opens_at": s.opensAt, "starts_at": s.startsAt, "rate_per_second": cfg.Rate,
-			"allowance": cfg.Allowance, "shop_seconds": ShopSecondsDefault}},
+		"zones":        []map[string]any{{"name": "GA", "capacity": cfg.Tickets, "hold_quantity_max": cfg.Allowance}},
+		"waiting_room": room},
 		&out, "Authorization", "Bearer "+c.admin, "Prefer", "wait=20")
 	if err != nil || code != http.StatusCreated {
 		return nil, fmt.Errorf("create the sale: %d %v", code, err)
@@ -217,8 +221,8 @@ func runCrowd(ctx context.Context, cfg Config, sys *system) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.logf("==> %d buyers arrive over %v for %d tickets; the sale starts at +%v, admitting %.0f/s",
-		cfg.Joiners, cfg.JoinSpread, cfg.Tickets, cfg.StartAfter, cfg.Rate)
+	cfg.logf("==> %d buyers arrive over %v for %d tickets; the sale starts at +%v, admitting %.0f/s (automatic: %v)",
+		cfg.Joiners, cfg.JoinSpread, cfg.Tickets, cfg.StartAfter, cfg.Rate, cfg.Automatic)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	buyers := make([]buyerResult, cfg.Joiners)

@@ -23,6 +23,7 @@ type Results struct {
 	Joiners    int     `json:"joiners"`
 	Tickets    int     `json:"tickets"`
 	Rate       float64 `json:"rate_per_second"`
+	Automatic  bool    `json:"automatic"` // Rate is then the cap
 	Allowance  int     `json:"allowance"`
 	Difficulty int     `json:"pow_difficulty"`
 	PreQueue   int     `json:"pre_queue"`
@@ -55,7 +56,7 @@ type Results struct {
 
 // analyse reads the read model after the crowd and checks what was sold.
 func analyse(ctx context.Context, cfg Config, sys *system, s *sale, buyers []buyerResult) (*Results, error) {
-	r := &Results{Joiners: cfg.Joiners, Tickets: cfg.Tickets, Rate: cfg.Rate, Allowance: cfg.Allowance,
+	r := &Results{Joiners: cfg.Joiners, Tickets: cfg.Tickets, Rate: cfg.Rate, Automatic: cfg.Automatic, Allowance: cfg.Allowance,
 		Difficulty: cfg.Difficulty, SellOutSecs: -1}
 	var started, soldOutAt *time.Time
 	var pre *int64
@@ -223,8 +224,12 @@ func round(x float64) float64 { return math.Round(x*1000) / 1000 }
 func (r *Results) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Flash crowd: %d buyers for %d tickets behind a waiting room\n\n", r.Joiners, r.Tickets)
-	fmt.Fprintf(&b, "Admission at %.0f buyers/s, %d tickets per admission (buyer i asks for 1 + i %% %d), proof of work %d bits; "+
-		"%d buyers joined before the start (the shuffled pre-queue).\n\n", r.Rate, r.Allowance, r.Allowance, r.Difficulty, r.PreQueue)
+	mode := fmt.Sprintf("Admission at %.0f buyers/s", r.Rate)
+	if r.Automatic {
+		mode = fmt.Sprintf("Automatic admission (while admitted buyers may buy less than what is left), at most %.0f buyers/s", r.Rate)
+	}
+	fmt.Fprintf(&b, "%s, %d tickets per admission (buyer i asks for 1 + i %% %d), proof of work %d bits; "+
+		"%d buyers joined before the start (the shuffled pre-queue).\n\n", mode, r.Allowance, r.Allowance, r.Difficulty, r.PreQueue)
 	sellOut := "not sold out"
 	if r.SellOutSecs >= 0 {
 		sellOut = fmt.Sprintf("%.1f s", r.SellOutSecs)

@@ -34,8 +34,11 @@ type Config struct {
 	Out string
 	// Joiners is N, the buyers; Tickets is M, the zone's capacity.
 	Joiners, Tickets int
-	// Rate is the admissions per second of the room.
-	Rate float64
+	// Rate is the admissions per second of the room; with Automatic, the cap of
+	// the automatic rate (admit while what admitted buyers may still buy is below
+	// the tickets left).
+	Rate      float64
+	Automatic bool
 	// Allowance is the tickets one admission allows; buyer i asks for
 	// 1 + i % Allowance.
 	Allowance int
