@@ -96,6 +96,9 @@ run_steps() {
 		echo "roombench: $ROOM_FLAGS" >>"$OUT/env.txt"
 		# shellcheck disable=SC2086 # ROOM_FLAGS are words
 		$GO run ./cmd/roombench -out "$OUT/room" $ROOM_FLAGS 2>"$OUT/room.stderr" | tee "$OUT/room.txt"
+		step "flash crowd, automatic admission (cmd/roombench -automatic $ROOM_FLAGS)"
+		# shellcheck disable=SC2086 # ROOM_FLAGS are words
+		$GO run ./cmd/roombench -automatic -out "$OUT/room/automatic" $ROOM_FLAGS 2>>"$OUT/room.stderr" | tee -a "$OUT/room.txt"
 		load "after room"
 	fi
 
@@ -183,8 +186,12 @@ summary() {
 	if [[ -f $OUT/room/room.md ]]; then
 		cat "$OUT/room/room.md"
 		echo
+		if [[ -f $OUT/room/automatic/room.md ]]; then
+			sed 's/^## Flash crowd:/## Flash crowd, automatic admission:/' "$OUT/room/automatic/room.md"
+			echo
+		fi
 		echo "Command: \`go run ./cmd/roombench -out bench/results/room $(grep '^roombench:' "$OUT/env.txt" | tail -1 | cut -d' ' -f2-)\`;"
-		echo "figures: room/results.json; plot: room/room.png."
+		echo "figures: room/results.json, room/automatic/results.json; plots: room/room.png, room/automatic/room.png."
 	else
 		echo "## Flash crowd"
 		echo
