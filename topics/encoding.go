@@ -102,7 +102,8 @@ func (c *Command) Check() error {
 		return fmt.Errorf("invalid command: request_id, event_id and zone_id are required")
 	}
 	payloads := 0
-	for _, set := range []bool{c.Configure != nil, c.Place != nil, c.Confirm != nil, c.Release != nil} {
+	for _, set := range []bool{c.Configure != nil, c.Place != nil, c.Confirm != nil, c.Release != nil,
+		c.StartPayment != nil, c.Refund != nil} {
 		if set {
 			payloads++
 		}
@@ -117,6 +118,10 @@ func (c *Command) Check() error {
 		ok = ok && c.Confirm != nil && c.Confirm.HoldID != uuid.Nil
 	case CmdReleaseHold:
 		ok = ok && c.Release != nil && c.Release.HoldID != uuid.Nil
+	case CmdStartPayment:
+		ok = ok && c.StartPayment != nil && c.StartPayment.HoldID != uuid.Nil
+	case CmdRefundOrder:
+		ok = ok && c.Refund != nil && c.Refund.OrderID != uuid.Nil
 	default:
 		return fmt.Errorf("invalid command: unknown type %q", c.Type)
 	}

@@ -41,6 +41,10 @@ type Command struct {
 	Place     *PlaceHold     `json:"place,omitempty"`
 	Confirm   *ConfirmHold   `json:"confirm,omitempty"`
 	Release   *ReleaseHold   `json:"release,omitempty"`
+
+	// Payments (topics/payment.go).
+	StartPayment *StartPayment `json:"start_payment,omitempty"`
+	Refund       *Refund       `json:"refund,omitempty"`
 }
 
 // ConfigureZone creates a zone (Capacity, EventName and ZoneName required) or changes
@@ -55,6 +59,10 @@ type ConfigureZone struct {
 	// CustomerLimit caps one customer's active holds plus orders in the zone, in
 	// tickets; 0 means no limit.
 	CustomerLimit *int64 `json:"customer_limit,omitempty"`
+	// PriceMinor is the price of one ticket in minor units of Currency; 0 makes the
+	// zone free. Currency must be set with a price.
+	PriceMinor *int64 `json:"price_minor,omitempty"`
+	Currency   string `json:"currency,omitempty"`
 }
 
 // PlaceHold asks for Quantity tickets. CustomerID is optional; with it, the zone's
@@ -64,9 +72,11 @@ type PlaceHold struct {
 	CustomerID string `json:"customer_id,omitempty"`
 }
 
-// ConfirmHold turns the hold into an order.
+// ConfirmHold turns the hold into an order. Payment is required in a priced zone:
+// the succeeded payment the webhook reported.
 type ConfirmHold struct {
-	HoldID uuid.UUID `json:"hold_id"`
+	HoldID  uuid.UUID `json:"hold_id"`
+	Payment *Payment  `json:"payment,omitempty"`
 }
 
 // ReleaseHold gives the hold's tickets back.
@@ -120,6 +130,10 @@ type Outcome struct {
 	Order     *Order      `json:"order,omitempty"`
 	Rejection *Rejection  `json:"rejection,omitempty"`
 	Replay    *Replay     `json:"replay,omitempty"`
+
+	// Payments (topics/payment.go).
+	Payment *Payment `json:"payment,omitempty"`
+	Refund  *Refund  `json:"refund,omitempty"`
 }
 
 // Inventory is a zone's tickets: Available + Held + Sold == Capacity.
@@ -139,6 +153,9 @@ type ZoneConfig struct {
 	HoldQuantityMax int64  `json:"hold_quantity_max"`
 	CustomerLimit   int64  `json:"customer_limit"`
 	Created         bool   `json:"created"`
+	// PriceMinor and Currency are the ticket price; absent for a free zone.
+	PriceMinor int64  `json:"price_minor,omitempty"`
+	Currency   string `json:"currency,omitempty"`
 }
 
 // HoldStatus is where a hold is in its life: active, then exactly one of confirmed,

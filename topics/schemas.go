@@ -21,6 +21,7 @@ var schemaFS embed.FS
 var OutcomeTypes = []OutcomeType{
 	OutZoneConfigured, OutHoldPlaced, OutHoldConfirmed, OutHoldReleased, OutHoldExpired,
 	OutRequestRejected, OutRequestReplayed,
+	OutHoldPaymentStarted, OutPaymentRefundRequired, OutOrderRefunded,
 }
 
 func schemaDir() string { return "schemas/v" + strconv.Itoa(SchemaVersion) }

@@ -93,7 +93,8 @@ func (s *State) checkQueues(fail func(string, ...any)) {
 		var last *expiryEntry
 		for i := 0; i < q.ring.len(); i++ {
 			e := q.ring.at(i)
-			if last != nil && (e.expiresAt < last.expiresAt || e.seq <= last.seq) {
+			// Extension queues (ttl < 0, payment.go) are in extension order, not placement order.
+			if last != nil && (e.expiresAt < last.expiresAt || (ttl >= 0 && e.seq <= last.seq)) {
 				fail("expiry queue %v out of order at %d", ttl, i)
 			}
 			last = e

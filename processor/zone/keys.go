@@ -37,9 +37,9 @@ type keyEntry struct {
 // common entry small.
 type fingerprint struct {
 	typ      topics.CommandType
-	holdID   uuid.UUID // confirm, release
-	qty      int64     // place
-	customer string    // place
+	holdID   uuid.UUID // confirm, release, start_payment; the order of a refund
+	qty      int64     // place; the amount of a payment, the quantity of a refund
+	customer string    // place; the intent of a payment, the id of a refund
 	cfg      *configPrint
 }
 
@@ -64,6 +64,15 @@ func fingerprintOf(cmd *topics.Command) fingerprint {
 		fp.qty, fp.customer = cmd.Place.Quantity, cmd.Place.CustomerID
 	case topics.CmdConfirmHold:
 		fp.holdID = cmd.Confirm.HoldID
+		if p := cmd.Confirm.Payment; p != nil {
+			fp.qty, fp.customer = p.Amount, p.IntentID+" "+p.Currency
+		}
+	case topics.CmdStartPayment:
+		p := &cmd.StartPayment.Payment
+		fp.holdID, fp.qty, fp.customer = cmd.StartPayment.HoldID, p.Amount, p.IntentID+" "+p.Currency
+	case topics.CmdRefundOrder:
+		r := cmd.Refund
+		fp.holdID, fp.qty, fp.customer = r.OrderID, r.Quantity, r.RefundID
 	case topics.CmdReleaseHold:
 		fp.holdID = cmd.Release.HoldID
 	case topics.CmdConfigureZone:

@@ -187,6 +187,7 @@ func (s *State) rebuildZone(rest, value []byte) error {
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
+	decodeZonePrice(&d, z)
 	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
 		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.rebuiltHeld < 0 || z.sold < 0 {
 		return errCorrupt
@@ -222,6 +223,7 @@ func (s *State) rebuildHold(rest, value []byte) error {
 	if v.status == statusConfirmed {
 		v.orderID = d.uuid()
 	}
+	v.payment = decodeHoldPayment(&d)
 	if !d.end() {
 		return errCorrupt
 	}
@@ -398,8 +400,11 @@ func (s *State) FinishRebuild() error {
 	}
 	sortBySeq(active)
 	for _, r := range active {
-		s.enqueueExpiry(r.v)
+		if p := r.v.payment; p == nil || p.extendedAt == 0 {
+			s.enqueueExpiry(r.v)
+		}
 	}
+	s.enqueueExtended(active)
 	s.active = len(active)
 	sortBySeq(resolved)
 	for _, r := range resolved {
