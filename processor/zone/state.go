@@ -39,7 +39,7 @@ type zone struct {
 	customerLimit   int64 // 0 = no limit
 	customers       map[string]customerTickets
 	dirty           bool
-	rebuiltHeld     int64 // held as rebuilt, checked against the holds in FinishRebuild
+	rebuiltHeld     int64  // held as rebuilt, checked against the holds in FinishRebuild
 	priceMinor      int64  // per ticket; 0 = free (payment.go)
 	currency        string // with a price
 }
