@@ -64,7 +64,7 @@ func check(e *topics.Outcome) error {
 			return errors.New("invalid event: request.replayed needs a replay")
 		}
 	}
-	return nil
+	return checkPayment(e)
 }
 
 // textField is one text value of an event, named as in its JSON.
@@ -106,7 +106,8 @@ func replayRejection(r *topics.Replay) *topics.Rejection {
 func known(t topics.OutcomeType) bool {
 	switch t {
 	case topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed, topics.OutHoldReleased,
-		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed:
+		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed,
+		topics.OutHoldPaymentStarted, topics.OutPaymentRefundRequired, topics.OutOrderRefunded:
 		return true
 	}
 	return false
@@ -122,6 +123,7 @@ type plan struct {
 	holds    holdRows
 	orders   orderRows
 	requests requestRows
+	pay      paymentPlan // payment.go
 
 	applied map[topics.OutcomeType]int // outcomes applied, by type ("other" for unknown)
 	newest  time.Time                  // the newest outcome time in the batch
@@ -140,6 +142,8 @@ type zoneRows struct {
 	eventID                     [][16]byte
 	name                        []string
 	ttl, quantityMax, custLimit []int64
+	price                       []int64
+	currency                    []pgtype.Text
 }
 
 // invRows are zones' inventories.
@@ -260,6 +264,7 @@ func collapse(outcomes []*topics.Outcome) *plan {
 				}
 			}
 		}
+		p.pay.collect(e)
 		if e.RequestID != uuid.Nil && !requestsSeen[e.RequestID] {
 			requestsSeen[e.RequestID] = true
 			p.requests.add(e)
@@ -300,6 +305,8 @@ func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
 	r.ttl = append(r.ttl, z.config.HoldTTLSeconds)
 	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
 	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
+	r.price = append(r.price, z.config.PriceMinor)
+	r.currency = append(r.currency, text(z.config.Currency))
 }
 
 func (r *invRows) add(id uuid.UUID, z *zoneState) {
@@ -364,7 +371,7 @@ func (r *requestRows) add(e *topics.Outcome) {
 	status := "succeeded"
 	var reason, message pgtype.Text
 	var available pgtype.Int8
-	if e.Type == topics.OutRequestRejected || rej != nil {
+	if e.Type == topics.OutRequestRejected || e.Type == topics.OutPaymentRefundRequired || rej != nil {
 		status = "rejected"
 		if rej != nil {
 			reason, message = text(string(rej.Reason)), text(rej.Message)
@@ -410,6 +417,10 @@ var answeredCommands = map[topics.OutcomeType]topics.CommandType{
 	topics.OutHoldPlaced:     topics.CmdPlaceHold,
 	topics.OutHoldConfirmed:  topics.CmdConfirmHold,
 	topics.OutHoldReleased:   topics.CmdReleaseHold,
+
+	topics.OutHoldPaymentStarted:    topics.CmdStartPayment,
+	topics.OutPaymentRefundRequired: topics.CmdConfirmHold,
+	topics.OutOrderRefunded:         topics.CmdRefundOrder,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

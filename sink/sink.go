@@ -154,7 +154,7 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 	}
 	if z := p.zones; len(z.id) > 0 {
 		b.Queue(upsertZonesSQL, z.id, z.eventID, z.name, z.capacity, z.available, z.held, z.sold,
-			z.ttl, z.quantityMax, z.custLimit, z.asOf)
+			z.ttl, z.quantityMax, z.custLimit, z.asOf, z.price, z.currency)
 	}
 	if z := p.invs; len(z.id) > 0 {
 		b.Queue(updateInventorySQL, z.id, z.capacity, z.available, z.held, z.sold, z.asOf)
@@ -170,6 +170,7 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 		b.Queue(insertRequestsSQL, r.id, r.typ, r.eventID, r.zoneID, r.status, r.eventType, r.holdID,
 			r.orderID, r.reason, r.message, r.available, r.replayed, r.decided, r.key)
 	}
+	p.pay.queue(b)
 	parts := make([]int32, 0, len(next))
 	offsets := make([]int64, 0, len(next))
 	times := make([]pgtype.Timestamptz, 0, len(next))
