@@ -68,6 +68,9 @@ type Zone struct {
 	HoldQuantityMax int64
 	CustomerLimit   int64
 	AsOf            time.Time
+	// PriceMinor and Currency are the ticket price; 0 and "" for a free zone.
+	PriceMinor int64
+	Currency   string
 }
 
 // Event is a row of events with its zones, ordered by name.

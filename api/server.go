@@ -31,6 +31,8 @@ type Deps struct {
 	// Registry receives the API's metrics and is served at GET /metrics. Default:
 	// a new registry.
 	Registry *prometheus.Registry
+	// Payments enables the payment routes (payment.go); nil answers them 503.
+	Payments *Payments
 }
 
 // server holds what the handlers share.
@@ -46,6 +48,7 @@ type server struct {
 	inFlight *inFlight
 	sojourn  *sojourn
 	now      func() time.Time
+	payments *paymentState // nil: payments disabled
 }
 
 // New validates cfg and returns the HTTP handler of the API. It starts no
@@ -76,6 +79,10 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	s.metrics = newMetrics(deps.Registry, s.inFlight)
 	s.waiters = newWaiters(deps.Reads, cfg, s.metrics)
 	s.keys = newKeyLookups(deps.Reads, cfg, s.metrics)
+	var err error
+	if s.payments, err = newPaymentState(s, deps.Payments); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -123,6 +130,7 @@ func (s *server) routes() *gin.Engine {
 	admin := api.Group("/", s.requireAdmin)
 	admin.POST("/events", s.createEvent)
 	admin.PATCH("/events/:id/zones/:zone_id", s.patchZone)
+	s.paymentRoutes(e, api, admin)
 	return e
 }
 
