@@ -206,23 +206,33 @@ func (w *Webhook) commandOf(ev *stripe.Event, now time.Time) (*topics.Command, e
 	if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
 		return nil, &WebhookError{CodePayloadInvalid, "event data is not a payment intent"}
 	}
-	hold, zone, show, ok := intentRefs(pi.Metadata)
+	return intentCommand(kind, pi.ID, pi.Amount, string(pi.Currency), pi.Metadata, now), nil
+}
+
+// ConfirmCommand is the confirm a succeeded intent becomes, the same whether the
+// webhook or reconciliation sends it, or nil for an intent without our metadata.
+func ConfirmCommand(in Intent, now time.Time) *topics.Command {
+	return intentCommand("succeeded", in.ID, in.Amount, in.Currency, in.Metadata, now)
+}
+
+// intentCommand builds the command of an intent's event of kind "succeeded" (a paid
+// confirm) or "failed" (a release); nil when the intent is not one of ours.
+func intentCommand(kind, id string, amount int64, currency string, meta map[string]string, now time.Time) *topics.Command {
+	hold, zone, show, ok := intentRefs(meta)
 	if !ok {
-		return nil, nil // not an intent of ours
+		return nil
 	}
 	cmd := &topics.Command{
-		Version: topics.SchemaVersion, RequestID: RequestIDOf(kind, pi.ID), EventID: show, ZoneID: zone,
-		IdempotencyKey: "stripe-" + kind + "-" + pi.ID, SubmittedAt: now.UTC(),
+		Version: topics.SchemaVersion, RequestID: RequestIDOf(kind, id), EventID: show, ZoneID: zone,
+		IdempotencyKey: "stripe-" + kind + "-" + id, SubmittedAt: now.UTC(),
 	}
 	if kind == "failed" {
 		cmd.Type, cmd.Release = topics.CmdReleaseHold, &topics.ReleaseHold{HoldID: hold}
-		return cmd, nil
+		return cmd
 	}
 	cmd.Type = topics.CmdConfirmHold
-	cmd.Confirm = &topics.ConfirmHold{HoldID: hold, Payment: &topics.Payment{
-		IntentID: pi.ID, Amount: pi.Amount, Currency: string(pi.Currency),
-	}}
-	return cmd, nil
+	cmd.Confirm = &topics.ConfirmHold{HoldID: hold, Payment: &topics.Payment{IntentID: id, Amount: amount, Currency: currency}}
+	return cmd
 }
 
 func intentRefs(m map[string]string) (hold, zone, show uuid.UUID, ok bool) {

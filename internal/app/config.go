@@ -43,6 +43,7 @@ type Config struct {
 	AdmissionTarget   time.Duration
 	HoldTTLDefault    time.Duration
 	LogLevel          string
+	Payments          PaymentConfig // payments.go
 }
 
 func envString(name, def string) string {
@@ -95,6 +96,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
 	}
+	c.paymentFlags(fs)
 	raw := make([]string, len(numbers))
 	for i, n := range numbers {
 		fs.StringVar(&raw[i], n.flag, envString(n.env, n.def), n.env+": "+n.usage)
@@ -111,7 +113,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	if c.Instance == "" {
 		c.Instance, _ = os.Hostname()
 	}
-	errs = append(errs, c.checkOwn(cmd), c.checkComponents())
+	errs = append(errs, c.checkOwn(cmd), c.checkComponents(), c.checkPayments(cmd))
 	return c, errors.Join(errs...)
 }
 
