@@ -258,10 +258,14 @@ type refundJSON struct {
 	Status    RequestStatus `json:"status"`
 }
 
+// refundKeyPrefix makes the processor's idempotency key of a refund from the
+// admin's Idempotency-Key (scoped to the zone, like every key).
+const refundKeyPrefix = "refund:"
+
 // refundOrder refunds tickets of a paid order at the provider, then publishes
-// order.refund so the single writer puts them back on sale. The provider's refund
-// is keyed by the Idempotency-Key header (required), so a retry refunds once; the
-// command's key is the provider's refund id, so it restocks once.
+// order.refund so the single writer puts them back on sale. The Idempotency-Key
+// header (required) keys both: the provider's refund (with the order id), so a
+// retry refunds once, and the command, so it restocks once.
 func (s *server) refundOrder(c *gin.Context) {
 	if !s.paymentsEnabled(c) {
 		return
@@ -304,7 +308,7 @@ func (s *server) refundOrder(c *gin.Context) {
 		return
 	}
 	o := &op.Order
-	cmd := s.newCommand(topics.CmdRefundOrder, o.EventID, o.ZoneID, "refund:"+ref.ID)
+	cmd := s.newCommand(topics.CmdRefundOrder, o.EventID, o.ZoneID, refundKeyPrefix+key)
 	cmd.Refund = &topics.Refund{OrderID: o.ID, HoldID: o.HoldID, Quantity: qty, CustomerID: o.CustomerID,
 		RefundID: ref.ID, Amount: amount}
 	if err := s.publish(c, cmd); err != nil {

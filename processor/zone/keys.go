@@ -39,7 +39,7 @@ type fingerprint struct {
 	typ      topics.CommandType
 	holdID   uuid.UUID // confirm, release, start_payment; the order of a refund
 	qty      int64     // place; the amount of a payment, the quantity of a refund
-	customer string    // place; the intent of a payment, the id of a refund
+	customer string    // place; the intent and currency of a payment
 	cfg      *configPrint
 }
 
@@ -72,7 +72,10 @@ func fingerprintOf(cmd *topics.Command) fingerprint {
 		fp.holdID, fp.qty, fp.customer = cmd.StartPayment.HoldID, p.Amount, p.IntentID+" "+p.Currency
 	case topics.CmdRefundOrder:
 		r := cmd.Refund
-		fp.holdID, fp.qty, fp.customer = r.OrderID, r.Quantity, r.RefundID
+		// The refund id is the provider's answer, not part of the request: a retry
+		// of the same refund carries the same key (the API derives it from the
+		// admin's Idempotency-Key) and replays, whatever id the provider gave.
+		fp.holdID, fp.qty = r.OrderID, r.Quantity
 	case topics.CmdReleaseHold:
 		fp.holdID = cmd.Release.HoldID
 	case topics.CmdConfigureZone:

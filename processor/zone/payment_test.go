@@ -174,6 +174,9 @@ func TestRefundRestocks(t *testing.T) {
 		t.Fatalf("refund %+v", ev.Refund)
 	}
 	wantType(t, h.apply(h.refundCmd(zoneA, conf.Order.ID, 2, "ann", "re_1")), topics.OutRequestReplayed)
+	other := h.refundCmd(zoneA, conf.Order.ID, 2, "ann", "re_1b") // the same refund, another provider id
+	other.IdempotencyKey = "refund-re_1"
+	wantType(t, h.apply(other), topics.OutRequestReplayed)
 	wantRejected(t, h.apply(h.refundCmd(zoneA, conf.Order.ID, 2, "ann", "re_2")), topics.ReasonRefundOverSold)
 	h.place(zoneA, 2, "ann")
 	ev = h.apply(h.refundCmd(zoneA, conf.Order.ID, 1, "ann", "re_3"))
