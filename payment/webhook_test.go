@@ -75,7 +75,6 @@ type fixture struct {
 	hook    *Webhook
 	show    uuid.UUID
 	zone    uuid.UUID
-	n       int
 	evCount int
 }
 
