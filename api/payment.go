@@ -102,6 +102,7 @@ func (w webhookPublisher) Publish(ctx context.Context, cmd *topics.Command) erro
 // client delivering for all buyers).
 func (s *server) paymentRoutes(e *gin.Engine, api, admin *gin.RouterGroup) {
 	api.POST("/holds/:id/payment", s.startPayment)
+	api.GET("/holds/:id/payment", s.getHoldPayment)
 	admin.POST("/orders/:id/refund", s.refundOrder)
 	e.POST("/webhooks/stripe", s.stripeWebhook)
 }
@@ -353,4 +354,43 @@ func (z *zoneSettings) checkPrice() *Error {
 		return invalid("invalid_field", "field \"currency\" must be a three-letter lower-case ISO 4217 code, e.g. \"eur\"")
 	}
 	return nil
+}
+
+// holdPaymentJSON answers GET /holds/{id}/payment: what became of the buyer's
+// payment. A payment that succeeded too late shows refund_required with the reason
+// (hold_expired, ...) and refunded once the provider has refunded it.
+type holdPaymentJSON struct {
+	HoldID          uuid.UUID  `json:"hold_id"`
+	PaymentIntentID string     `json:"payment_intent_id"`
+	Amount          int64      `json:"amount"`
+	Currency        string     `json:"currency"`
+	Status          string     `json:"status"`
+	Reason          string     `json:"reason,omitempty"`
+	OrderID         *uuid.UUID `json:"order_id,omitempty"`
+	Refunded        bool       `json:"refunded"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+}
+
+func (s *server) getHoldPayment(c *gin.Context) {
+	if !s.paymentsEnabled(c) {
+		return
+	}
+	holdID, bad := parseID(c.Param("id"), "hold id")
+	if bad != nil {
+		s.fail(c, bad)
+		return
+	}
+	ctx, cancel := s.queryCtx(c)
+	p, err := s.payments.reads.HoldPayment(ctx, holdID)
+	cancel()
+	if err != nil {
+		s.fail(c, readError(err, notFound("payment_not_found", "no payment recorded for this hold")))
+		return
+	}
+	out := holdPaymentJSON{HoldID: p.HoldID, PaymentIntentID: p.IntentID, Amount: p.Amount, Currency: p.Currency,
+		Status: p.Status, Reason: p.Reason, Refunded: p.Refunded, UpdatedAt: p.UpdatedAt.UTC()}
+	if p.OrderID != uuid.Nil {
+		out.OrderID = &p.OrderID
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -13,6 +14,23 @@ type PaymentReads interface {
 	HoldPrice(ctx context.Context, hold uuid.UUID) (HoldPrice, error)
 	// OrderPayment returns an order with what it was paid and refunded so far.
 	OrderPayment(ctx context.Context, order uuid.UUID) (OrderPayment, error)
+	// HoldPayment returns the newest payment of a hold, as the processor decided it.
+	HoldPayment(ctx context.Context, hold uuid.UUID) (HoldPayment, error)
+}
+
+// HoldPayment is a row of payments: where a hold's payment stands (started,
+// succeeded, refund_required with its reason, expired), and whether the payments
+// worker refunded it.
+type HoldPayment struct {
+	IntentID  string
+	HoldID    uuid.UUID
+	Amount    int64
+	Currency  string
+	Status    string
+	Reason    string
+	OrderID   uuid.UUID
+	Refunded  bool
+	UpdatedAt time.Time
 }
 
 // HoldPrice is a hold and the price of a ticket in its zone.
@@ -42,6 +60,27 @@ SELECT o.id, o.hold_id, o.event_id, o.zone_id, o.quantity, o.customer_id, o.crea
        o.payment_intent_id, o.amount, o.currency,
        COALESCE((SELECT sum(quantity) FROM order_refunds r WHERE r.order_id = o.id), 0)
 FROM orders o WHERE o.id = $1`
+
+const sqlHoldPayment = `
+SELECT p.intent_id, p.hold_id, p.amount, p.currency, p.status, p.reason, p.order_id, p.updated_at,
+       EXISTS (SELECT 1 FROM payment_actions a WHERE a.intent_id = p.intent_id AND a.action = 'refunded')
+FROM payments p WHERE p.hold_id = $1 ORDER BY p.updated_at DESC LIMIT 1`
+
+// HoldPayment implements PaymentReads.
+func (s *Store) HoldPayment(ctx context.Context, id uuid.UUID) (HoldPayment, error) {
+	var (
+		p      HoldPayment
+		reason pgtype.Text
+		order  pgtype.UUID
+	)
+	err := s.pool.QueryRow(ctx, sqlHoldPayment, id).Scan(&p.IntentID, &p.HoldID, &p.Amount, &p.Currency, &p.Status,
+		&reason, &order, &p.UpdatedAt, &p.Refunded)
+	if err != nil {
+		return HoldPayment{}, notFoundOr(err, "payment")
+	}
+	p.Reason, p.OrderID = reason.String, order.Bytes
+	return p, nil
+}
 
 // HoldPrice implements PaymentReads.
 func (s *Store) HoldPrice(ctx context.Context, id uuid.UUID) (HoldPrice, error) {

@@ -26,9 +26,20 @@ const (
 
 // fakePaymentReads is the payment part of the read model.
 type fakePaymentReads struct {
-	mu     sync.Mutex
-	holds  map[uuid.UUID]HoldPrice
-	orders map[uuid.UUID]OrderPayment
+	mu       sync.Mutex
+	holds    map[uuid.UUID]HoldPrice
+	orders   map[uuid.UUID]OrderPayment
+	payments map[uuid.UUID]HoldPayment
+}
+
+func (f *fakePaymentReads) HoldPayment(_ context.Context, id uuid.UUID) (HoldPayment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.payments[id]
+	if !ok {
+		return HoldPayment{}, ErrNotFound
+	}
+	return p, nil
 }
 
 func (f *fakePaymentReads) HoldPrice(_ context.Context, id uuid.UUID) (HoldPrice, error) {
@@ -64,7 +75,7 @@ type payFixture struct {
 func newPayFixture(t *testing.T) *payFixture {
 	f := newFixture(t, Config{})
 	pf := &payFixture{fixture: f, fake: payment.NewFake(), pays: &fakePaymentReads{
-		holds: map[uuid.UUID]HoldPrice{}, orders: map[uuid.UUID]OrderPayment{}}}
+		holds: map[uuid.UUID]HoldPrice{}, orders: map[uuid.UUID]OrderPayment{}, payments: map[uuid.UUID]HoldPayment{}}}
 	pf.pays.holds[f.hold.ID] = HoldPrice{Hold: f.hold, PriceMinor: testPrice, Currency: "eur"}
 	paid, err := pf.fake.CreateIntent(context.Background(), payment.IntentRequest{Amount: 3 * testPrice, Currency: "eur", IdempotencyKey: "order"})
 	if err != nil {
@@ -251,5 +262,20 @@ func TestRefundOrder(t *testing.T) {
 	}
 	if w := f.do(http.MethodPost, path, `{}`, "Idempotency-Key", "r3"); w.Code != http.StatusUnauthorized {
 		t.Fatalf("without admin token: %d", w.Code)
+	}
+}
+
+func TestGetHoldPayment(t *testing.T) {
+	// Proves GET /holds/{id}/payment tells the buyer what became of a late payment (refund_required, hold_expired, refunded) and answers 404 for a hold without one.
+	f := newPayFixture(t)
+	f.pays.payments[f.hold.ID] = HoldPayment{IntentID: "pi_late", HoldID: f.hold.ID, Amount: 2 * testPrice, Currency: "eur",
+		Status: "refund_required", Reason: "hold_expired", Refunded: true, UpdatedAt: time.Now()}
+	w := f.do(http.MethodGet, "/holds/"+f.hold.ID.String()+"/payment", "")
+	body := jsonOf(t, w.Body.Bytes())
+	if w.Code != http.StatusOK || body["status"] != "refund_required" || body["reason"] != "hold_expired" || body["refunded"] != true {
+		t.Fatalf("payment: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(http.MethodGet, "/holds/"+uuid.NewString()+"/payment", ""); w.Code != http.StatusNotFound || errCode(t, w.Body.Bytes()) != "payment_not_found" {
+		t.Fatalf("no payment: %d %s", w.Code, w.Body)
 	}
 }

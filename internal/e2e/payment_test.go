@@ -15,6 +15,7 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/internal/app"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/stripemock"
 	"github.com/ultimate-ticket/ultimate-ticket/payment"
+	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 )
 
 const (
@@ -32,6 +33,7 @@ func paidSystem(t *testing.T) *system {
 		c.Payments.StripeAPIURL = mock.URL
 		c.Payments.WebhookSecret = e2eWebhookSecret
 		c.Payments.FailurePolicy = string(payment.FailureRelease)
+		c.Payments.PaymentExtension = zone.PaymentExtensionMin // an abandoned payment expires within the test
 	})
 }
 
@@ -97,6 +99,19 @@ func (s *system) decided(id string) map[string]any {
 	return out
 }
 
+// eventuallyWithin is eventually with a longer bound: a hold whose payment started
+// lives its TTL and then the payment extension.
+func (s *system) eventuallyWithin(limit time.Duration, cond func() bool, format string, args ...any) {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("not after %s: "+format, append([]any{limit}, args...)...)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (s *system) pool() *pgxpool.Pool {
 	s.t.Helper()
 	p, err := pgxpool.New(context.Background(), s.cfg.DatabaseURL)
@@ -112,6 +127,12 @@ func TestPaidJourney(t *testing.T) {
 	s := paidSystem(t)
 	eventID, zoneID := s.pricedEvent()
 	now := time.Now
+
+	// Abandoned: a payment started and never finished; checked at the end, once the
+	// hold expired (TTL, then the extension) and the worker cancelled its intent.
+	absEvent, absZone := s.pricedEvent()
+	abandoned := s.heldHold(absEvent, absZone, 1, "abandon-1")
+	absIntent := s.expect(s.do("POST", "/holds/"+abandoned+"/payment", nil), http.StatusCreated).json(t)["payment_intent_id"].(string)
 
 	// An intent for the hold: 2 × 2500, and the hold is extended once.
 	holdID := s.heldHold(eventID, zoneID, 2, "pay-1")
@@ -177,9 +198,10 @@ func TestPaidJourney(t *testing.T) {
 		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM payment_actions WHERE intent_id = $1 AND action = 'refunded'`, lateIntent).Scan(&n)
 		return err == nil && n == 1
 	}, "late payment %s refunded by the payments worker", lateIntent)
-	var status string
-	if err := pool.QueryRow(context.Background(), `SELECT status FROM payments WHERE intent_id = $1`, lateIntent).Scan(&status); err != nil || status != "refund_required" {
-		t.Fatalf("payments row of the late intent: %q %v", status, err)
+	// The buyer sees why: the payment came after the hold expired, and was refunded.
+	lp := s.expect(s.do("GET", "/holds/"+expiring+"/payment", nil), http.StatusOK).json(t)
+	if lp["status"] != "refund_required" || lp["reason"] != "hold_expired" || lp["refunded"] != true || lp["payment_intent_id"] != lateIntent {
+		t.Fatalf("late payment as the buyer sees it: %v", lp)
 	}
 
 	// Refund: one ticket back on sale, once per Idempotency-Key.
@@ -191,6 +213,19 @@ func TestPaidJourney(t *testing.T) {
 	s.eventuallyInventory(eventID, zoneID, [4]float64{10, 9, 0, 1})
 	s.expect(s.do("POST", "/orders/"+orderID+"/refund", map[string]any{"quantity": 1}, refund...), http.StatusCreated)
 	s.eventuallyInventory(eventID, zoneID, [4]float64{10, 9, 0, 1})
+
+	// The abandoned payment: its hold expired after the extension and the payments
+	// worker cancelled the intent at the provider.
+	s.eventuallyWithin(2*time.Minute, func() bool { return s.holdStatus(abandoned) == "expired" },
+		"hold %s expired after its payment extension", abandoned)
+	s.eventually(func() bool {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM payment_actions WHERE intent_id = $1 AND action = 'canceled'`, absIntent).Scan(&n)
+		return err == nil && n == 1
+	}, "intent %s of the expired hold cancelled", absIntent)
+	if ap := s.expect(s.do("GET", "/holds/"+abandoned+"/payment", nil), http.StatusOK).json(t); ap["status"] != "expired" {
+		t.Fatalf("abandoned payment: %v", ap)
+	}
 }
 
 func TestPaymentSurvivesCrash(t *testing.T) {
