@@ -63,11 +63,11 @@ func NewConsumer(cfg ConsumerConfig, w *Worker, pool *pgxpool.Pool, reg promethe
 	f := promauto.With(reg)
 	c := &Consumer{cfg: cfg, worker: w, pool: pool,
 		actions: f.NewCounterVec(prometheus.CounterOpts{Name: "ticket_payments_actions_total",
-			Help: "What the payments worker did at the provider, by action: refunded, canceled, paid_meanwhile."}, []string{"action"}),
+			Help: "What the payments worker did at the provider, by action: refunded, canceled, paid_meanwhile, refused (the provider refused a refund or cancel for good; reconciliation reports it)."}, []string{"action"}),
 		fails: f.NewCounter(prometheus.CounterOpts{Name: "ticket_payments_provider_failures_total",
 			Help: "Failed attempts at the provider by the payments worker (each is retried)."}),
 	}
-	for _, a := range []Action{ActionRefunded, ActionCanceled, ActionPaidMeanwhile} {
+	for _, a := range []Action{ActionRefunded, ActionCanceled, ActionPaidMeanwhile, ActionRefused} {
 		c.actions.WithLabelValues(string(a))
 	}
 	return c, nil
@@ -121,6 +121,12 @@ func (c *Consumer) handle(ctx context.Context, r *kgo.Record) {
 			return
 		}
 		c.fails.Inc()
+		if errors.Is(err, ErrRefused) {
+			c.cfg.Logger.Error("payments: refused by the provider; left to reconciliation", "type", e.Type, "err", err)
+			c.actions.WithLabelValues(string(ActionRefused)).Inc()
+			c.record(ctx, &e, ActionRefused)
+			return
+		}
 		c.cfg.Logger.Warn("payments: provider call failed; retrying", "type", e.Type, "err", err)
 		backoff.Sleep(ctx, backoff.Exp(fails, retryFloor, retryCeiling))
 	}

@@ -52,7 +52,7 @@ func (f *Fake) CancelIntent(_ context.Context, id, key string) error {
 	in := f.intents[id]
 	switch {
 	case in == nil:
-		return fmt.Errorf("payment: fake: no intent %s", id)
+		return fmt.Errorf("%w: fake: no intent %s", ErrRefused, id)
 	case in.Status == "succeeded":
 		return ErrIntentSucceeded
 	case in.Status != "canceled":
@@ -71,7 +71,7 @@ func (f *Fake) Refund(_ context.Context, req RefundRequest) (RefundResult, error
 	}
 	in := f.intents[req.IntentID]
 	if in == nil || in.Status != "succeeded" || f.refunds[req.IntentID]+req.Amount > in.Amount {
-		return RefundResult{}, fmt.Errorf("payment: fake: cannot refund %d of %s", req.Amount, req.IntentID)
+		return RefundResult{}, fmt.Errorf("%w: fake: cannot refund %d of %s", ErrRefused, req.Amount, req.IntentID)
 	}
 	f.n++
 	f.refunds[req.IntentID] += req.Amount

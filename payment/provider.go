@@ -26,6 +26,11 @@ type Provider interface {
 // webhook's confirm decides what happens to the money.
 var ErrIntentSucceeded = errors.New("payment: intent already succeeded")
 
+// ErrRefused wraps a provider's refusal that a retry cannot change (an invalid
+// request, an unknown intent, an amount over what is left): the worker records it
+// and moves on, and reconciliation reports the refund still owed.
+var ErrRefused = errors.New("payment: refused by the provider")
+
 // IntentRequest asks for a payment intent of Amount minor units of Currency.
 type IntentRequest struct {
 	Amount         int64

@@ -77,9 +77,23 @@ func (s *Stripe) CancelIntent(ctx context.Context, intentID, idempotencyKey stri
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("payment: stripe cancel intent %s: %w", intentID, err)
+		return fmt.Errorf("payment: stripe cancel intent %s: %w", intentID, classify(err))
 	}
 	return nil
+}
+
+// classify marks Stripe's refusals that a retry cannot change (400, 402, 404) as
+// ErrRefused; network errors, 409 (a concurrent request with the same key), 429 and
+// 5xx stay retryable.
+func classify(err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		switch se.HTTPStatusCode {
+		case 400, 402, 404:
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+	}
+	return err
 }
 
 // Refund implements Provider.
@@ -91,7 +105,7 @@ func (s *Stripe) Refund(ctx context.Context, req RefundRequest) (RefundResult, e
 	p.SetIdempotencyKey(req.IdempotencyKey)
 	r, err := s.client.V1Refunds.Create(ctx, p)
 	if err != nil {
-		return RefundResult{}, fmt.Errorf("payment: stripe refund %s: %w", req.IntentID, err)
+		return RefundResult{}, fmt.Errorf("payment: stripe refund %s: %w", req.IntentID, classify(err))
 	}
 	return RefundResult{ID: r.ID, Amount: r.Amount, Status: string(r.Status)}, nil
 }

@@ -31,6 +31,9 @@ const (
 	// ActionPaidMeanwhile: the expired hold's intent succeeded before it could be
 	// cancelled; its webhook's confirm answers payment.refund_required.
 	ActionPaidMeanwhile Action = "paid_meanwhile"
+	// ActionRefused: the provider refused for good (ErrRefused); recorded by the
+	// consumer, reported by reconciliation.
+	ActionRefused Action = "refused"
 )
 
 // Handle acts on one outcome. An error is an operating condition (the provider is
