@@ -68,8 +68,8 @@ func (s *State) Check() error {
 				fail("zone %s customer %q: %+v, active holds sum to %d", id, c, ct, activeCust[z][c])
 			}
 		}
-		if ordered > z.sold {
-			fail("zone %s: customers ordered %d tickets, sold %d", id, ordered, z.sold)
+		if ordered > z.sold || ordered != z.ordered {
+			fail("zone %s: customers ordered %d tickets (counted %d), sold %d", id, ordered, z.ordered, z.sold)
 		}
 		for c, n := range activeCust[z] {
 			if z.customers[c].active != n {

@@ -132,7 +132,10 @@ func refundRequired(o decision, h *hold) decision {
 // refund gives refunded tickets back on sale: sold -> available. The processor does
 // not keep orders (the read model does; the API checks the order's quantity left),
 // so it bounds a refund by what the zone has sold, and the provider bounds it by
-// what was paid.
+// what was paid. The tickets come off the ordering customer's count (the confirmed
+// hold's customer while the hold is remembered, else the command's), so that the
+// customer may buy again; tickets no customer ordered can only come from those
+// sold without one, which keeps every customer's count within what is sold.
 func (s *State) refund(cmd *topics.Command) decision {
 	r := cmd.Refund
 	z := s.zones[cmd.ZoneID]
@@ -144,21 +147,39 @@ func (s *State) refund(cmd *topics.Command) decision {
 	case r.Quantity > z.sold:
 		return rejected(z, topics.ReasonRefundOverSold, "refund of more tickets than the zone sold")
 	}
+	customer := r.CustomerID
+	if h := s.hold(r.HoldID); h != nil && h.zone == z && h.status == statusConfirmed {
+		customer = h.customer
+	}
+	var fromCustomer int64
+	if customer != "" {
+		fromCustomer = min(z.customers[customer].ordered, r.Quantity)
+	}
+	if r.Quantity-fromCustomer > z.sold-z.ordered {
+		return rejected(z, topics.ReasonRefundOverSold, "refund of more tickets than the customer and the zone's other sales hold")
+	}
 	z.sold -= r.Quantity
-	if ct, ok := z.customers[r.CustomerID]; ok && r.CustomerID != "" && ct.ordered > 0 {
-		ct.ordered -= min(ct.ordered, r.Quantity)
-		if !ct.dirty {
-			ct.dirty = true
-			s.changes.customers = append(s.changes.customers, customerRef{zone: z, customer: r.CustomerID})
-		}
-		if ct.active == 0 && ct.ordered == 0 {
-			delete(z.customers, r.CustomerID)
-		} else {
-			z.customers[r.CustomerID] = ct
-		}
+	if fromCustomer > 0 {
+		s.unorder(z, customer, fromCustomer)
 	}
 	s.markZone(z)
 	return decision{typ: topics.OutOrderRefunded, zone: z}
+}
+
+// unorder takes n refunded tickets off a customer's ordered count.
+func (s *State) unorder(z *zone, customer string, n int64) {
+	ct := z.customers[customer]
+	ct.ordered -= n
+	z.ordered -= n
+	if !ct.dirty {
+		ct.dirty = true
+		s.changes.customers = append(s.changes.customers, customerRef{zone: z, customer: customer})
+	}
+	if ct.active == 0 && ct.ordered == 0 {
+		delete(z.customers, customer)
+	} else {
+		z.customers[customer] = ct
+	}
 }
 
 // paymentView is the payment under way for a hold, for its hold.expired outcome (the

@@ -387,6 +387,7 @@ func (s *State) FinishRebuild() error {
 		for _, ct := range z.customers {
 			ordered += ct.ordered
 		}
+		z.ordered = ordered
 		if ordered > z.sold {
 			return fmt.Errorf("zone: rebuild: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
 		}

@@ -42,6 +42,7 @@ type zone struct {
 	rebuiltHeld     int64  // held as rebuilt, checked against the holds in FinishRebuild
 	priceMinor      int64  // per ticket; 0 = free (payment.go)
 	currency        string // with a price
+	ordered         int64  // sum of customers' ordered tickets (<= sold); derived
 }
 
 // customerTickets counts one customer's tickets in a zone. An entry exists while
@@ -537,6 +538,7 @@ func (s *State) resolve(h *hold, to holdStatus) {
 		ct.active -= h.qty
 		if to == statusConfirmed {
 			ct.ordered += h.qty
+			z.ordered += h.qty
 			if !ct.dirty {
 				ct.dirty = true
 				s.changes.customers = append(s.changes.customers, customerRef{zone: z, customer: h.customer})
