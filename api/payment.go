@@ -166,8 +166,7 @@ func (s *server) startPayment(c *gin.Context) {
 	cmd := s.newCommand(topics.CmdStartPayment, h.EventID, h.ZoneID, startPaymentKeyPrefix+h.ID.String())
 	cmd.StartPayment = &topics.StartPayment{HoldID: h.ID, Payment: topics.Payment{
 		IntentID: intent.ID, Amount: intent.Amount, Currency: intent.Currency}}
-	if err := s.publish(c, cmd); err != nil {
-		s.fail(c, err)
+	if !s.publishAdmitted(c, cmd) {
 		return
 	}
 	out := paymentJSON{HoldID: h.ID, PaymentIntentID: intent.ID, ClientSecret: intent.ClientSecret,
@@ -187,6 +186,23 @@ func (s *server) startPayment(c *gin.Context) {
 		out.ExpiresAt = &t
 	}
 	c.JSON(http.StatusCreated, out)
+}
+
+// publishAdmitted publishes cmd under the API's admission (ADR 7), or answers why
+// not. Admission starts after the provider's call, so that a slow provider does
+// not count as time in flight; a refused or failed publish leaves what the provider
+// did to the client's retry, which the idempotency keys make one.
+func (s *server) publishAdmitted(c *gin.Context, cmd *topics.Command) bool {
+	if !s.admit(c, 1) {
+		return false
+	}
+	err := s.publish(c, cmd)
+	s.published(c, 1)
+	if err != nil {
+		s.fail(c, err)
+		return false
+	}
+	return true
 }
 
 // payable says why a hold cannot be paid, or nil.
@@ -312,8 +328,7 @@ func (s *server) refundOrder(c *gin.Context) {
 	cmd := s.newCommand(topics.CmdRefundOrder, o.EventID, o.ZoneID, refundKeyPrefix+key)
 	cmd.Refund = &topics.Refund{OrderID: o.ID, HoldID: o.HoldID, Quantity: qty, CustomerID: o.CustomerID,
 		RefundID: ref.ID, Amount: amount}
-	if err := s.publish(c, cmd); err != nil {
-		s.fail(c, err)
+	if !s.publishAdmitted(c, cmd) {
 		return
 	}
 	out := refundJSON{OrderID: o.ID, RefundID: ref.ID, Quantity: qty, Amount: amount, Currency: op.Currency,
