@@ -177,6 +177,7 @@ func (s *server) startPayment(c *gin.Context) {
 		return
 	}
 	if r.Status != RequestSucceeded {
+		s.cancelIntent(c, intent.ID)
 		s.fail(c, rejectionError(r.Reason, r.Message, r.Available))
 		return
 	}
@@ -203,6 +204,17 @@ func (s *server) publishAdmitted(c *gin.Context, cmd *topics.Command) bool {
 		return false
 	}
 	return true
+}
+
+// cancelIntent cancels, best effort, the intent of a payment the processor refused
+// (the hold expired meanwhile): the buyer cannot pay it by mistake. A failure is only
+// logged; should the buyer pay it anyway, its confirm answers refund_required.
+func (s *server) cancelIntent(c *gin.Context, intentID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), providerTimeout)
+	defer cancel()
+	if err := s.payments.provider.CancelIntent(ctx, intentID, payment.CancelKey(intentID)); err != nil {
+		s.cfg.Logger.Warn("api: cancel the intent of a refused payment", "intent", intentID, "err", err)
+	}
 }
 
 // payable says why a hold cannot be paid, or nil.
@@ -335,6 +347,10 @@ func (s *server) refundOrder(c *gin.Context) {
 		RequestID: cmd.RequestID, Status: RequestPending}
 	if results, ok := s.awaitResults(c, cmd.RequestID); ok {
 		if r := results[0]; r.Status != RequestSucceeded {
+			// Money went back but the tickets did not: the read model and the
+			// processor disagree on what was sold. Said loudly; nothing to undo.
+			s.cfg.Logger.Error("api: refunded at the provider, restock refused", "order", o.ID, "refund", ref.ID,
+				"reason", r.Reason)
 			s.fail(c, rejectionError(r.Reason, r.Message, r.Available))
 			return
 		}

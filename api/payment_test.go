@@ -158,6 +158,22 @@ func TestStartPayment(t *testing.T) {
 	}
 }
 
+func TestStartPaymentRefusedByProcessor(t *testing.T) {
+	// Proves a payment the processor refuses (the hold expired meanwhile) answers the rejection and cancels the intent it created.
+	f := newPayFixture(t)
+	f.pub.onPublish = func(cmd *topics.Command) {
+		f.reads.setResult(RequestResult{ID: cmd.RequestID, Type: cmd.Type, EventID: cmd.EventID, ZoneID: cmd.ZoneID,
+			Status: RequestRejected, Reason: topics.ReasonHoldExpired, DecidedAt: time.Now()})
+	}
+	w := f.do(http.MethodPost, "/holds/"+f.hold.ID.String()+"/payment", "")
+	if w.Code != http.StatusConflict || errCode(t, w.Body.Bytes()) != "hold_expired" {
+		t.Fatalf("refused payment: %d %s", w.Code, w.Body)
+	}
+	if f.fake.Cancels() != 1 {
+		t.Fatalf("%d intents cancelled, want 1", f.fake.Cancels())
+	}
+}
+
 func TestStartPaymentRefused(t *testing.T) {
 	// Proves a hold of a free zone, an expired hold and an unknown hold are refused without an intent or a command.
 	f := newPayFixture(t)
