@@ -76,7 +76,16 @@ const (
 
 // Idempotency keys at the provider, derived from what they protect so that every
 // retry of the same step sends the same key.
-func IntentKey(holdID string) string         { return "ut-intent-" + holdID }
-func CancelKey(intentID string) string       { return "ut-cancel-" + intentID }
-func RefundKey(intentID string) string       { return "ut-refund-" + intentID }
-func OrderRefundKey(requestID string) string { return "ut-order-refund-" + requestID }
+
+// IntentKey keys the creation of a hold's payment intent: one intent per hold.
+func IntentKey(holdID string) string { return "ut-intent-" + holdID }
+
+// CancelKey keys the cancellation of an intent.
+func CancelKey(intentID string) string { return "ut-cancel-" + intentID }
+
+// RefundKey keys the refund of a payment that bought nothing (late, or not the hold's).
+func RefundKey(intentID string) string { return "ut-refund-" + intentID }
+
+// OrderRefundKey keys an admin's refund of an order; ref is the order id and the
+// admin's Idempotency-Key.
+func OrderRefundKey(ref string) string { return "ut-order-refund-" + ref }

@@ -25,8 +25,11 @@ func NewWorker(p Provider) *Worker { return &Worker{provider: p} }
 type Action string
 
 const (
-	ActionNone     Action = ""
+	// ActionNone: the outcome asks nothing of the provider.
+	ActionNone Action = ""
+	// ActionRefunded: a payment that bought nothing was refunded.
 	ActionRefunded Action = "refunded"
+	// ActionCanceled: the intent of an expired hold was cancelled.
 	ActionCanceled Action = "canceled"
 	// ActionPaidMeanwhile: the expired hold's intent succeeded before it could be
 	// cancelled; its webhook's confirm answers payment.refund_required.
