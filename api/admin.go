@@ -25,6 +25,9 @@ type zoneSettings struct {
 	HoldTTLSeconds  *int64 `json:"hold_ttl_seconds"`
 	HoldQuantityMax *int64 `json:"hold_quantity_max"`
 	CustomerLimit   *int64 `json:"customer_limit"`
+	// PriceMinor and Currency price the zone's tickets (payment.go).
+	PriceMinor *int64  `json:"price_minor"`
+	Currency   *string `json:"currency"`
 }
 
 type createZoneBody struct {
@@ -178,22 +181,28 @@ func (z *zoneSettings) check() *Error {
 		{z.HoldTTLSeconds, "hold_ttl_seconds", holdTTLSecondsMin, holdTTLSecondsMax},
 		{z.HoldQuantityMax, "hold_quantity_max", topics.HoldQuantityMin, zoneCapacityMax},
 		{z.CustomerLimit, "customer_limit", 0, zoneCapacityMax},
+		{z.PriceMinor, "price_minor", 0, topics.PriceMinorMax},
 	}
 	for _, ch := range checks {
 		if ch.v != nil && (*ch.v < ch.min || *ch.v > ch.max) {
 			return invalid("invalid_field", "field %q must be %d to %d", ch.field, ch.min, ch.max)
 		}
 	}
-	return nil
+	return z.checkPrice()
 }
 
 func (z *zoneSettings) empty() bool {
-	return z.Capacity == nil && z.HoldTTLSeconds == nil && z.HoldQuantityMax == nil && z.CustomerLimit == nil
+	return z.Capacity == nil && z.HoldTTLSeconds == nil && z.HoldQuantityMax == nil && z.CustomerLimit == nil &&
+		z.PriceMinor == nil && z.Currency == nil
 }
 
 func (z *zoneSettings) command() *topics.ConfigureZone {
-	return &topics.ConfigureZone{Capacity: z.Capacity, HoldTTLSeconds: z.HoldTTLSeconds,
-		HoldQuantityMax: z.HoldQuantityMax, CustomerLimit: z.CustomerLimit}
+	c := &topics.ConfigureZone{Capacity: z.Capacity, HoldTTLSeconds: z.HoldTTLSeconds,
+		HoldQuantityMax: z.HoldQuantityMax, CustomerLimit: z.CustomerLimit, PriceMinor: z.PriceMinor}
+	if z.Currency != nil {
+		c.Currency = *z.Currency
+	}
+	return c
 }
 
 // patchZone changes a zone's capacity, TTL or limits. The processor decides whether
@@ -215,7 +224,7 @@ func (s *server) patchZone(c *gin.Context) {
 		return
 	}
 	if b.empty() {
-		s.fail(c, invalid("empty_patch", "set at least one of capacity, hold_ttl_seconds, hold_quantity_max, customer_limit"))
+		s.fail(c, invalid("empty_patch", "set at least one of capacity, hold_ttl_seconds, hold_quantity_max, customer_limit, price_minor, currency"))
 		return
 	}
 	if err := b.check(); err != nil {

@@ -71,6 +71,9 @@ type Zone struct {
 	// WaitingRoom is true when the zone is sold behind its event's waiting room:
 	// a hold in it needs an admission token.
 	WaitingRoom bool
+	// PriceMinor and Currency are the ticket price; 0 and "" for a free zone.
+	PriceMinor int64
+	Currency   string
 }
 
 // Event is a row of events with its zones, ordered by name.

@@ -205,6 +205,8 @@ type zoneJSON struct {
 	HoldQuantityMax int64     `json:"hold_quantity_max"`
 	CustomerLimit   int64     `json:"customer_limit"`
 	AsOf            time.Time `json:"as_of"`
+	PriceMinor      int64     `json:"price_minor,omitempty"`
+	Currency        string    `json:"currency,omitempty"`
 }
 
 type eventJSON struct {
@@ -236,7 +238,8 @@ func toEventJSON(e *Event) eventJSON {
 	for _, z := range e.Zones {
 		j.Zones = append(j.Zones, zoneJSON{ID: z.ID, Name: z.Name, Capacity: z.Capacity,
 			Available: z.Available, Held: z.Held, Sold: z.Sold, HoldTTLSeconds: z.HoldTTLSeconds,
-			HoldQuantityMax: z.HoldQuantityMax, CustomerLimit: z.CustomerLimit, AsOf: z.AsOf.UTC()})
+			HoldQuantityMax: z.HoldQuantityMax, CustomerLimit: z.CustomerLimit, AsOf: z.AsOf.UTC(),
+			PriceMinor: z.PriceMinor, Currency: z.Currency})
 	}
 	return j
 }

@@ -34,6 +34,8 @@ type Deps struct {
 	// Room serves the waiting rooms: joins, places, admission tokens. nil: the
 	// queue routes answer 503.
 	Room *RoomDeps
+	// Payments enables the payment routes (payment.go); nil answers them 503.
+	Payments *Payments
 }
 
 // server holds what the handlers share.
@@ -54,6 +56,7 @@ type server struct {
 	roomMetrics  *roomMetrics
 	queueWatch   *queueWatch
 	buyerLimiter *buyerLimiter // nil: no per-buyer limit
+	payments     *paymentState // nil: payments disabled
 }
 
 // New validates cfg and returns the HTTP handler of the API. It starts no
@@ -92,6 +95,9 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	if room != nil {
 		s.queueWatch = newQueueWatch(room.Reads, room.PollInterval, cfg.QueryTimeout, room.WatchersMax, s.roomMetrics, cfg.Logger)
 		s.buyerLimiter = newBuyerLimiter(room.BuyerRateLimit, room.BuyerRateBurst, buyersMax)
+	}
+	if s.payments, err = newPaymentState(s, deps.Payments); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -144,6 +150,7 @@ func (s *server) routes() *gin.Engine {
 	admin.POST("/events", s.createEvent)
 	admin.PATCH("/events/:id/zones/:zone_id", s.patchZone)
 	admin.PATCH("/events/:id", s.patchEvent)
+	s.paymentRoutes(e, api, admin)
 	return e
 }
 

@@ -33,7 +33,7 @@ func NewStore(pool *pgxpool.Pool, eventsTopic string) *Store {
 var _ ReadModel = (*Store)(nil)
 
 const zoneColumns = `id, event_id, name, capacity, available, held, sold,
-       hold_ttl_seconds, hold_quantity_max, customer_limit, as_of, waiting_room`
+       hold_ttl_seconds, hold_quantity_max, customer_limit, as_of, waiting_room, price_minor, currency`
 
 // sqlZone reads one zone (primary key); see zoneCache.
 const sqlZone = `SELECT ` + zoneColumns + ` FROM zones WHERE id = $1`
@@ -249,8 +249,10 @@ func (s *Store) RequestResults(ctx context.Context, ids []uuid.UUID) ([]RequestR
 
 func scanZone(row pgx.Row) (Zone, error) {
 	var z Zone
+	var currency pgtype.Text
 	err := row.Scan(&z.ID, &z.EventID, &z.Name, &z.Capacity, &z.Available, &z.Held, &z.Sold,
-		&z.HoldTTLSeconds, &z.HoldQuantityMax, &z.CustomerLimit, &z.AsOf, &z.WaitingRoom)
+		&z.HoldTTLSeconds, &z.HoldQuantityMax, &z.CustomerLimit, &z.AsOf, &z.WaitingRoom, &z.PriceMinor, &currency)
+	z.Currency = currency.String
 	return z, err
 }
 

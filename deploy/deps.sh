@@ -120,6 +120,20 @@ fi
 /usr/bin/prometheus --version 2>&1 | head -1 | sed 's/^/    /'
 done_step
 
+# stripe-mock (Stripe's mock API server) is a test and `make run` tool for payments;
+# internal/stripemock starts it on a free port. Installed with the Go toolchain into
+# .cache/bin, pinned; a marker file records the installed version.
+STRIPE_MOCK_VERSION=v0.203.0
+step "stripe-mock: installed?"
+if [ ! -x .cache/bin/stripe-mock ] || [ "$(cat .cache/bin/stripe-mock.version 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ]; then
+  echo "    installing github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION into .cache/bin"
+  mkdir -p .cache/bin
+  quiet env GOBIN="$PWD/.cache/bin" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  echo "$STRIPE_MOCK_VERSION" > .cache/bin/stripe-mock.version
+fi
+echo "    .cache/bin/stripe-mock $STRIPE_MOCK_VERSION"
+done_step
+
 cat > .cache/images.env <<ENV
 KAFKA_IMAGE=$kafka_image
 POSTGRES_IMAGE=$postgres_image

@@ -68,7 +68,7 @@ func check(e *topics.Outcome) error {
 			return errors.New("invalid event: request.replayed needs a replay")
 		}
 	}
-	return nil
+	return checkPayment(e)
 }
 
 // textField is one text value of an event, named as in its JSON.
@@ -118,7 +118,8 @@ func replayRejection(r *topics.Replay) *topics.Rejection {
 func known(t topics.OutcomeType) bool {
 	switch t {
 	case topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed, topics.OutHoldReleased,
-		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed:
+		topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed,
+		topics.OutHoldPaymentStarted, topics.OutPaymentRefundRequired, topics.OutOrderRefunded:
 		return true
 	}
 	return isQueue(t)
@@ -134,7 +135,8 @@ type plan struct {
 	holds    holdRows
 	orders   orderRows
 	requests requestRows
-	queue    queuePlan // the waiting rooms and their entries
+	queue    queuePlan   // the waiting rooms and their entries
+	pay      paymentPlan // payment.go
 
 	applied map[topics.OutcomeType]int // outcomes applied, by type ("other" for unknown)
 	newest  time.Time                  // the newest outcome time in the batch
@@ -154,6 +156,8 @@ type zoneRows struct {
 	name                        []string
 	ttl, quantityMax, custLimit []int64
 	waitingRoom                 []bool
+	price                       []int64
+	currency                    []pgtype.Text
 }
 
 // invRows are zones' inventories.
@@ -285,6 +289,7 @@ func collapse(outcomes []*topics.Outcome) *plan {
 				}
 			}
 		}
+		p.pay.collect(e)
 	}
 	for _, id := range zoneOrder {
 		z := zones[id]
@@ -331,6 +336,8 @@ func (r *zoneRows) add(id uuid.UUID, z *zoneState) {
 	r.quantityMax = append(r.quantityMax, z.config.HoldQuantityMax)
 	r.custLimit = append(r.custLimit, z.config.CustomerLimit)
 	r.waitingRoom = append(r.waitingRoom, z.config.WaitingRoom)
+	r.price = append(r.price, z.config.PriceMinor)
+	r.currency = append(r.currency, text(z.config.Currency))
 }
 
 func (r *invRows) add(id uuid.UUID, z *zoneState) {
@@ -395,7 +402,7 @@ func (r *requestRows) add(e *topics.Outcome) {
 	status := "succeeded"
 	var reason, message pgtype.Text
 	var available pgtype.Int8
-	if e.Type == topics.OutRequestRejected || rej != nil {
+	if e.Type == topics.OutRequestRejected || e.Type == topics.OutPaymentRefundRequired || rej != nil {
 		status = "rejected"
 		if rej != nil {
 			reason, message = text(string(rej.Reason)), text(rej.Message)
@@ -443,6 +450,10 @@ var answeredCommands = map[topics.OutcomeType]topics.CommandType{
 	topics.OutHoldReleased:    topics.CmdReleaseHold,
 	topics.OutQueueConfigured: topics.CmdConfigureQueue,
 	topics.OutQueueJoined:     topics.CmdJoinQueue,
+
+	topics.OutHoldPaymentStarted:    topics.CmdStartPayment,
+	topics.OutPaymentRefundRequired: topics.CmdConfirmHold,
+	topics.OutOrderRefunded:         topics.CmdRefundOrder,
 }
 
 func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

@@ -161,7 +161,7 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 	}
 	if z := p.zones; len(z.id) > 0 {
 		b.Queue(upsertZonesSQL, z.id, z.eventID, z.name, z.capacity, z.available, z.held, z.sold,
-			z.ttl, z.quantityMax, z.custLimit, z.asOf, z.waitingRoom)
+			z.ttl, z.quantityMax, z.custLimit, z.asOf, z.waitingRoom, z.price, z.currency)
 	}
 	if z := p.invs; len(z.id) > 0 {
 		b.Queue(updateInventorySQL, z.id, z.capacity, z.available, z.held, z.sold, z.asOf)
@@ -178,6 +178,7 @@ func (s *Sink) write(ctx context.Context, tx pgx.Tx, p *plan, next map[int32]int
 			r.orderID, r.reason, r.message, r.available, r.replayed, r.decided, r.key)
 	}
 	p.queue.queue(b)
+	p.pay.queue(b)
 	parts := make([]int32, 0, len(next))
 	offsets := make([]int64, 0, len(next))
 	times := make([]pgtype.Timestamptz, 0, len(next))

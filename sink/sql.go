@@ -42,10 +42,10 @@ WHERE excluded.name <> '' AND events.name <> excluded.name`
 // newest inventory. The as_of guard keeps a newer row.
 const upsertZonesSQL = `
 INSERT INTO zones (id, event_id, name, capacity, available, held, sold,
-                   hold_ttl_seconds, hold_quantity_max, customer_limit, as_of, waiting_room)
+                   hold_ttl_seconds, hold_quantity_max, customer_limit, as_of, waiting_room, price_minor, currency)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[],
                      $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                     $11::timestamptz[], $12::bool[])
+                     $11::timestamptz[], $12::bool[], $13::bigint[], $14::text[])
 ON CONFLICT (id) DO UPDATE SET
     event_id = excluded.event_id, name = excluded.name,
     capacity = excluded.capacity, available = excluded.available,
@@ -53,7 +53,8 @@ ON CONFLICT (id) DO UPDATE SET
     hold_ttl_seconds = excluded.hold_ttl_seconds,
     hold_quantity_max = excluded.hold_quantity_max,
     customer_limit = excluded.customer_limit, as_of = excluded.as_of,
-    waiting_room = excluded.waiting_room
+    waiting_room = excluded.waiting_room,
+    price_minor = excluded.price_minor, currency = excluded.currency
 WHERE zones.as_of <= excluded.as_of`
 
 // updateInventorySQL writes the newest inventory of the other zones the batch

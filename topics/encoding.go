@@ -118,7 +118,7 @@ func (c *Command) Check() error {
 	}
 	payloads := 0
 	for _, set := range []bool{c.Configure != nil, c.Place != nil, c.Confirm != nil, c.Release != nil,
-		c.Queue != nil, c.Join != nil, c.Credit != nil, c.Stock != nil} {
+		c.Queue != nil, c.Join != nil, c.Credit != nil, c.Stock != nil, c.StartPayment != nil, c.Refund != nil} {
 		if set {
 			payloads++
 		}
@@ -141,6 +141,10 @@ func (c *Command) Check() error {
 		ok = ok && c.Credit != nil && c.Credit.QueueID != uuid.Nil
 	case CmdZoneStock:
 		ok = ok && c.Stock != nil && c.Stock.ZoneID != uuid.Nil
+	case CmdStartPayment:
+		ok = ok && c.StartPayment != nil && c.StartPayment.HoldID != uuid.Nil
+	case CmdRefundOrder:
+		ok = ok && c.Refund != nil && c.Refund.OrderID != uuid.Nil
 	default:
 		return fmt.Errorf("invalid command: unknown type %q", c.Type)
 	}

@@ -59,6 +59,9 @@ type Command struct {
 	Join   *JoinQueue       `json:"join,omitempty"`
 	Credit *CreditAdmission `json:"credit,omitempty"`
 	Stock  *ZoneStock       `json:"stock,omitempty"`
+	// Payments (topics/payment.go).
+	StartPayment *StartPayment `json:"start_payment,omitempty"`
+	Refund       *Refund       `json:"refund,omitempty"`
 }
 
 // ConfigureZone creates a zone (Capacity, EventName and ZoneName required) or changes
@@ -76,6 +79,10 @@ type ConfigureZone struct {
 	// WaitingRoom marks the zone as sold behind its event's waiting room: the zone
 	// writer then reports its stock to the queue writer (queue.stock).
 	WaitingRoom *bool `json:"waiting_room,omitempty"`
+	// PriceMinor is the price of one ticket in minor units of Currency; 0 makes the
+	// zone free. Currency must be set with a price.
+	PriceMinor *int64 `json:"price_minor,omitempty"`
+	Currency   string `json:"currency,omitempty"`
 }
 
 // PlaceHold asks for Quantity tickets. CustomerID is optional; with it, the zone's
@@ -88,9 +95,11 @@ type PlaceHold struct {
 	Admission  *AdmissionRef `json:"admission,omitempty"`
 }
 
-// ConfirmHold turns the hold into an order.
+// ConfirmHold turns the hold into an order. Payment is required in a priced zone:
+// the succeeded payment the webhook reported.
 type ConfirmHold struct {
-	HoldID uuid.UUID `json:"hold_id"`
+	HoldID  uuid.UUID `json:"hold_id"`
+	Payment *Payment  `json:"payment,omitempty"`
 }
 
 // ReleaseHold gives the hold's tickets back.
@@ -171,6 +180,9 @@ type Outcome struct {
 	Opened    *QueueOpened    `json:"opened,omitempty"`
 	Admission *QueueAdmission `json:"admission,omitempty"`
 	Progress  *QueueProgress  `json:"progress,omitempty"`
+	// Payments (topics/payment.go).
+	Payment *Payment `json:"payment,omitempty"`
+	Refund  *Refund  `json:"refund,omitempty"`
 }
 
 // Inventory is a zone's tickets: Available + Held + Sold == Capacity.
@@ -192,6 +204,9 @@ type ZoneConfig struct {
 	// WaitingRoom is true when the zone is sold behind its event's waiting room.
 	WaitingRoom bool `json:"waiting_room,omitempty"`
 	Created     bool `json:"created"`
+	// PriceMinor and Currency are the ticket price; absent for a free zone.
+	PriceMinor int64  `json:"price_minor,omitempty"`
+	Currency   string `json:"currency,omitempty"`
 }
 
 // HoldStatus is where a hold is in its life: active, then exactly one of confirmed,

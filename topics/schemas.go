@@ -23,6 +23,7 @@ var OutcomeTypes = []OutcomeType{
 	OutRequestRejected, OutRequestReplayed,
 	OutQueueConfigured, OutQueueJoined, OutQueueOpened, OutQueuePositioned, OutQueueAdmitted,
 	OutQueueAdmissionExpired, OutQueueSoldOut, OutQueueResumed,
+	OutHoldPaymentStarted, OutPaymentRefundRequired, OutOrderRefunded,
 }
 
 func schemaDir() string { return "schemas/v" + strconv.Itoa(SchemaVersion) }

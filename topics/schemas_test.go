@@ -65,7 +65,20 @@ func compileSchemas(t *testing.T) map[topics.OutcomeType]*jsonschema.Schema {
 // type added there without a schema fails this test.
 func outcomeTypeConstants(t *testing.T) []topics.OutcomeType {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "messages.go", nil, 0)
+	var out []topics.OutcomeType
+	for _, name := range []string{"messages.go", "payment.go"} {
+		out = append(out, outcomeTypeConstantsOf(t, name)...)
+	}
+	if len(out) == 0 {
+		t.Fatal("no OutcomeType constants found in messages.go")
+	}
+	return out
+}
+
+// outcomeTypeConstantsOf parses one file of the package for OutcomeType constants.
+func outcomeTypeConstantsOf(t *testing.T, name string) []topics.OutcomeType {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +202,7 @@ func sampleOutcomes() []topics.Outcome {
 		e.Replay = &r
 		out = append(out, e)
 	}
+	out = append(out, samplePaymentOutcomes(base)...)
 	return append(out, sampleQueueOutcomes()...)
 }
 
@@ -243,6 +257,37 @@ func sampleQueueOutcomes() []topics.Outcome {
 	e = base(topics.OutRequestReplayed, topics.CmdJoinQueue)
 	e.Replay = &topics.Replay{OriginalRequestID: tHold, OriginalType: topics.OutQueueJoined}
 	e.Entry = &positioned
+	out = append(out, e)
+	return out
+}
+
+// samplePaymentOutcomes builds the payment outcomes (topics/payment.go).
+func samplePaymentOutcomes(base func(topics.OutcomeType, topics.CommandType, string) topics.Outcome) []topics.Outcome {
+	pay := &topics.Payment{IntentID: "pi_1", Amount: 5000, Currency: "eur"}
+	var out []topics.Outcome
+	e := base(topics.OutHoldPaymentStarted, topics.CmdStartPayment, "start-1")
+	e.Hold, e.Payment = sampleHold(topics.HoldActive), pay
+	out = append(out, e)
+	e = base(topics.OutPaymentRefundRequired, topics.CmdConfirmHold, "pay-pi_1")
+	e.Hold, e.Payment = sampleHold(topics.HoldExpired), pay
+	e.Rejection = &topics.Rejection{Reason: topics.ReasonHoldExpired, Message: "hold expired"}
+	out = append(out, e)
+	e = base(topics.OutOrderRefunded, topics.CmdRefundOrder, "refund-re_1")
+	e.Refund = &topics.Refund{OrderID: tOrder, HoldID: tHold, Quantity: 2, RefundID: "re_1", Amount: 5000}
+	out = append(out, e)
+	e = base(topics.OutHoldConfirmed, topics.CmdConfirmHold, "pay-pi_1")
+	e.Zone = topics.Inventory{Capacity: 100, Available: 98, Sold: 2}
+	e.Hold, e.Payment = sampleHold(topics.HoldConfirmed), pay
+	e.Order = &topics.Order{ID: tOrder, HoldID: tHold, Quantity: 2, CreatedAt: t0}
+	out = append(out, e)
+	e = base(topics.OutZoneConfigured, topics.CmdConfigureZone, "")
+	e.Zone = topics.Inventory{Capacity: 100, Available: 100}
+	e.Config = &topics.ZoneConfig{EventName: "Concert", ZoneName: "Floor", Capacity: 100, HoldTTLSeconds: 600,
+		HoldQuantityMax: 10, Created: true, PriceMinor: 2500, Currency: "eur"}
+	out = append(out, e)
+	e = base(topics.OutRequestReplayed, topics.CmdConfirmHold, "pay-pi_1")
+	e.Replay = &topics.Replay{OriginalRequestID: tReq, OriginalType: topics.OutPaymentRefundRequired, HoldID: tHold,
+		Rejection: &topics.Rejection{Reason: topics.ReasonHoldExpired, Message: "hold expired"}}
 	out = append(out, e)
 	return out
 }
@@ -379,6 +424,28 @@ func TestProcessorEventsValidate(t *testing.T) {
 	apply(topics.CmdReleaseHold, "r1", func(c *topics.Command) { c.Release = &topics.ReleaseHold{HoldID: h2} })
 	apply(topics.CmdPlaceHold, "p4", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
 	outcomes = s.Advance(outcomes, now.Add(time.Minute)) // expired
+	now = now.Add(time.Minute)
+	apply(topics.CmdConfigureZone, "", func(c *topics.Command) {
+		c.Configure = &topics.ConfigureZone{PriceMinor: i64(2500), Currency: "eur"}
+	})
+	h3 := apply(topics.CmdPlaceHold, "p5", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
+	apply(topics.CmdStartPayment, "s1", func(c *topics.Command) {
+		c.StartPayment = &topics.StartPayment{HoldID: h3, Payment: topics.Payment{IntentID: "pi_3", Amount: 2500, Currency: "eur"}}
+	})
+	o3 := apply(topics.CmdConfirmHold, "pay-pi_3", func(c *topics.Command) {
+		c.Confirm = &topics.ConfirmHold{HoldID: h3, Payment: &topics.Payment{IntentID: "pi_3", Amount: 2500, Currency: "eur"}}
+	})
+	apply(topics.CmdRefundOrder, "re-1", func(c *topics.Command) {
+		c.Refund = &topics.Refund{OrderID: o3, HoldID: h3, Quantity: 1, RefundID: "re_1", Amount: 2500}
+	})
+	apply(topics.CmdConfirmHold, "pay-pi_1", func(c *topics.Command) {
+		c.Confirm = &topics.ConfirmHold{HoldID: h1, Payment: &topics.Payment{IntentID: "pi_1", Amount: 5000, Currency: "eur"}}
+	})
+	h4 := apply(topics.CmdPlaceHold, "p6", func(c *topics.Command) { c.Place = &topics.PlaceHold{Quantity: 1} })
+	apply(topics.CmdStartPayment, "s2", func(c *topics.Command) {
+		c.StartPayment = &topics.StartPayment{HoldID: h4, Payment: topics.Payment{IntentID: "pi_4", Amount: 2500, Currency: "eur"}}
+	})
+	outcomes = s.Advance(outcomes, now.Add(time.Hour)) // expired with a payment
 	seen := map[topics.OutcomeType]int{}
 	for _, e := range outcomes {
 		seen[e.Type]++

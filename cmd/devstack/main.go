@@ -1,4 +1,5 @@
-// Command devstack is `make run`: it starts Kafka and Postgres in Docker, runs
+// Command devstack is `make run`: it starts Kafka and Postgres in Docker, and
+// stripe-mock for payments (internal/stripemock), runs
 // `ticketd all` against them, prints the API's URL and a first request to try, and on
 // Ctrl-C stops everything it started, leaving no container behind. With
 // -kafka-nodes N, Kafka is an N-node KRaft cluster and ticketd replicates its topics
@@ -18,6 +19,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/devstack"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/stripemock"
 )
 
 const (
@@ -25,6 +27,8 @@ const (
 	httpAddrDefault       = "localhost:8080"
 	holdTTLDefaultDefault = "10m"
 	ticketdPath           = "bin/ticketd"
+	// webhookSecretDefault signs the README's test webhooks (payments with stripe-mock).
+	webhookSecretDefault = "whsec_dev_change_me"
 )
 
 func main() {
@@ -50,6 +54,13 @@ func run() error {
 	}
 	defer func() { _ = stack.Down(context.Background()) }() // Down prints its failures
 
+	mock, err := stripemock.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mock.Stop() }()
+	fmt.Printf("stripe-mock at %s\n", mock.URL)
+
 	token := envOr("ADMIN_TOKEN", adminTokenDefault)
 	td, err := devstack.StartTicketd(devstack.Process{
 		Bin:     ticketdPath,
@@ -58,6 +69,9 @@ func run() error {
 		Env: append(stack.Env(),
 			"ADMIN_TOKEN="+token,
 			"HOLD_TTL_DEFAULT="+envOr("HOLD_TTL_DEFAULT", holdTTLDefaultDefault),
+			"STRIPE_SECRET_KEY="+stripemock.SecretKey,
+			"STRIPE_API_URL="+mock.URL,
+			"WEBHOOK_SECRET="+envOr("WEBHOOK_SECRET", webhookSecretDefault),
 		),
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,

@@ -1,7 +1,7 @@
 // Command ticketd runs ultimate-ticket: the API, the processor and the sink, alone or
 // all in one process, and the set-up steps (migrate, topics).
 //
-//	ticketd api|processor|sink|all|migrate|topics [flags]
+//	ticketd api|processor|sink|payments|all|migrate|topics|reconcile [flags]
 //
 // Every setting comes from an environment variable and can be overridden by a flag;
 // `ticketd <command> -h` lists them.
@@ -26,7 +26,9 @@ commands:
   api        the HTTP API (submit and poll)
   processor  the single-writer processor (commands -> events, exactly once)
   sink       events -> Postgres read model, exactly once
-  all        api, processor and sink in one process (migrates and creates topics first)
+  payments   the payments worker: refunds and cancellations at the provider, periodic reconciliation
+  all        api, processor and sink (and payments, with STRIPE_SECRET_KEY) in one process (migrates and creates topics first)
+  reconcile  compare the provider's succeeded payments of -from..-to with the orders; -fix sends missing confirms
   migrate    apply the SQL migrations and exit
   topics     create missing topics, check co-partitioning, and exit
 `

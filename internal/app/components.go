@@ -62,6 +62,7 @@ func (c Config) sinkConfig(log *slog.Logger) sink.Config {
 func (c Config) processorState() zone.Config {
 	st := zone.DefaultConfig()
 	st.HoldTTLDefault = c.HoldTTLDefault
+	st.PaymentExtension = c.Payments.PaymentExtension
 	return st
 }
 
@@ -166,8 +167,13 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
+	payments, err := cfg.apiPayments()
+	if err != nil {
+		return err
+	}
 	handler, err := api.New(apiCfg, api.Deps{
 		Room:      room,
+		Payments:  payments,
 		Publisher: prod,
 		Reads:     api.NewStore(pool, cfg.names().Events),
 		Ready: func(ctx context.Context) error {
@@ -240,7 +246,7 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := newRegistry()
 	sup := newSupervisor(log, reg)
 	var wg sync.WaitGroup
-	for name, run := range map[string]func(context.Context) error{
+	runs := map[string]func(context.Context) error{
 		"processor": func(ctx context.Context) error { return runProcessor(ctx, cfg, log, replacing{reg}) },
 		"sink":      func(ctx context.Context) error { return runSink(ctx, cfg, log, replacing{reg}) },
 		"api": func(ctx context.Context) error {
@@ -248,7 +254,11 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 			own.MustRegister(bridge{reg})
 			return runAPI(ctx, cfg, log, own)
 		},
-	} {
+	}
+	if cfg.paymentsOn() {
+		runs["payments"] = func(ctx context.Context) error { return runPayments(ctx, cfg, log, replacing{reg}) }
+	}
+	for name, run := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -314,6 +324,10 @@ func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 		return runAlone(ctx, cfg, log, "processor", runProcessor)
 	case "sink":
 		return runAlone(ctx, cfg, log, "sink", runSink)
+	case "payments":
+		return runAlone(ctx, cfg, log, "payments", runPayments)
+	case "reconcile":
+		return runReconcile(ctx, cfg, log)
 	case "all":
 		return runAll(ctx, cfg, log)
 	default:

@@ -52,6 +52,7 @@ type Config struct {
 	BuyerIssuer         string
 	BuyerAudience       string
 	BuyerRateLimit      float64
+	Payments            PaymentConfig // payments.go
 }
 
 func envString(name, def string) string {
@@ -110,6 +111,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
 	}
+	c.paymentFlags(fs)
 	raw := make([]string, len(numbers))
 	for i, n := range numbers {
 		fs.StringVar(&raw[i], n.flag, envString(n.env, n.def), n.env+": "+n.usage)
@@ -126,7 +128,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	if c.Instance == "" {
 		c.Instance, _ = os.Hostname()
 	}
-	errs = append(errs, c.checkOwn(cmd), c.checkComponents(), c.checkRoom())
+	errs = append(errs, c.checkOwn(cmd), c.checkComponents(), c.checkRoom(), c.checkPayments(cmd))
 	return c, errors.Join(errs...)
 }
 

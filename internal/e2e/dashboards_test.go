@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/app"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/stripemock"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
 )
 
@@ -71,9 +72,12 @@ func TestDashboards(t *testing.T) {
 		defer close(warm)
 		testenv.Postgres(&backgroundTB{TB: t})
 	}()
+	mock := stripemock.ForTest(t) // payments on, for grafana/dashboards/payments.json
 	s := startSystem(t, func(c *app.Config) {
 		c.HTTPAddr = addr
 		c.RateLimit, c.RateBurst = 100, 50
+		c.Payments.StripeSecretKey, c.Payments.StripeAPIURL = stripemock.SecretKey, mock.URL
+		c.Payments.WebhookSecret = e2eWebhookSecret
 	})
 	<-warm
 	t.Logf("system ready in %s", time.Since(start).Round(time.Millisecond))

@@ -95,14 +95,21 @@ func (s *State) DrainChanges(emit func(key, value []byte)) {
 	}
 	for i, ref := range c.customers {
 		ct, ok := ref.zone.customers[ref.customer]
-		if !ok || !ct.dirty {
-			panic("zone: changed customer without orders")
-		}
-		ct.dirty = false
-		ref.zone.customers[ref.customer] = ct
 		c.key = append(append(append(c.key[:0], recCustomer), ref.zone.id[:]...), ref.customer...)
-		c.value = binary.AppendVarint(append(c.value[:0], changelogVersion), ct.ordered)
-		emit(c.key, c.value)
+		switch {
+		case !ok || ct.ordered == 0:
+			// A refund took the customer's last ordered ticket (payment.go).
+			emit(c.key, nil)
+		case ct.dirty:
+			ct.dirty = false
+			ref.zone.customers[ref.customer] = ct
+			c.value = binary.AppendVarint(append(c.value[:0], changelogVersion), ct.ordered)
+			emit(c.key, c.value)
+		}
+		if ok && ct.ordered == 0 && ct.dirty {
+			ct.dirty = false
+			ref.zone.customers[ref.customer] = ct
+		}
 		c.customers[i] = customerRef{}
 	}
 	for _, id := range c.holds {
@@ -157,11 +164,7 @@ func encodeZone(b []byte, z *zone) []byte {
 	}
 	b = appendString(b, z.eventName)
 	b = appendString(b, z.zoneName)
-	if z.waitingRoom {
-		// Optional trailing byte: records without it rebuild as no waiting room.
-		b = append(b, 1)
-	}
-	return b
+	return encodeZoneExtras(b, z)
 }
 
 func encodeHold(b []byte, h *hold) []byte {
@@ -180,24 +183,22 @@ func encodeHold(b []byte, h *hold) []byte {
 	if h.status == statusConfirmed {
 		b = append(b, h.orderID[:]...)
 	}
-	if h.queueID != uuid.Nil {
-		// Optional trailing id: records without it rebuild as no admission.
-		b = append(b, h.queueID[:]...)
-	}
-	return b
+	return encodeHoldExtras(b, h)
 }
 
 // Outcome types, reasons and command types as bytes in the changelog. Append only.
 var (
 	outcomeTypeCodes = []topics.OutcomeType{"", topics.OutZoneConfigured, topics.OutHoldPlaced, topics.OutHoldConfirmed,
-		topics.OutHoldReleased, topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed}
+		topics.OutHoldReleased, topics.OutHoldExpired, topics.OutRequestRejected, topics.OutRequestReplayed,
+		topics.OutHoldPaymentStarted, topics.OutPaymentRefundRequired, topics.OutOrderRefunded}
 	reasonCodes = []topics.Reason{"", topics.ReasonInvalidCommand, topics.ReasonZoneNotFound,
 		topics.ReasonCapacityBelowTaken, topics.ReasonInvalidTTL, topics.ReasonInsufficientCapacity,
 		topics.ReasonQuantityOverLimit, topics.ReasonCustomerLimitExceeded, topics.ReasonIdempotencyConflict,
 		topics.ReasonHoldNotFound, topics.ReasonHoldExpired, topics.ReasonHoldAlreadyConfirmed,
-		topics.ReasonHoldAlreadyReleased, topics.ReasonPartitionFull}
+		topics.ReasonHoldAlreadyReleased, topics.ReasonPartitionFull,
+		topics.ReasonPaymentRequired, topics.ReasonPaymentMismatch, topics.ReasonZoneFree, topics.ReasonRefundOverSold}
 	commandTypeCodes = []topics.CommandType{"", topics.CmdConfigureZone, topics.CmdPlaceHold,
-		topics.CmdConfirmHold, topics.CmdReleaseHold}
+		topics.CmdConfirmHold, topics.CmdReleaseHold, topics.CmdStartPayment, topics.CmdRefundOrder}
 )
 
 func code[T comparable](codes []T, v T) byte {

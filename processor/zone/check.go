@@ -68,8 +68,8 @@ func (s *State) Check() error {
 				fail("zone %s customer %q: %+v, active holds sum to %d", id, c, ct, activeCust[z][c])
 			}
 		}
-		if ordered > z.sold {
-			fail("zone %s: customers ordered %d tickets, sold %d", id, ordered, z.sold)
+		if ordered > z.sold || ordered != z.ordered {
+			fail("zone %s: customers ordered %d tickets (counted %d), sold %d", id, ordered, z.ordered, z.sold)
 		}
 		for c, n := range activeCust[z] {
 			if z.customers[c].active != n {
@@ -93,7 +93,8 @@ func (s *State) checkQueues(fail func(string, ...any)) {
 		var last *expiryEntry
 		for i := 0; i < q.ring.len(); i++ {
 			e := q.ring.at(i)
-			if last != nil && (e.expiresAt < last.expiresAt || e.seq <= last.seq) {
+			// Extension queues (ttl < 0, payment.go) are in extension order, not placement order.
+			if last != nil && (e.expiresAt < last.expiresAt || (ttl >= 0 && e.seq <= last.seq)) {
 				fail("expiry queue %v out of order at %d", ttl, i)
 			}
 			last = e

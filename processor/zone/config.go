@@ -52,7 +52,20 @@ type Config struct {
 	// ZonesMax bounds the zones per partition; creating one more is rejected with
 	// ReasonPartitionFull. Default ZonesMaxDefault (100,000).
 	ZonesMax int
+	// PaymentExtension is how long a hold lives at least after its payment started
+	// (hold.start_payment): the hold's expires_at becomes max(expires_at, start +
+	// PaymentExtension), once. Within [PaymentExtensionMin, PaymentExtensionMax].
+	// Default PaymentExtensionDefault (5 minutes).
+	PaymentExtension time.Duration
 }
+
+// Bounds of Config.PaymentExtension: long enough for a 3-D Secure challenge, short
+// enough that an abandoned payment does not keep tickets off sale.
+const (
+	PaymentExtensionDefault = 5 * time.Minute
+	PaymentExtensionMin     = 30 * time.Second
+	PaymentExtensionMax     = 30 * time.Minute
+)
 
 // DefaultConfig returns the defaults stated on Config's fields.
 func DefaultConfig() Config { return Config{}.withDefaults() }
@@ -66,6 +79,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.HoldsMax, HoldsMaxDefault)
 	setDefault(&c.ResolvedHoldsMax, ResolvedHoldsMaxDefault)
 	setDefault(&c.ZonesMax, ZonesMaxDefault)
+	setDefault(&c.PaymentExtension, PaymentExtensionDefault)
 	return c
 }
 
@@ -97,6 +111,9 @@ func (c Config) Validate() error {
 		if f.v < 1 {
 			errs = append(errs, fmt.Errorf("%s %d must be >= 1", f.name, f.v))
 		}
+	}
+	if c.PaymentExtension < PaymentExtensionMin || c.PaymentExtension > PaymentExtensionMax {
+		errs = append(errs, fmt.Errorf("PaymentExtension %v must lie within [%v, %v]", c.PaymentExtension, PaymentExtensionMin, PaymentExtensionMax))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("zone config: %w", err)

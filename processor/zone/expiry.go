@@ -23,7 +23,10 @@ type expiryEntry struct {
 }
 
 // stale reports whether the entry no longer names an active hold.
-func (e *expiryEntry) stale() bool { return e.h.seq != e.seq || e.h.status != statusActive }
+// An entry left behind by a payment extension (payment.go) is stale too.
+func (e *expiryEntry) stale() bool {
+	return e.h.seq != e.seq || e.h.status != statusActive || e.h.expiresAt != e.expiresAt
+}
 
 type expiryQueue struct {
 	ttl   time.Duration
@@ -109,7 +112,7 @@ func (h expiryHeap) swap(i, j int) {
 
 // enqueueExpiry puts an active hold in the queue of its TTL.
 func (s *State) enqueueExpiry(h *hold) {
-	ttl := time.Duration(h.expiresAt - h.createdAt)
+	ttl := h.queueKey()
 	q := s.queues[ttl]
 	if q == nil {
 		q = &expiryQueue{ttl: ttl}

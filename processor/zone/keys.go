@@ -37,9 +37,9 @@ type keyEntry struct {
 // common entry small.
 type fingerprint struct {
 	typ      topics.CommandType
-	holdID   uuid.UUID // confirm, release
-	qty      int64     // place
-	customer string    // place
+	holdID   uuid.UUID // confirm, release, start_payment; the order of a refund
+	qty      int64     // place; the amount of a payment, the quantity of a refund
+	customer string    // place; the intent and currency of a payment
 	cfg      *configPrint
 }
 
@@ -64,6 +64,18 @@ func fingerprintOf(cmd *topics.Command) fingerprint {
 		fp.qty, fp.customer = cmd.Place.Quantity, cmd.Place.CustomerID
 	case topics.CmdConfirmHold:
 		fp.holdID = cmd.Confirm.HoldID
+		if p := cmd.Confirm.Payment; p != nil {
+			fp.qty, fp.customer = p.Amount, p.IntentID+" "+p.Currency
+		}
+	case topics.CmdStartPayment:
+		p := &cmd.StartPayment.Payment
+		fp.holdID, fp.qty, fp.customer = cmd.StartPayment.HoldID, p.Amount, p.IntentID+" "+p.Currency
+	case topics.CmdRefundOrder:
+		r := cmd.Refund
+		// The refund id is the provider's answer, not part of the request: a retry
+		// of the same refund carries the same key (the API derives it from the
+		// admin's Idempotency-Key) and replays, whatever id the provider gave.
+		fp.holdID, fp.qty = r.OrderID, r.Quantity
 	case topics.CmdReleaseHold:
 		fp.holdID = cmd.Release.HoldID
 	case topics.CmdConfigureZone:

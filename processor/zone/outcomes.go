@@ -30,7 +30,7 @@ func (s *State) rejectOutcome(cmd *topics.Command, z *zone, reason topics.Reason
 func (s *State) replayOutcome(cmd *topics.Command, k *keyEntry) topics.Outcome {
 	ev := s.header(cmd, topics.OutRequestReplayed, s.zones[cmd.ZoneID])
 	r := topics.Replay{OriginalRequestID: k.requestID, OriginalType: k.outType, HoldID: k.holdID, OrderID: k.orderID}
-	if k.outType == topics.OutRequestRejected {
+	if k.outType == topics.OutRequestRejected || k.outType == topics.OutPaymentRefundRequired {
 		r.Rejection = s.outRejections.new(topics.Rejection{
 			Reason: k.reason, Message: k.message, Available: k.available,
 		})
@@ -49,7 +49,7 @@ func (s *State) outcomeOf(cmd *topics.Command, o *decision) topics.Outcome {
 		ev.Config = &topics.ZoneConfig{
 			EventName: z.eventName, ZoneName: z.zoneName, Capacity: z.capacity,
 			HoldTTLSeconds: int64(z.ttl / 1e9), HoldQuantityMax: z.holdQuantityMax,
-			CustomerLimit: z.customerLimit, WaitingRoom: z.waitingRoom, Created: o.created,
+			CustomerLimit: z.customerLimit, WaitingRoom: z.waitingRoom, Created: o.created, PriceMinor: z.priceMinor, Currency: z.currency,
 		}
 	case topics.OutHoldPlaced, topics.OutHoldReleased:
 		ev.Hold = s.holdView(o.hold)
@@ -59,6 +59,11 @@ func (s *State) outcomeOf(cmd *topics.Command, o *decision) topics.Outcome {
 		ev.Order = s.outOrders.new(topics.Order{
 			ID: h.orderID, HoldID: h.id, Quantity: h.qty, CustomerID: h.customer, CreatedAt: unixTime(h.resolvedAt),
 		})
+		if p := cmd.Confirm.Payment; p != nil {
+			ev.Payment = new(*p)
+		}
+	default:
+		s.paymentOutcome(&ev, cmd, o)
 	}
 	return ev
 }

@@ -187,9 +187,7 @@ func (s *State) rebuildZone(rest, value []byte) error {
 	z.ttl = durationOf(d.varint())
 	z.holdQuantityMax, z.customerLimit = d.varint(), d.varint()
 	z.eventName, z.zoneName = d.string(), d.string()
-	if len(d.b) == 1 && !d.bad {
-		z.waitingRoom = d.byte() == 1
-	}
+	decodeZoneExtras(&d, z)
 	if !d.end() || z.ttl <= 0 || z.holdQuantityMax < 1 || z.customerLimit < 0 ||
 		z.capacity < 0 || z.capacity > topics.ZoneCapacityMax || z.rebuiltHeld < 0 || z.sold < 0 {
 		return errCorrupt
@@ -225,9 +223,7 @@ func (s *State) rebuildHold(rest, value []byte) error {
 	if v.status == statusConfirmed {
 		v.orderID = d.uuid()
 	}
-	if len(d.b) == 16 && !d.bad {
-		v.queueID = d.uuid()
-	}
+	decodeHoldExtras(&d, &v)
 	if !d.end() {
 		return errCorrupt
 	}
@@ -391,6 +387,7 @@ func (s *State) FinishRebuild() error {
 		for _, ct := range z.customers {
 			ordered += ct.ordered
 		}
+		z.ordered = ordered
 		if ordered > z.sold {
 			return fmt.Errorf("zone: rebuild: zone %s: customers ordered %d tickets, sold %d", z.id, ordered, z.sold)
 		}
@@ -404,8 +401,11 @@ func (s *State) FinishRebuild() error {
 	}
 	sortBySeq(active)
 	for _, r := range active {
-		s.enqueueExpiry(r.v)
+		if p := r.v.payment; p == nil || p.extendedAt == 0 {
+			s.enqueueExpiry(r.v)
+		}
 	}
+	s.enqueueExtended(active)
 	s.active = len(active)
 	sortBySeq(resolved)
 	for _, r := range resolved {

@@ -40,8 +40,11 @@ type zone struct {
 	customers       map[string]customerTickets
 	waitingRoom     bool // sold behind the event's waiting room: stock is reported
 	dirty           bool
-	stockDirty      bool  // changed since the last DrainQueueCommands
-	rebuiltHeld     int64 // held as rebuilt, checked against the holds in FinishRebuild
+	stockDirty      bool   // changed since the last DrainQueueCommands
+	rebuiltHeld     int64  // held as rebuilt, checked against the holds in FinishRebuild
+	priceMinor      int64  // per ticket; 0 = free (payment.go)
+	currency        string // with a price
+	ordered         int64  // sum of customers' ordered tickets (<= sold); derived
 }
 
 // customerTickets counts one customer's tickets in a zone. An entry exists while
@@ -78,6 +81,7 @@ type hold struct {
 	queue      *expiryQueue // while active
 	hash       uint64       // in State.holds
 	queueID    uuid.UUID    // the admission it debited, if any: credited if it does not sell
+	payment    *holdPayment // once a payment started (payment.go)
 }
 
 // State is one partition's state: zones, holds, idempotency keys, expiry order and
@@ -221,6 +225,7 @@ func (s *State) Advance(dst []topics.Outcome, now time.Time) []topics.Outcome {
 			ZoneID:  h.zone.id,
 			Zone:    h.zone.inventory(),
 			Hold:    s.holdView(h),
+			Payment: h.paymentView(),
 		})
 	}
 	s.forgetRetained()
@@ -293,6 +298,10 @@ func (s *State) apply(dst []topics.Outcome, cmd *topics.Command, now time.Time) 
 		o = s.confirm(cmd)
 	case topics.CmdReleaseHold:
 		o = s.release(cmd)
+	case topics.CmdStartPayment:
+		o = s.startPayment(cmd)
+	case topics.CmdRefundOrder:
+		o = s.refund(cmd)
 	}
 	if cmd.IdempotencyKey != "" {
 		s.remember(cmd, &fp, &o)
@@ -338,6 +347,12 @@ func malformed(cmd *topics.Command) string {
 		ok = cmd.Confirm != nil
 	case topics.CmdReleaseHold:
 		ok = cmd.Release != nil
+	case topics.CmdStartPayment, topics.CmdRefundOrder:
+		if cmd.IdempotencyKey == "" {
+			return "payment commands need an idempotency key"
+		}
+		ok = (cmd.Type == topics.CmdStartPayment && cmd.StartPayment != nil) ||
+			(cmd.Type == topics.CmdRefundOrder && cmd.Refund != nil)
 	default:
 		return fmt.Sprintf("unknown command type %q", cmd.Type)
 	}
@@ -395,6 +410,9 @@ func (s *State) configure(cmd *topics.Command) decision {
 		}
 		next.holdQuantityMax = *c.HoldQuantityMax
 	}
+	if msg := configurePrice(&next, c); msg != "" {
+		return rejected(z, topics.ReasonInvalidCommand, msg)
+	}
 	if c.CustomerLimit != nil {
 		if *c.CustomerLimit < 0 || *c.CustomerLimit > topics.ZoneCapacityMax {
 			return rejected(z, topics.ReasonInvalidCommand, "customer_limit out of range")
@@ -417,6 +435,7 @@ func (s *State) configure(cmd *topics.Command) decision {
 	if c.WaitingRoom != nil {
 		z.waitingRoom = *c.WaitingRoom
 	}
+	z.priceMinor, z.currency = next.priceMinor, next.currency
 	s.markZone(z)
 	return decision{typ: topics.OutZoneConfigured, zone: z, created: created}
 }
@@ -500,9 +519,15 @@ func (s *State) resolvable(zoneID, holdID uuid.UUID) (*hold, decision, bool) {
 }
 
 func (s *State) confirm(cmd *topics.Command) decision {
+	if cmd.Confirm.Payment != nil {
+		return s.confirmPaid(cmd)
+	}
 	h, o, ok := s.resolvable(cmd.ZoneID, cmd.Confirm.HoldID)
 	if !ok {
 		return o
+	}
+	if h.zone.priceMinor > 0 {
+		return rejected(h.zone, topics.ReasonPaymentRequired, "the zone is priced: a hold is confirmed by its payment")
 	}
 	h.orderID = cmd.RequestID
 	s.resolve(h, statusConfirmed)
@@ -534,6 +559,7 @@ func (s *State) resolve(h *hold, to holdStatus) {
 		ct.active -= h.qty
 		if to == statusConfirmed {
 			ct.ordered += h.qty
+			z.ordered += h.qty
 			if !ct.dirty {
 				ct.dirty = true
 				s.changes.customers = append(s.changes.customers, customerRef{zone: z, customer: h.customer})

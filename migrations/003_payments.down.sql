@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS payment_actions;
+DROP TABLE IF EXISTS order_refunds;
+DROP TABLE IF EXISTS payments;
+DROP INDEX IF EXISTS orders_payment_intent_id;
+ALTER TABLE orders DROP COLUMN IF EXISTS currency;
+ALTER TABLE orders DROP COLUMN IF EXISTS amount;
+ALTER TABLE orders DROP COLUMN IF EXISTS payment_intent_id;
+ALTER TABLE holds DROP COLUMN IF EXISTS payment_intent_id;
+ALTER TABLE zones DROP COLUMN IF EXISTS currency;
+ALTER TABLE zones DROP COLUMN IF EXISTS price_minor;
