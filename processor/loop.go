@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
@@ -181,6 +182,9 @@ type Processor struct {
 	restorePoll func(context.Context, *kgo.Client) kgo.Fetches
 	// onSunk, when set, sees every sunk-through time given to a state (tests).
 	onSunk func(part int32, t time.Time)
+	// beforeEnd, when set, runs in every transaction before it ends (tests: a stop
+	// arriving mid-transaction).
+	beforeEnd func()
 }
 
 // partition is one owned partition with a restored state and its scratch space.
@@ -283,9 +287,17 @@ func (p *Processor) ownedNow() map[int32]uint64 {
 	return out
 }
 
-// Close leaves the group and disconnects. Call it after Run returns.
+// Close leaves the group and disconnects. Call it after Run returns. A static
+// member (InstanceID set) leaves too, with an explicit LeaveGroup once its client
+// is closed: a graceful stop hands the partitions to the other members at once,
+// where a crashed member keeps them until it returns or its session times out.
 func (p *Processor) Close() {
 	p.sess.Close()
+	if err := drain.Leave(context.Background(), p.adm, p.cfg.Group, p.cfg.InstanceID); err != nil {
+		p.log.Warn("leaving the group", "err", err)
+	} else {
+		p.log.Info("left the group", "group", p.cfg.Group)
+	}
 	p.admCl.Close()
 }
 
@@ -405,7 +417,12 @@ func (p *Processor) step(ctx context.Context) error {
 	if len(work) == 0 && len(ticks) == 0 {
 		return nil
 	}
-	return p.transact(ctx, work, ticks)
+	// A stop arriving from here on lets the transaction finish and commit what was
+	// polled: aborting it would only make the next owner apply the same commands
+	// again. The transaction timeout bounds it, as it bounds any transaction.
+	tctx, cancel := drain.Finish(ctx, p.cfg.TransactionTimeout)
+	defer cancel()
+	return p.transact(tctx, work, ticks)
 }
 
 // tickDue tells whether a quiet partition needs its clock moved: its next hold is
@@ -487,6 +504,9 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		p.m.aborts.Inc()
 		p.dropAll()
 		return fmt.Errorf("processor: flush: %w", err)
+	}
+	if p.beforeEnd != nil {
+		p.beforeEnd()
 	}
 	failed := acks.failure()
 	try := kgo.TryCommit
