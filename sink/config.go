@@ -27,6 +27,9 @@ const (
 	// Kafka client's 45s.
 	SessionTimeoutDefault = 10 * time.Second
 
+	// StopTimeoutDefault bounds finishing the batch under way after a stop.
+	StopTimeoutDefault = 10 * time.Second
+
 	WritersDefault = 2
 	// WritersMax bounds Writers: each holds a Postgres connection during a batch.
 	WritersMax = 16
@@ -88,6 +91,10 @@ type Config struct {
 	// for its own share of the partitions (partition mod Writers) with their
 	// offsets: Postgres spends a core per connection. Default 2, at most 16.
 	Writers int
+	// StopTimeout bounds finishing the batch under way when Run's context ends:
+	// applying it, committing its offsets to the group. Past it the batch is
+	// left to the next owner, which resumes from Postgres. Default 10s.
+	StopTimeout time.Duration
 	// Logger receives operational messages. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -103,6 +110,7 @@ func (c Config) withDefaults() Config {
 		DeadLetterWait:  DeadLetterWaitDefault,
 		SessionTimeout:  SessionTimeoutDefault,
 		Writers:         WritersDefault,
+		StopTimeout:     StopTimeoutDefault,
 		Logger:          slog.Default(),
 	})
 }
@@ -126,5 +134,6 @@ func (c Config) Validate() error {
 	setting.AtLeast(p, "ApplyBackoffMax", c.ApplyBackoffMax, applyBackoffMin)
 	setting.AtLeast(p, "DeadLetterWait", c.DeadLetterWait, 0)
 	setting.AtLeast(p, "SessionTimeout", c.SessionTimeout, 0)
+	setting.AtLeast(p, "StopTimeout", c.StopTimeout, 0)
 	return p.Err()
 }

@@ -7,15 +7,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // Run consumes the events topic and applies it batch by batch until ctx is done;
-// it returns nil then. It returns an error when a batch still fails after
+// it returns nil then, once the batch gathered is applied and committed (within
+// Config.StopTimeout) and the group left. It returns an error when a batch still fails after
 // Config.ApplyRetriesMax retries, or its dead letters cannot be produced: the
 // batch is not applied, and whoever runs the sink next resumes from Postgres.
 //
@@ -45,26 +48,32 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink: kafka client: %w", err)
 	}
-	defer func() {
-		cl.AllowRebalance()
-		cl.Close()
-	}()
+	defer s.leave(cl)
 	dead := func(ctx context.Context, r Record, reason string) error {
 		return s.deadLetterOne(ctx, cl, r, reason)
 	}
+	// A batch gathered is applied even when the stop arrives meanwhile, under
+	// work, which outlives ctx by StopTimeout at most: what was applied is
+	// committed, to Postgres and to the group, before the sink leaves.
+	work, cancel := drain.Outlive(ctx, s.cfg.StopTimeout)
+	defer cancel()
 	for {
 		b, err := s.gather(ctx, cl)
-		if ctx.Err() != nil {
+		stopping := ctx.Err() != nil
+		if err != nil && !stopping {
+			return err
+		}
+		if stopping && len(b.records) == 0 {
 			return nil
 		}
-		if err != nil {
+		if err := s.deadLetter(work, cl, b.dead); err != nil {
+			if work.Err() != nil {
+				return nil // stopped for good; the next owner resumes from Postgres
+			}
 			return err
 		}
-		if err := s.deadLetter(ctx, cl, b.dead); err != nil {
-			return err
-		}
-		if err := s.applyShares(ctx, b.records, dead); err != nil {
-			if ctx.Err() != nil {
+		if err := s.applyShares(work, b.records, dead); err != nil {
+			if work.Err() != nil {
 				return nil
 			}
 			return err
@@ -78,7 +87,31 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.metrics.lag.WithLabelValues(partitionLabel(p)).Set(float64(max(hw-b.next[p], 0)))
 		}
 		s.commitToKafka(ctx, cl)
+		if stopping {
+			s.cfg.Logger.Info("sink: stopped after its last batch", "records", len(b.records))
+			return nil
+		}
 		cl.AllowRebalance()
+	}
+}
+
+// leave closes cl, taking a static member (Config.InstanceID) out of the group
+// too: Close alone leaves it in, holding its partitions until it returns or its
+// session times out.
+func (s *Sink) leave(cl *kgo.Client) {
+	cl.AllowRebalance()
+	cl.Close()
+	if s.cfg.InstanceID == "" {
+		return
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.Brokers...))
+	if err != nil {
+		s.cfg.Logger.Warn("sink: leaving the group", "err", err)
+		return
+	}
+	defer adm.Close()
+	if err := drain.Leave(context.Background(), kadm.NewClient(adm), s.cfg.Group, s.cfg.InstanceID); err != nil {
+		s.cfg.Logger.Warn("sink: leaving the group", "err", err)
 	}
 }
 

@@ -44,3 +44,16 @@ func Leave(ctx context.Context, adm *kadm.Client, group, instanceID string) erro
 	}
 	return nil
 }
+
+// Outlive returns a context that ends bound after ctx ends (or when cancel is
+// called): the work of a run that must not be cut the moment a stop arrives, but
+// must not hold the stop up for longer than bound either. The caller must call
+// cancel.
+func Outlive(ctx context.Context, bound time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(bound, cancel) })
+	return out, func() {
+		stop()
+		cancel()
+	}
+}
