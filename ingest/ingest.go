@@ -143,6 +143,16 @@ func (p *Producer) PublishAll(ctx context.Context, cmds []*topics.Command) []err
 // Ping checks that a broker answers.
 func (p *Producer) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
 
+// Flush waits until every command handed to the producer is acknowledged or
+// failed, or ctx is done: a draining API calls it once its last request is
+// answered.
+func (p *Producer) Flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("ingest: flush: %w", err)
+	}
+	return nil
+}
+
 // Close flushes what is buffered and disconnects.
 func (p *Producer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)

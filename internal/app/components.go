@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,9 +30,6 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/sink"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
-
-// shutdownTimeout bounds a graceful stop.
-const shutdownTimeout = 15 * time.Second
 
 func (c Config) names() topics.Names { return topics.NamesWithPrefix(c.TopicPrefix) }
 
@@ -54,7 +52,8 @@ func (c Config) ingestConfig() ingest.Config {
 }
 
 func (c Config) sinkConfig(log *slog.Logger) sink.Config {
-	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance, Logger: log}
+	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance,
+		StopTimeout: c.ShutdownTimeout, Logger: log}
 }
 
 // processorState is the state machine's Config: its defaults but for the TTL of
@@ -162,10 +161,14 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	}
 	defer prod.Close()
 	apiCfg := cfg.apiConfig(log)
+	var draining atomic.Bool
 	handler, err := api.New(apiCfg, api.Deps{
 		Publisher: prod,
 		Reads:     api.NewStore(pool, cfg.names().Events),
 		Ready: func(ctx context.Context) error {
+			if draining.Load() {
+				return api.ErrDraining
+			}
 			if err := prod.Ping(ctx); err != nil {
 				return fmt.Errorf("kafka: %w", err)
 			}
@@ -187,17 +190,8 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("api listening", "addr", cfg.HTTPAddr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveDraining(ctx, srv, ln, &draining, drainPlan{delay: cfg.DrainDelay, timeout: cfg.ShutdownTimeout}, prod.Flush, log)
 }
 
 func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
@@ -234,22 +228,28 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	reg := newRegistry()
 	sup := newSupervisor(log, reg)
+	// The API stops first: the requests it drains (waits for a decision among
+	// them) are decided by the processor and written by the sink, which stop only
+	// once it has drained.
+	pipeline, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
 	var wg sync.WaitGroup
 	for name, run := range map[string]func(context.Context) error{
 		"processor": func(ctx context.Context) error { return runProcessor(ctx, cfg, log, replacing{reg}) },
 		"sink":      func(ctx context.Context) error { return runSink(ctx, cfg, log, replacing{reg}) },
-		"api": func(ctx context.Context) error {
-			own := prometheus.NewRegistry()
-			own.MustRegister(bridge{reg})
-			return runAPI(ctx, cfg, log, own)
-		},
 	} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sup.run(ctx, name, run)
+			sup.run(pipeline, name, run)
 		}()
 	}
+	sup.run(ctx, "api", func(ctx context.Context) error {
+		own := prometheus.NewRegistry()
+		own.MustRegister(bridge{reg})
+		return runAPI(ctx, cfg, log, own)
+	})
+	stopPipeline()
 	wg.Wait()
 	return nil
 }
@@ -292,6 +292,17 @@ func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 		}
 		defer stop()
 	}
+	// A stop (ctx done) is bounded: past SHUTDOWN_TIMEOUT, Run returns whatever
+	// is still finishing.
+	switch cmd {
+	case "api", "processor", "sink", "all":
+		return stopWithin(ctx, cfg.ShutdownTimeout, func() error { return runCommand(ctx, cmd, cfg, log) })
+	}
+	return runCommand(ctx, cmd, cfg, log)
+}
+
+// runCommand runs one ticketd command.
+func runCommand(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, log)

@@ -42,6 +42,8 @@ type Config struct {
 	ProduceLinger     time.Duration
 	AdmissionTarget   time.Duration
 	HoldTTLDefault    time.Duration
+	ShutdownTimeout   time.Duration
+	DrainDelay        time.Duration
 	LogLevel          string
 }
 
@@ -94,6 +96,12 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
+		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", shutdownTimeoutDefault.String(),
+			"bound of a graceful stop (SIGTERM): the API finishes its requests and flushes, the processor commits its transaction, the sink its batch, and they leave their groups",
+			func(s string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(s); return err }},
+		{"DRAIN_DELAY", "drain-delay", time.Duration(drainDelayDefault).String(),
+			"how long a stopping API keeps accepting requests while GET /ready answers 503 draining, so that load balancers stop sending first (part of SHUTDOWN_TIMEOUT)",
+			func(s string) (err error) { c.DrainDelay, err = time.ParseDuration(s); return err }},
 	}
 	raw := make([]string, len(numbers))
 	for i, n := range numbers {
@@ -146,6 +154,12 @@ func (c Config) checkOwn(cmd string) error {
 	}
 	if _, _, err := net.SplitHostPort(c.DebugAddr); c.DebugAddr != "" && err != nil {
 		bad("DEBUG_ADDR", fmt.Errorf("%q is not [host]:port", c.DebugAddr))
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", fmt.Errorf("%v is not positive", c.ShutdownTimeout))
+	}
+	if c.DrainDelay < 0 || (c.ShutdownTimeout > 0 && c.DrainDelay >= c.ShutdownTimeout) {
+		bad("DRAIN_DELAY", fmt.Errorf("%v is not in [0, SHUTDOWN_TIMEOUT %v)", c.DrainDelay, c.ShutdownTimeout))
 	}
 	if (cmd == "api" || cmd == "all") && len(c.adminTokens()) == 0 {
 		bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
