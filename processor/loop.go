@@ -20,6 +20,7 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -72,6 +73,10 @@ type LoopConfig struct {
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
+	// Tracing (default nil: off) continues each command's trace: the outcomes it
+	// produces are children of the command's receive span, their headers carry
+	// the trace on to the sink.
+	Tracing *tracing.Tracing
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -240,6 +245,9 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 	}
 	if cfg.InstanceID != "" {
 		p.opts = append(p.opts, kgo.InstanceID(cfg.InstanceID))
+	}
+	if hooks := cfg.Tracing.KafkaHooks(cfg.Group); len(hooks) > 0 {
+		p.opts = append(p.opts, kgo.WithHooks(hooks...))
 	}
 	if reg != nil {
 		p.opts = append(p.opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))
@@ -618,6 +626,13 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 
 	ev := part.outcomes[:0]
 	var dead []*kgo.Record
+	// traced maps outcomes to the command they answer, for their trace context
+	// (only when tracing: it is a map per batch).
+	var traced map[int]*kgo.Record
+	if p.cfg.Tracing.On() {
+		traced = map[int]*kgo.Record{}
+	}
+	debug := p.log.Enabled(ctx, slog.LevelDebug)
 	for i, r := range recs {
 		switch {
 		case isTick(r):
@@ -629,7 +644,16 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 			dl.Partition = 0
 			dead = append(dead, dl)
 		default:
+			from := len(ev)
 			ev = part.state.Apply(ev, &cmds[i], r.Timestamp)
+			for j := from; traced != nil && j < len(ev); j++ {
+				if ev[j].RequestID == cmds[i].RequestID { // not expiries the command's time set off
+					traced[j] = r
+				}
+			}
+			if debug {
+				p.logApplied(ctx, r, &cmds[i], ev[from:])
+			}
 		}
 	}
 	if len(recs) > 0 {
@@ -644,6 +668,11 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 		out[i] = kafkarec.Record(names.Events, m)
 		out[i].Partition = part.id
+		if src := traced[i]; src != nil {
+			// The command's context holds its receive span and nothing that is
+			// ever cancelled.
+			out[i].Context = src.Context
+		}
 	})
 	for i, r := range out {
 		p.m.outcomes.WithLabelValues(string(ev[i].Type)).Inc()
@@ -667,6 +696,18 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 		p.sess.Produce(ctx, r, promise)
 	})
+}
+
+// logApplied writes the debug line of an applied command: its request id (from
+// the record's header, as the API wrote it) and its outcomes.
+func (p *Processor) logApplied(ctx context.Context, r *kgo.Record, cmd *topics.Command, outs []topics.Outcome) {
+	types := make([]string, len(outs))
+	for i := range outs {
+		types[i] = string(outs[i].Type)
+	}
+	p.log.LogAttrs(ctx, slog.LevelDebug, "command applied", slog.String("request_id", kafkarec.RequestID(r)),
+		slog.String("type", string(cmd.Type)), slog.Any("outcomes", types), slog.Int("partition", int(r.Partition)),
+		slog.Int64("offset", r.Offset), slog.String("trace_id", tracing.TraceID(r.Context)))
 }
 
 // outcomesScratchMax bounds the outcomes buffer a partition keeps between batches.

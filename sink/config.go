@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -95,6 +96,9 @@ type Config struct {
 	// applying it, committing its offsets to the group. Past it the batch is
 	// left to the next owner, which resumes from Postgres. Default 10s.
 	StopTimeout time.Duration
+	// Tracing (default nil: off) continues each event's trace with a receive
+	// span and a write span that ends when its batch is committed.
+	Tracing *tracing.Tracing
 	// Logger receives operational messages. Default slog.Default().
 	Logger *slog.Logger
 }

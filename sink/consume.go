@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -44,6 +48,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
 	}
+	if hooks := s.cfg.Tracing.KafkaHooks(s.cfg.Group); len(hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(hooks...))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("sink: kafka client: %w", err)
@@ -72,12 +79,14 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 			return err
 		}
+		applying := time.Now()
 		if err := s.applyShares(work, b.records, dead); err != nil {
 			if work.Err() != nil {
 				return nil
 			}
 			return err
 		}
+		s.written(ctx, b.records, applying)
 		if s.afterCommit != nil {
 			if err := s.afterCommit(); err != nil {
 				return err
@@ -92,6 +101,38 @@ func (s *Sink) Run(ctx context.Context) error {
 			return nil
 		}
 		cl.AllowRebalance()
+	}
+}
+
+// written ends the trace of each record of a committed batch with a write span
+// (from applying, when the batch's transaction began, to now), and writes its
+// debug line with the request id it carries. It costs nothing when tracing is
+// off and the level is above debug.
+func (s *Sink) written(ctx context.Context, recs []Record, applying time.Time) {
+	debug := s.cfg.Logger.Enabled(ctx, slog.LevelDebug)
+	if !debug && !s.cfg.Tracing.On() {
+		return
+	}
+	for _, r := range recs {
+		if r.raw == nil {
+			continue
+		}
+		parent := r.raw.Context
+		if parent == nil {
+			parent = context.Background()
+		}
+		if s.cfg.Tracing.On() {
+			_, span := s.cfg.Tracing.Start(parent, "sink write", trace.WithTimestamp(applying),
+				trace.WithAttributes(attribute.Int("messaging.kafka.destination.partition", int(r.Partition)),
+					attribute.Int64("messaging.kafka.message.offset", r.Offset)))
+			span.End()
+		}
+		if debug && r.Event != nil {
+			s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "event written", slog.String("component", "sink"),
+				slog.String("request_id", kafkarec.RequestID(r.raw)), slog.String("type", string(r.Event.Type)),
+				slog.Int("partition", int(r.Partition)), slog.Int64("offset", r.Offset),
+				slog.String("trace_id", tracing.TraceID(parent)))
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/ingest"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/migrations"
 	"github.com/ultimate-ticket/ultimate-ticket/processor"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
@@ -48,12 +50,12 @@ func (c Config) apiConfig(log *slog.Logger) api.Config {
 }
 
 func (c Config) ingestConfig() ingest.Config {
-	return ingest.Config{Brokers: c.brokers(), Topics: c.names(), Linger: c.ProduceLinger}
+	return ingest.Config{Brokers: c.brokers(), Topics: c.names(), Linger: c.ProduceLinger, Tracing: c.tracing}
 }
 
 func (c Config) sinkConfig(log *slog.Logger) sink.Config {
 	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance,
-		StopTimeout: c.ShutdownTimeout, Logger: log}
+		StopTimeout: c.ShutdownTimeout, Tracing: c.tracing, Logger: log}
 }
 
 // processorState is the state machine's Config: its defaults but for the TTL of
@@ -73,6 +75,7 @@ func (c Config) processorConfig(log *slog.Logger) processor.LoopConfig {
 		InstanceID:      "ticket-processor-" + c.Instance,
 		SinkGroup:       sink.GroupDefault,
 		State:           c.processorState(),
+		Tracing:         c.tracing,
 		Logger:          log,
 	}
 }
@@ -155,7 +158,9 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer pool.Close()
-	prod, err := ingest.New(cfg.ingestConfig(), reg)
+	ic := cfg.ingestConfig()
+	ic.Logger = log
+	prod, err := ingest.New(ic, reg)
 	if err != nil {
 		return err
 	}
@@ -182,7 +187,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
-	srv, err := api.HTTPServer(apiCfg, handler)
+	srv, err := api.HTTPServer(apiCfg, cfg.tracing.Handler(handler))
 	if err != nil {
 		return err
 	}
@@ -296,9 +301,26 @@ func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 	// is still finishing.
 	switch cmd {
 	case "api", "processor", "sink", "all":
+		tr, err := tracing.New(cfg.OTelExporter, os.Stdout)
+		if err != nil {
+			return err
+		}
+		cfg.tracing = tr
+		defer shutdownTracing(tr, log)
 		return stopWithin(ctx, cfg.ShutdownTimeout, func() error { return runCommand(ctx, cmd, cfg, log) })
 	}
 	return runCommand(ctx, cmd, cfg, log)
+}
+
+// tracingFlushTimeout bounds exporting the spans still buffered at exit.
+const tracingFlushTimeout = 5 * time.Second
+
+func shutdownTracing(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("tracing: exporting the last spans", "err", err)
+	}
 }
 
 // runCommand runs one ticketd command.

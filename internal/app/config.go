@@ -14,6 +14,7 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -44,7 +45,11 @@ type Config struct {
 	HoldTTLDefault    time.Duration
 	ShutdownTimeout   time.Duration
 	DrainDelay        time.Duration
+	OTelExporter      string
 	LogLevel          string
+
+	// tracing is the process's, set by Run from OTelExporter.
+	tracing *tracing.Tracing
 }
 
 func envString(name, def string) string {
@@ -67,6 +72,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", envString("TOPIC_PREFIX", ""), "TOPIC_PREFIX: put in front of every topic name")
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envString("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES: proxy IPs or CIDRs, comma-separated, whose X-Forwarded-For names the client (for the rate limit)")
+	fs.StringVar(&c.OTelExporter, "otel-exporter", envString("OTEL_EXPORTER", tracing.ExporterNone), "OTEL_EXPORTER: where traces go: none, stdout (JSON on standard output) or otlp (OTLP over HTTP; OTEL_EXPORTER_OTLP_* configure it)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("LOG_LEVEL", "info"), "LOG_LEVEL: debug, info, warn or error")
 	def := topics.DefaultTopology
 	numbers := []struct {
@@ -163,6 +169,9 @@ func (c Config) checkOwn(cmd string) error {
 	}
 	if (cmd == "api" || cmd == "all") && len(c.adminTokens()) == 0 {
 		bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
+	}
+	if err := tracing.CheckExporter(c.OTelExporter); err != nil {
+		bad("OTEL_EXPORTER", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
