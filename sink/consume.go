@@ -22,9 +22,10 @@ import (
 
 // Run consumes the events topic and applies it batch by batch until ctx is done;
 // it returns nil then, once the batch gathered is applied and committed (within
-// Config.StopTimeout) and the group left. It returns an error when a batch still fails after
-// Config.ApplyRetriesMax retries, or its dead letters cannot be produced: the
-// batch is not applied, and whoever runs the sink next resumes from Postgres.
+// Config.StopTimeout) and the group left. It returns an error when a batch still
+// fails after Config.ApplyRetriesMax retries, or its dead letters cannot be
+// produced: the batch is not applied, and whoever runs the sink next resumes
+// from Postgres.
 //
 // One goroutine polls, applies and polls again. Rebalances are blocked while a
 // batch is in flight (BlockRebalanceOnPoll), so a batch never straddles one; a
