@@ -300,8 +300,9 @@ func (p *Processor) ownedNow() map[int32]uint64 {
 // is closed: a graceful stop hands the partitions to the other members at once,
 // where a crashed member keeps them until it returns or its session times out.
 func (p *Processor) Close() {
+	member, _ := p.sess.Client().GroupMetadata()
 	p.sess.Close()
-	if err := drain.Leave(context.Background(), p.adm, p.cfg.Group, p.cfg.InstanceID); err != nil {
+	if err := drain.Leave(context.Background(), p.admCl, p.cfg.Group, p.cfg.InstanceID, member); err != nil {
 		p.log.Warn("leaving the group", "err", err)
 	} else {
 		p.log.Info("left the group", "group", p.cfg.Group)

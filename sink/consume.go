@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -141,6 +140,7 @@ func (s *Sink) written(ctx context.Context, recs []Record, applying time.Time) {
 // too: Close alone leaves it in, holding its partitions until it returns or its
 // session times out.
 func (s *Sink) leave(cl *kgo.Client) {
+	member, _ := cl.GroupMetadata()
 	cl.AllowRebalance()
 	cl.Close()
 	if s.cfg.InstanceID == "" {
@@ -152,7 +152,7 @@ func (s *Sink) leave(cl *kgo.Client) {
 		return
 	}
 	defer adm.Close()
-	if err := drain.Leave(context.Background(), kadm.NewClient(adm), s.cfg.Group, s.cfg.InstanceID); err != nil {
+	if err := drain.Leave(context.Background(), adm, s.cfg.Group, s.cfg.InstanceID, member); err != nil {
 		s.cfg.Logger.Warn("sink: leaving the group", "err", err)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // LeaveTimeout bounds the LeaveGroup request of Leave.
@@ -22,22 +24,36 @@ func Finish(ctx context.Context, bound time.Duration) (context.Context, context.
 	return context.WithTimeout(context.WithoutCancel(ctx), bound)
 }
 
-// Leave removes the static member instanceID from group (KIP-345), so that the
-// group hands its partitions to the other members at once instead of keeping them
-// for its return until the session timeout. franz-go's Close does not send a
-// LeaveGroup for a static member: a static member that closes is expected back.
-// Call it after the member's client is closed (a member still heartbeating would
-// rejoin). An empty instanceID (a dynamic member, which Close already took out)
-// does nothing.
-func Leave(ctx context.Context, adm *kadm.Client, group, instanceID string) error {
-	if instanceID == "" {
+// Leave removes the static member instanceID, which had memberID, from group
+// (KIP-345), so that the group hands its partitions to the other members at once
+// instead of keeping them for its return until the session timeout. franz-go's
+// Close does not send a LeaveGroup for a static member: a static member that
+// closes is expected back. Call it after the member's client is closed (a member
+// still heartbeating would rejoin), with the member id it had (GroupMetadata)
+// read before: the broker then refuses the leave (FENCED_INSTANCE_ID) if another
+// process has taken the instance id since, rather than throwing that one out.
+// An empty instanceID (a dynamic member, which Close already took out) or
+// memberID (never joined) does nothing. cl is any client of the cluster.
+func Leave(ctx context.Context, cl *kgo.Client, group, instanceID, memberID string) error {
+	if instanceID == "" || memberID == "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LeaveTimeout)
 	defer cancel()
-	resps, err := adm.LeaveGroup(ctx, kadm.LeaveGroup(group).InstanceIDs(instanceID).Reason("graceful shutdown"))
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.InstanceID, m.MemberID = &instanceID, memberID
+	m.Reason = kmsg.StringPtr("graceful shutdown")
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
 	if err == nil {
-		err = resps.Error()
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, rm := range resp.Members {
+			if err == nil {
+				err = kerr.ErrorForCode(rm.ErrorCode)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("leave group %s as %s: %w", group, instanceID, err)
