@@ -41,8 +41,10 @@ type LoopConfig struct {
 	TransactionalID string
 	// InstanceID, when set, makes this instance a static member of the group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
-	// back at once instead of after the session timeout. Two running instances must
-	// never share it. Default "" (a dynamic member).
+	// back at once instead of after the session timeout. A graceful stop (Close)
+	// leaves the group all the same, so that the others take its partitions at
+	// once. Two running instances must never share it. Default "" (a dynamic
+	// member).
 	InstanceID string
 	// PollRecordsMax bounds the commands applied in one transaction (default
 	// PollRecordsMaxDefault, 5,000).

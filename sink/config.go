@@ -85,8 +85,9 @@ type Config struct {
 	AsyncCommit bool
 	// InstanceID, when set, makes this sink a static member of its group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
-	// back at once instead of after the session timeout. Two running sinks must
-	// never share it. Default "" (a dynamic member).
+	// back at once instead of after the session timeout. A stop (Run returning)
+	// leaves the group all the same, so that the others take its partitions at
+	// once. Two running sinks must never share it. Default "" (a dynamic member).
 	InstanceID string
 	// Writers is how many Postgres transactions write one batch side by side, each
 	// for its own share of the partitions (partition mod Writers) with their

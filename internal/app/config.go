@@ -195,6 +195,7 @@ var envOf = map[string]string{
 	"ingest.Linger":       "PRODUCE_LINGER",
 	"sink.Brokers":        "KAFKA_BROKERS",
 	"sink.InstanceID":     "INSTANCE",
+	"sink.StopTimeout":    "SHUTDOWN_TIMEOUT",
 }
 
 // checkComponents has each package validate the Config it will be given.
