@@ -38,6 +38,11 @@ type Deps struct {
 	Payments *Payments
 }
 
+// ErrDraining is what Deps.Ready returns once the instance is stopping: GET
+// /ready then answers 503 with the code draining, so that load balancers send
+// new requests elsewhere while the requests under way finish.
+var ErrDraining = errors.New("draining: shutting down")
+
 // server holds what the handlers share.
 type server struct {
 	cfg     Config
@@ -177,7 +182,11 @@ func (s *server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.deps.Ready(ctx); err != nil {
-		s.fail(c, unavailable("not_ready", "not ready: "+err.Error(), err))
+		code := "not_ready"
+		if errors.Is(err, ErrDraining) {
+			code = "draining"
+		}
+		s.fail(c, unavailable(code, "not ready: "+err.Error(), err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

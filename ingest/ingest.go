@@ -7,6 +7,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -39,11 +41,19 @@ type Config struct {
 	// Linger is how long a batch may wait for more records. Default 0: send as
 	// soon as the previous request to the broker is answered.
 	Linger time.Duration
+	// Tracing traces each command's produce as a child of its request's span
+	// (the publish context's) and carries the trace in the record's headers.
+	// Default nil: off.
+	Tracing *tracing.Tracing
+	// Logger gets a debug line per published command, with its request id.
+	// Default slog.Default().
+	Logger *slog.Logger
 }
 
 // withDefaults returns c with the zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	return setting.Fill(c, Config{Topics: topics.DefaultNames, BufferedRecordsMax: BufferedRecordsMaxDefault})
+	return setting.Fill(c, Config{Topics: topics.DefaultNames, BufferedRecordsMax: BufferedRecordsMaxDefault,
+		Logger: slog.Default()})
 }
 
 // Validate reports every setting that cannot work.
@@ -88,6 +98,9 @@ func New(cfg Config, reg prometheus.Registerer) (*Producer, error) {
 	if reg != nil {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("ticket_ingest_kafka", kprom.Registerer(reg))))
 	}
+	if hooks := cfg.Tracing.KafkaHooks(""); len(hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(hooks...))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -110,6 +123,7 @@ func (p *Producer) Publish(ctx context.Context, cmd *topics.Command) error {
 		return fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)
 	}
 	p.latency.Observe(time.Since(start).Seconds())
+	p.logPublished(cmd, rec)
 	return nil
 }
 
@@ -127,11 +141,12 @@ func (p *Producer) PublishAll(ctx context.Context, cmds []*topics.Command) []err
 			continue
 		}
 		wg.Add(1)
-		p.cl.Produce(ctx, kafkarec.Record(p.cfg.Topics.Commands, m), func(_ *kgo.Record, err error) {
+		p.cl.Produce(ctx, kafkarec.Record(p.cfg.Topics.Commands, m), func(r *kgo.Record, err error) {
 			if err != nil {
 				errs[i] = fmt.Errorf("ingest: publish %s: %w", cmd.Type, err)
 			} else {
 				p.latency.Observe(time.Since(start).Seconds())
+				p.logPublished(cmd, r)
 			}
 			wg.Done()
 		})
@@ -140,8 +155,28 @@ func (p *Producer) PublishAll(ctx context.Context, cmds []*topics.Command) []err
 	return errs
 }
 
+// logPublished writes the debug line of a published command: its request id
+// (and trace id) tie it to the processor's and the sink's lines.
+func (p *Producer) logPublished(cmd *topics.Command, r *kgo.Record) {
+	if !p.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	p.cfg.Logger.Debug("command published", "component", "api", "request_id", cmd.RequestID, "type", cmd.Type,
+		"partition", r.Partition, "offset", r.Offset, "trace_id", tracing.TraceID(r.Context))
+}
+
 // Ping checks that a broker answers.
 func (p *Producer) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
+
+// Flush waits until every command handed to the producer is acknowledged or
+// failed, or ctx is done: a draining API calls it once its last request is
+// answered.
+func (p *Producer) Flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("ingest: flush: %w", err)
+	}
+	return nil
+}
 
 // Close flushes what is buffered and disconnects.
 func (p *Producer) Close() {

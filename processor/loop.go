@@ -17,8 +17,10 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/backoff"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/queue"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
@@ -40,8 +42,10 @@ type LoopConfig struct {
 	TransactionalID string
 	// InstanceID, when set, makes this instance a static member of the group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
-	// back at once instead of after the session timeout. Two running instances must
-	// never share it. Default "" (a dynamic member).
+	// back at once instead of after the session timeout. A graceful stop (Close)
+	// leaves the group all the same, so that the others take its partitions at
+	// once. Two running instances must never share it. Default "" (a dynamic
+	// member).
 	InstanceID string
 	// PollRecordsMax bounds the commands applied in one transaction (default
 	// PollRecordsMaxDefault, 5,000).
@@ -74,6 +78,10 @@ type LoopConfig struct {
 	// Now is the local clock (default time.Now). Only differences of its readings
 	// are used (when to send a tick, backoffs): the partition clock is the brokers'.
 	Now func() time.Time
+	// Tracing (default nil: off) continues each command's trace: the outcomes it
+	// produces are children of the command's receive span, their headers carry
+	// the trace on to the sink.
+	Tracing *tracing.Tracing
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -184,6 +192,9 @@ type Processor struct {
 	restorePoll func(context.Context, *kgo.Client) kgo.Fetches
 	// onSunk, when set, sees every sunk-through time given to a state (tests).
 	onSunk func(part int32, t time.Time)
+	// beforeEnd, when set, runs in every transaction before it ends (tests: a stop
+	// arriving mid-transaction).
+	beforeEnd func()
 }
 
 // partition is one owned partition with a restored state and its scratch space.
@@ -243,6 +254,9 @@ func New(cfg LoopConfig, reg prometheus.Registerer) (*Processor, error) {
 	if cfg.InstanceID != "" {
 		p.opts = append(p.opts, kgo.InstanceID(cfg.InstanceID))
 	}
+	if hooks := cfg.Tracing.KafkaHooks(cfg.Group); len(hooks) > 0 {
+		p.opts = append(p.opts, kgo.WithHooks(hooks...))
+	}
 	if reg != nil {
 		p.opts = append(p.opts, kgo.WithHooks(kprom.NewMetrics("ticket_processor_kafka", kprom.Registerer(reg))))
 	}
@@ -289,9 +303,18 @@ func (p *Processor) ownedNow() map[int32]uint64 {
 	return out
 }
 
-// Close leaves the group and disconnects. Call it after Run returns.
+// Close leaves the group and disconnects. Call it after Run returns. A static
+// member (InstanceID set) leaves too, with an explicit LeaveGroup once its client
+// is closed: a graceful stop hands the partitions to the other members at once,
+// where a crashed member keeps them until it returns or its session times out.
 func (p *Processor) Close() {
+	member, _ := p.sess.Client().GroupMetadata()
 	p.sess.Close()
+	if err := drain.Leave(context.Background(), p.admCl, p.cfg.Group, p.cfg.InstanceID, member); err != nil {
+		p.log.Warn("leaving the group", "err", err)
+	} else {
+		p.log.Info("left the group", "group", p.cfg.Group)
+	}
 	p.admCl.Close()
 }
 
@@ -411,7 +434,12 @@ func (p *Processor) step(ctx context.Context) error {
 	if len(work) == 0 && len(ticks) == 0 {
 		return nil
 	}
-	return p.transact(ctx, work, ticks)
+	// A stop arriving from here on lets the transaction finish and commit what was
+	// polled: aborting it would only make the next owner apply the same commands
+	// again. The transaction timeout bounds it, as it bounds any transaction.
+	tctx, cancel := drain.Finish(ctx, p.cfg.TransactionTimeout)
+	defer cancel()
+	return p.transact(tctx, work, ticks)
 }
 
 // tickDue tells whether a quiet partition needs its clock moved: its next hold is
@@ -496,6 +524,9 @@ func (p *Processor) transact(ctx context.Context, work map[int32][]*kgo.Record, 
 		p.m.aborts.Inc()
 		p.dropAll()
 		return fmt.Errorf("processor: flush: %w", err)
+	}
+	if p.beforeEnd != nil {
+		p.beforeEnd()
 	}
 	failed := acks.failure()
 	try := kgo.TryCommit
@@ -611,6 +642,25 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 
 	ev, byEvent, fwd := part.outcomes[:0], part.byEvent[:0], part.commands[:0]
 	var dead []*kgo.Record
+	// traced maps outcomes to the command they answer, for their trace context
+	// (only when tracing: it is a map per batch).
+	var traced map[int]*kgo.Record
+	if p.cfg.Tracing.On() {
+		traced = map[int]*kgo.Record{}
+	}
+	debug := p.log.Enabled(ctx, slog.LevelDebug)
+	// applied notes the outcomes ev[from:] of command cmd, read from r: their trace
+	// context, and the debug line.
+	applied := func(from int, r *kgo.Record, cmd *topics.Command) {
+		for j := from; traced != nil && j < len(ev); j++ {
+			if ev[j].RequestID == cmd.RequestID { // not expiries the command's time set off
+				traced[j] = r
+			}
+		}
+		if debug {
+			p.logApplied(ctx, r, cmd, ev[from:])
+		}
+	}
 	for i, r := range recs {
 		switch {
 		case isTick(r):
@@ -625,15 +675,19 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 			dl.Partition = 0
 			dead = append(dead, dl)
 		case cmds[i].EventKeyed():
+			from := len(ev)
 			ev, fwd = part.queue.Apply(ev, fwd, &cmds[i], r.Timestamp)
 			byEvent = markOutcomes(byEvent, len(ev), true)
+			applied(from, r, &cmds[i])
 		default:
 			// The rooms' clock moves with every record of the partition, so that
 			// admissions follow the log's time, not only the queue's commands.
 			ev = part.queue.Advance(ev, r.Timestamp)
 			byEvent = markOutcomes(byEvent, len(ev), true)
+			from := len(ev)
 			ev = part.state.Apply(ev, &cmds[i], r.Timestamp)
 			byEvent = markOutcomes(byEvent, len(ev), false)
+			applied(from, r, &cmds[i])
 		}
 	}
 	part.state.DrainQueueCommands(func(c *topics.Command) { fwd = append(fwd, *c) })
@@ -652,6 +706,11 @@ func (p *Processor) applyPartition(ctx context.Context, part *partition, recs []
 		}
 		out[i] = kafkarec.Record(names.Events, m)
 		out[i].Partition = part.id
+		if src := traced[i]; src != nil {
+			// The command's context holds its receive span and nothing that is
+			// ever cancelled.
+			out[i].Context = src.Context
+		}
 	})
 	for i, r := range out {
 		p.m.outcomes.WithLabelValues(string(ev[i].Type)).Inc()
@@ -709,6 +768,18 @@ func (p *Processor) produceCommands(ctx context.Context, cmds []topics.Command, 
 		p.sess.Produce(ctx, r, promise)
 		*c = topics.Command{}
 	}
+}
+
+// logApplied writes the debug line of an applied command: its request id (from
+// the record's header, as the API wrote it) and its outcomes.
+func (p *Processor) logApplied(ctx context.Context, r *kgo.Record, cmd *topics.Command, outs []topics.Outcome) {
+	types := make([]string, len(outs))
+	for i := range outs {
+		types[i] = string(outs[i].Type)
+	}
+	p.log.LogAttrs(ctx, slog.LevelDebug, "command applied", slog.String("request_id", kafkarec.RequestID(r)),
+		slog.String("type", string(cmd.Type)), slog.Any("outcomes", types), slog.Int("partition", int(r.Partition)),
+		slog.Int64("offset", r.Offset), slog.String("trace_id", tracing.TraceID(r.Context)))
 }
 
 // outcomesScratchMax bounds the outcomes buffer a partition keeps between batches.

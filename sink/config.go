@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -26,6 +27,9 @@ const (
 	// owner (unless it comes back with the same InstanceID): 10s rather than the
 	// Kafka client's 45s.
 	SessionTimeoutDefault = 10 * time.Second
+
+	// StopTimeoutDefault bounds finishing the batch under way after a stop.
+	StopTimeoutDefault = 10 * time.Second
 
 	WritersDefault = 2
 	// WritersMax bounds Writers: each holds a Postgres connection during a batch.
@@ -81,13 +85,21 @@ type Config struct {
 	AsyncCommit bool
 	// InstanceID, when set, makes this sink a static member of its group
 	// (KIP-345): restarted after a crash with the same id, it gets its partitions
-	// back at once instead of after the session timeout. Two running sinks must
-	// never share it. Default "" (a dynamic member).
+	// back at once instead of after the session timeout. A stop (Run returning)
+	// leaves the group all the same, so that the others take its partitions at
+	// once. Two running sinks must never share it. Default "" (a dynamic member).
 	InstanceID string
 	// Writers is how many Postgres transactions write one batch side by side, each
 	// for its own share of the partitions (partition mod Writers) with their
 	// offsets: Postgres spends a core per connection. Default 2, at most 16.
 	Writers int
+	// StopTimeout bounds finishing the batch under way when Run's context ends:
+	// applying it, committing its offsets to the group. Past it the batch is
+	// left to the next owner, which resumes from Postgres. Default 10s.
+	StopTimeout time.Duration
+	// Tracing (default nil: off) continues each event's trace with a receive
+	// span and a write span that ends when its batch is committed.
+	Tracing *tracing.Tracing
 	// Logger receives operational messages. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -103,6 +115,7 @@ func (c Config) withDefaults() Config {
 		DeadLetterWait:  DeadLetterWaitDefault,
 		SessionTimeout:  SessionTimeoutDefault,
 		Writers:         WritersDefault,
+		StopTimeout:     StopTimeoutDefault,
 		Logger:          slog.Default(),
 	})
 }
@@ -126,5 +139,6 @@ func (c Config) Validate() error {
 	setting.AtLeast(p, "ApplyBackoffMax", c.ApplyBackoffMax, applyBackoffMin)
 	setting.AtLeast(p, "DeadLetterWait", c.DeadLetterWait, 0)
 	setting.AtLeast(p, "SessionTimeout", c.SessionTimeout, 0)
+	setting.AtLeast(p, "StopTimeout", c.StopTimeout, 0)
 	return p.Err()
 }

@@ -4,20 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ultimate-ticket/ultimate-ticket/internal/drain"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/kafkarec"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // Run consumes the events topic and applies it batch by batch until ctx is done;
-// it returns nil then. It returns an error when a batch still fails after
-// Config.ApplyRetriesMax retries, or its dead letters cannot be produced: the
-// batch is not applied, and whoever runs the sink next resumes from Postgres.
+// it returns nil then, once the batch gathered is applied and committed (within
+// Config.StopTimeout) and the group left. It returns an error when a batch still
+// fails after Config.ApplyRetriesMax retries, or its dead letters cannot be
+// produced: the batch is not applied, and whoever runs the sink next resumes
+// from Postgres.
 //
 // One goroutine polls, applies and polls again. Rebalances are blocked while a
 // batch is in flight (BlockRebalanceOnPoll), so a batch never straddles one; a
@@ -41,34 +48,45 @@ func (s *Sink) Run(ctx context.Context) error {
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
 	}
+	if hooks := s.cfg.Tracing.KafkaHooks(s.cfg.Group); len(hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(hooks...))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("sink: kafka client: %w", err)
 	}
-	defer func() {
-		cl.AllowRebalance()
-		cl.Close()
-	}()
+	defer s.leave(cl)
 	dead := func(ctx context.Context, r Record, reason string) error {
 		return s.deadLetterOne(ctx, cl, r, reason)
 	}
+	// A batch gathered is applied even when the stop arrives meanwhile, under
+	// work, which outlives ctx by StopTimeout at most: what was applied is
+	// committed, to Postgres and to the group, before the sink leaves.
+	work, cancel := drain.Outlive(ctx, s.cfg.StopTimeout)
+	defer cancel()
 	for {
 		b, err := s.gather(ctx, cl)
-		if ctx.Err() != nil {
+		stopping := ctx.Err() != nil
+		if err != nil && !stopping {
+			return err
+		}
+		if stopping && len(b.records) == 0 {
 			return nil
 		}
-		if err != nil {
+		if err := s.deadLetter(work, cl, b.dead); err != nil {
+			if work.Err() != nil {
+				return nil // stopped for good; the next owner resumes from Postgres
+			}
 			return err
 		}
-		if err := s.deadLetter(ctx, cl, b.dead); err != nil {
-			return err
-		}
-		if err := s.applyShares(ctx, b.records, dead); err != nil {
-			if ctx.Err() != nil {
+		applying := time.Now()
+		if err := s.applyShares(work, b.records, dead); err != nil {
+			if work.Err() != nil {
 				return nil
 			}
 			return err
 		}
+		s.written(ctx, b.records, applying)
 		if s.afterCommit != nil {
 			if err := s.afterCommit(); err != nil {
 				return err
@@ -78,7 +96,64 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.metrics.lag.WithLabelValues(partitionLabel(p)).Set(float64(max(hw-b.next[p], 0)))
 		}
 		s.commitToKafka(ctx, cl)
+		if stopping {
+			s.cfg.Logger.Info("sink: stopped after its last batch", "records", len(b.records))
+			return nil
+		}
 		cl.AllowRebalance()
+	}
+}
+
+// written ends the trace of each record of a committed batch with a write span
+// (from applying, when the batch's transaction began, to now), and writes its
+// debug line with the request id it carries. It costs nothing when tracing is
+// off and the level is above debug.
+func (s *Sink) written(ctx context.Context, recs []Record, applying time.Time) {
+	debug := s.cfg.Logger.Enabled(ctx, slog.LevelDebug)
+	if !debug && !s.cfg.Tracing.On() {
+		return
+	}
+	for _, r := range recs {
+		if r.raw == nil {
+			continue
+		}
+		parent := r.raw.Context
+		if parent == nil {
+			parent = context.Background()
+		}
+		if s.cfg.Tracing.On() {
+			_, span := s.cfg.Tracing.Start(parent, "sink write", trace.WithTimestamp(applying),
+				trace.WithAttributes(attribute.Int("messaging.kafka.destination.partition", int(r.Partition)),
+					attribute.Int64("messaging.kafka.message.offset", r.Offset)))
+			span.End()
+		}
+		if debug && r.Event != nil {
+			s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "event written", slog.String("component", "sink"),
+				slog.String("request_id", kafkarec.RequestID(r.raw)), slog.String("type", string(r.Event.Type)),
+				slog.Int("partition", int(r.Partition)), slog.Int64("offset", r.Offset),
+				slog.String("trace_id", tracing.TraceID(parent)))
+		}
+	}
+}
+
+// leave closes cl, taking a static member (Config.InstanceID) out of the group
+// too: Close alone leaves it in, holding its partitions until it returns or its
+// session times out.
+func (s *Sink) leave(cl *kgo.Client) {
+	member, _ := cl.GroupMetadata()
+	cl.AllowRebalance()
+	cl.Close()
+	if s.cfg.InstanceID == "" {
+		return
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.Brokers...))
+	if err != nil {
+		s.cfg.Logger.Warn("sink: leaving the group", "err", err)
+		return
+	}
+	defer adm.Close()
+	if err := drain.Leave(context.Background(), adm, s.cfg.Group, s.cfg.InstanceID, member); err != nil {
+		s.cfg.Logger.Warn("sink: leaving the group", "err", err)
 	}
 }
 

@@ -19,6 +19,10 @@ const (
 	HeaderSpecVersion = "ce_specversion"
 	HeaderDataSchema  = "ce_dataschema"
 	HeaderContentType = "content-type"
+	// HeaderRequestID carries the request id on a command and on every outcome
+	// that answers a request, so that each component's logs and any Kafka tool
+	// can follow one request without decoding bodies.
+	HeaderRequestID = "request_id"
 	// HeaderDeadReason says why a record went to the dead-letter topic.
 	HeaderDeadReason = "dead_letter_reason"
 	// HeaderDeadSource says where a dead-lettered record came from: topic/partition/offset.
@@ -83,6 +87,7 @@ func EncodeCommand(c *Command) (Message, error) {
 		Headers: []Header{
 			{Key: HeaderType, Value: []byte(c.Type)},
 			{Key: HeaderContentType, Value: []byte("application/json")},
+			{Key: HeaderRequestID, Value: []byte(c.RequestID.String())},
 		},
 	}, nil
 }
@@ -187,7 +192,7 @@ func EncodeOutcome(e *Outcome, id uuid.UUID) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("topics: encode outcome: %w", err)
 	}
-	return Message{
+	m := Message{
 		Key:   []byte(OutcomeKey(e).String()),
 		Value: body,
 		Headers: []Header{
@@ -199,7 +204,11 @@ func EncodeOutcome(e *Outcome, id uuid.UUID) (Message, error) {
 			{Key: HeaderDataSchema, Value: []byte(SchemaURI(e.Type))},
 			{Key: HeaderContentType, Value: []byte("application/json")},
 		},
-	}, nil
+	}
+	if e.RequestID != uuid.Nil {
+		m.Headers = append(m.Headers, Header{Key: HeaderRequestID, Value: []byte(e.RequestID.String())})
+	}
+	return m, nil
 }
 
 // SchemaURI names the JSON Schema of an outcome type (see topics/schemas/).

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,15 +25,13 @@ import (
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/ingest"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/topology"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/migrations"
 	"github.com/ultimate-ticket/ultimate-ticket/processor"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/sink"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
-
-// shutdownTimeout bounds a graceful stop.
-const shutdownTimeout = 15 * time.Second
 
 func (c Config) names() topics.Names { return topics.NamesWithPrefix(c.TopicPrefix) }
 
@@ -50,11 +50,12 @@ func (c Config) apiConfig(log *slog.Logger) api.Config {
 }
 
 func (c Config) ingestConfig() ingest.Config {
-	return ingest.Config{Brokers: c.brokers(), Topics: c.names(), Linger: c.ProduceLinger}
+	return ingest.Config{Brokers: c.brokers(), Topics: c.names(), Linger: c.ProduceLinger, Tracing: c.tracing}
 }
 
 func (c Config) sinkConfig(log *slog.Logger) sink.Config {
-	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance, Logger: log}
+	return sink.Config{Brokers: c.brokers(), Topics: c.names(), InstanceID: "ticket-sink-" + c.Instance,
+		StopTimeout: c.ShutdownTimeout, Tracing: c.tracing, Logger: log}
 }
 
 // processorState is the state machine's Config: its defaults but for the TTL of
@@ -75,6 +76,7 @@ func (c Config) processorConfig(log *slog.Logger) processor.LoopConfig {
 		InstanceID:      "ticket-processor-" + c.Instance,
 		SinkGroup:       sink.GroupDefault,
 		State:           c.processorState(),
+		Tracing:         c.tracing,
 		Logger:          log,
 	}
 }
@@ -157,7 +159,9 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 		return err
 	}
 	defer pool.Close()
-	prod, err := ingest.New(cfg.ingestConfig(), reg)
+	ic := cfg.ingestConfig()
+	ic.Logger = log
+	prod, err := ingest.New(ic, reg)
 	if err != nil {
 		return err
 	}
@@ -171,12 +175,16 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
+	var draining atomic.Bool
 	handler, err := api.New(apiCfg, api.Deps{
 		Room:      room,
 		Payments:  payments,
 		Publisher: prod,
 		Reads:     api.NewStore(pool, cfg.names().Events),
 		Ready: func(ctx context.Context) error {
+			if draining.Load() {
+				return api.ErrDraining
+			}
 			if err := prod.Ping(ctx); err != nil {
 				return fmt.Errorf("kafka: %w", err)
 			}
@@ -190,7 +198,7 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
-	srv, err := api.HTTPServer(apiCfg, handler)
+	srv, err := api.HTTPServer(apiCfg, cfg.tracing.Handler(handler))
 	if err != nil {
 		return err
 	}
@@ -198,17 +206,8 @@ func runAPI(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.R
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("api listening", "addr", cfg.HTTPAddr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveDraining(ctx, srv, ln, &draining, drainPlan{delay: cfg.DrainDelay, timeout: cfg.ShutdownTimeout}, prod.Flush, log)
 }
 
 func runProcessor(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
@@ -245,15 +244,15 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	reg := newRegistry()
 	sup := newSupervisor(log, reg)
+	// The API stops first: the requests it drains (waits for a decision among
+	// them) are decided by the processor and written by the sink, which stop only
+	// once it has drained.
+	pipeline, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
 	var wg sync.WaitGroup
 	runs := map[string]func(context.Context) error{
 		"processor": func(ctx context.Context) error { return runProcessor(ctx, cfg, log, replacing{reg}) },
 		"sink":      func(ctx context.Context) error { return runSink(ctx, cfg, log, replacing{reg}) },
-		"api": func(ctx context.Context) error {
-			own := prometheus.NewRegistry()
-			own.MustRegister(bridge{reg})
-			return runAPI(ctx, cfg, log, own)
-		},
 	}
 	if cfg.paymentsOn() {
 		runs["payments"] = func(ctx context.Context) error { return runPayments(ctx, cfg, log, replacing{reg}) }
@@ -262,9 +261,15 @@ func runAll(ctx context.Context, cfg Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sup.run(ctx, name, run)
+			sup.run(pipeline, name, run)
 		}()
 	}
+	sup.run(ctx, "api", func(ctx context.Context) error {
+		own := prometheus.NewRegistry()
+		own.MustRegister(bridge{reg})
+		return runAPI(ctx, cfg, log, own)
+	})
+	stopPipeline()
 	wg.Wait()
 	return nil
 }
@@ -307,6 +312,34 @@ func Run(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 		}
 		defer stop()
 	}
+	// A stop (ctx done) is bounded: past SHUTDOWN_TIMEOUT, Run returns whatever
+	// is still finishing.
+	switch cmd {
+	case "api", "processor", "sink", "all":
+		tr, err := tracing.New(cfg.OTelExporter, os.Stdout)
+		if err != nil {
+			return err
+		}
+		cfg.tracing = tr
+		defer shutdownTracing(tr, log)
+		return stopWithin(ctx, cfg.ShutdownTimeout, func() error { return runCommand(ctx, cmd, cfg, log) })
+	}
+	return runCommand(ctx, cmd, cfg, log)
+}
+
+// tracingFlushTimeout bounds exporting the spans still buffered at exit.
+const tracingFlushTimeout = 5 * time.Second
+
+func shutdownTracing(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("tracing: exporting the last spans", "err", err)
+	}
+}
+
+// runCommand runs one ticketd command.
+func runCommand(ctx context.Context, cmd string, cfg Config, log *slog.Logger) error {
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, log)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/setting"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/tracing"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	ProduceLinger     time.Duration
 	AdmissionTarget   time.Duration
 	HoldTTLDefault    time.Duration
+	ShutdownTimeout   time.Duration
+	DrainDelay        time.Duration
+	OTelExporter      string
 	LogLevel          string
 
 	// The waiting room's (see room.go).
@@ -53,6 +57,8 @@ type Config struct {
 	BuyerAudience       string
 	BuyerRateLimit      float64
 	Payments            PaymentConfig // payments.go
+	// tracing is the process's, set by Run from OTelExporter.
+	tracing *tracing.Tracing
 }
 
 func envString(name, def string) string {
@@ -75,6 +81,7 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 	fs.StringVar(&c.TopicPrefix, "topic-prefix", envString("TOPIC_PREFIX", ""), "TOPIC_PREFIX: put in front of every topic name")
 	fs.StringVar(&c.Instance, "instance", envString("INSTANCE", ""), "INSTANCE: this instance's name, unique in the cluster and stable across restarts (default: host name)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envString("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES: proxy IPs or CIDRs, comma-separated, whose X-Forwarded-For names the client (for the rate limit)")
+	fs.StringVar(&c.OTelExporter, "otel-exporter", envString("OTEL_EXPORTER", tracing.ExporterNone), "OTEL_EXPORTER: where traces go: none, stdout (JSON on standard output) or otlp (OTLP over HTTP; OTEL_EXPORTER_OTLP_* configure it)")
 	fs.StringVar(&c.LogLevel, "log-level", envString("LOG_LEVEL", "info"), "LOG_LEVEL: debug, info, warn or error")
 	c.roomFlags(func(p *string, name, env, usage string) { fs.StringVar(p, name, envString(env, ""), env+": "+usage) })
 	def := topics.DefaultTopology
@@ -110,6 +117,12 @@ func ParseConfig(cmd string, args []string) (Config, error) {
 		{"HOLD_TTL_DEFAULT", "hold-ttl-default", topics.HoldTTLDefault.String(),
 			"TTL of holds in zones created without one",
 			func(s string) (err error) { c.HoldTTLDefault, err = time.ParseDuration(s); return err }},
+		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", shutdownTimeoutDefault.String(),
+			"bound of a graceful stop (SIGTERM): the API finishes its requests and flushes, the processor commits its transaction, the sink its batch, and they leave their groups",
+			func(s string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(s); return err }},
+		{"DRAIN_DELAY", "drain-delay", time.Duration(drainDelayDefault).String(),
+			"how long a stopping API keeps accepting requests while GET /ready answers 503 draining, so that load balancers stop sending first (part of SHUTDOWN_TIMEOUT)",
+			func(s string) (err error) { c.DrainDelay, err = time.ParseDuration(s); return err }},
 	}
 	c.paymentFlags(fs)
 	raw := make([]string, len(numbers))
@@ -164,8 +177,17 @@ func (c Config) checkOwn(cmd string) error {
 	if _, _, err := net.SplitHostPort(c.DebugAddr); c.DebugAddr != "" && err != nil {
 		bad("DEBUG_ADDR", fmt.Errorf("%q is not [host]:port", c.DebugAddr))
 	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", fmt.Errorf("%v is not positive", c.ShutdownTimeout))
+	}
+	if c.DrainDelay < 0 || (c.ShutdownTimeout > 0 && c.DrainDelay >= c.ShutdownTimeout) {
+		bad("DRAIN_DELAY", fmt.Errorf("%v is not in [0, SHUTDOWN_TIMEOUT %v)", c.DrainDelay, c.ShutdownTimeout))
+	}
 	if (cmd == "api" || cmd == "all") && len(c.adminTokens()) == 0 {
 		bad("ADMIN_TOKEN", errors.New("required: the bearer token of the admin endpoints"))
+	}
+	if err := tracing.CheckExporter(c.OTelExporter); err != nil {
+		bad("OTEL_EXPORTER", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -189,6 +211,7 @@ var envOf = map[string]string{
 	"ingest.Linger":       "PRODUCE_LINGER",
 	"sink.Brokers":        "KAFKA_BROKERS",
 	"sink.InstanceID":     "INSTANCE",
+	"sink.StopTimeout":    "SHUTDOWN_TIMEOUT",
 }
 
 // checkComponents has each package validate the Config it will be given.

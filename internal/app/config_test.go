@@ -19,9 +19,10 @@ func TestParseConfigNamesEveryBadSetting(t *testing.T) {
 		names []string
 	}{
 		{[]string{"-partitions", "0", "-rate-limit", "x", "-kafka-brokers", "nohost",
-			"-database-url", "mysql://x", "-http-addr", "8080", "-hold-ttl-default", "2h", "-log-level", "loud"},
+			"-database-url", "mysql://x", "-http-addr", "8080", "-hold-ttl-default", "2h", "-log-level", "loud",
+			"-shutdown-timeout", "0s", "-drain-delay", "-1s"},
 			[]string{"PARTITIONS", "RATE_LIMIT", "KAFKA_BROKERS", "DATABASE_URL", "HTTP_ADDR",
-				"HOLD_TTL_DEFAULT", "LOG_LEVEL", "ADMIN_TOKEN"}},
+				"HOLD_TTL_DEFAULT", "LOG_LEVEL", "ADMIN_TOKEN", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY"}},
 		{[]string{"-admin-token", "short", "-trusted-proxies", "10.0.0.0/99", "-replication-factor", "0",
 			"-rate-limit", "-1", "-rate-burst", "y", "-partitions", "1025", "-hold-ttl-default", "1s", "-kafka-brokers", ","},
 			[]string{"ADMIN_TOKEN", "TRUSTED_PROXIES", "REPLICATION_FACTOR", "RATE_LIMIT", "RATE_BURST",

@@ -29,3 +29,14 @@ func DeadLetter(topic string, r *kgo.Record, reason string) *kgo.Record {
 	dl.Headers = append(dl.Headers, r.Headers...)
 	return dl
 }
+
+// RequestID is the request id a record carries in its topics.HeaderRequestID
+// header, "" when it has none.
+func RequestID(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == topics.HeaderRequestID {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
