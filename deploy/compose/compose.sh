@@ -134,7 +134,7 @@ down() {
   ensure_compose
   # The profile is named so that a Grafana started with it goes too; the images need
   # not exist to be removed, only to be named.
-  docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$file" --profile grafana down -v --remove-orphans --timeout 20
+  docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$file" --profile grafana down -v --remove-orphans --timeout 10
 }
 
 case "${1:-}" in

@@ -1,0 +1,159 @@
+package composetest
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ticketdInstances are the ticketd services Prometheus scrapes, by instance label.
+var ticketdInstances = []string{"api", "processor-1", "processor-2", "sink"}
+
+// TestComposeStack proves that deploy/compose runs the system from the local images:
+// the seed's session answers through the api service as it does in-process (the
+// commands cross the 3-broker cluster, the two processors and the sink), Prometheus
+// has loaded every rule of deploy/prometheus/rules and scrapes all four ticketd
+// services, and it sends alerts to the stack's Alertmanager. Grafana runs only when
+// GRAFANA_IMAGE names an image present here; otherwise its subtest says so and skips.
+func TestComposeStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the compose stack needs Docker and docker-compose; skipped under -short")
+	}
+	s := newStack(t)
+	if err := s.buildImages(); err != nil {
+		if _, lookErr := exec.LookPath("docker-compose"); lookErr != nil {
+			t.Skipf("docker-compose is not available here and could not be installed: %v", err)
+		}
+		t.Fatal(err)
+	}
+	grafanaImage := os.Getenv("GRAFANA_IMAGE")
+	withGrafana := grafanaImage != "" && imagePresent(grafanaImage)
+	s.up(withGrafana)
+
+	t.Run("seed session", func(t *testing.T) { seedSession(t, newClient(t, s.api)) })
+	t.Run("prometheus rules", func(t *testing.T) { checkRules(t, newClient(t, s.prom)) })
+	t.Run("prometheus scrapes ticketd", func(t *testing.T) { checkScrapes(t, newClient(t, s.prom)) })
+	t.Run("alertmanager", func(t *testing.T) { checkAlertmanager(t, newClient(t, s.prom)) })
+	t.Run("grafana", func(t *testing.T) {
+		if !withGrafana {
+			t.Skipf("not run here: Grafana has no local build and no image can be pulled "+
+				"(GRAFANA_IMAGE=%q is not present); set GRAFANA_IMAGE to a present image to include it", grafanaImage)
+		}
+		checkGrafana(t, newClient(t, s.grafana))
+	})
+}
+
+// promData is the data of a Prometheus API answer; the test fails unless the answer
+// is 200 with status success.
+func promData(t testing.TB, c *client, path string) map[string]any {
+	t.Helper()
+	m := c.expect(c.do("GET", path, nil), 200).json(t)
+	data, _ := m["data"].(map[string]any)
+	if m["status"] != "success" || data == nil {
+		t.Fatalf("GET %s: %v", path, m)
+	}
+	return data
+}
+
+// checkRules waits until every rule of the rule files is loaded and evaluated
+// without an error.
+func checkRules(t *testing.T, c *client) {
+	want := ruleNames(t)
+	eventually(t, "every rule loaded and healthy", func() string {
+		loaded := map[string]map[string]string{} // file -> rule -> health
+		for _, g := range promData(t, c, "/api/v1/rules")["groups"].([]any) {
+			g := g.(map[string]any)
+			file := filepath.Base(g["file"].(string))
+			if loaded[file] == nil {
+				loaded[file] = map[string]string{}
+			}
+			for _, r := range g["rules"].([]any) {
+				r := r.(map[string]any)
+				loaded[file][r["name"].(string)] = fmt.Sprint(r["health"], " ", r["lastError"])
+			}
+		}
+		var missing []string
+		for file, names := range want {
+			for _, n := range names {
+				if h, ok := loaded[file][n]; !ok || !strings.HasPrefix(h, "ok") {
+					missing = append(missing, fmt.Sprintf("%s %s (%q)", file, n, h))
+				}
+			}
+		}
+		return strings.Join(missing, ", ")
+	})
+	total := 0
+	for _, names := range want {
+		total += len(names)
+	}
+	t.Logf("%d rules of %d files loaded and evaluated", total, len(want))
+}
+
+// checkScrapes waits until every ticketd service is a healthy target of job ticketd
+// and the seed session's requests show in the API's counter.
+func checkScrapes(t *testing.T, c *client) {
+	eventually(t, "ticketd targets up", func() string {
+		up := map[string]bool{}
+		for _, tg := range promData(t, c, "/api/v1/targets?state=active")["activeTargets"].([]any) {
+			tg := tg.(map[string]any)
+			labels := tg["labels"].(map[string]any)
+			if labels["job"] == "ticketd" && tg["health"] == "up" {
+				up[labels["instance"].(string)] = true
+			}
+		}
+		var down []string
+		for _, in := range ticketdInstances {
+			if !up[in] {
+				down = append(down, in)
+			}
+		}
+		if len(down) > 0 {
+			return "not up: " + strings.Join(down, ", ")
+		}
+		return ""
+	})
+	q := url.QueryEscape(`sum(ticket_api_http_requests_total{job="ticketd",instance="api"})`)
+	eventually(t, "API requests scraped", func() string {
+		res := promData(t, c, "/api/v1/query?query="+q)["result"].([]any)
+		if len(res) == 1 {
+			if v := res[0].(map[string]any)["value"].([]any)[1]; v != "0" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("result %v", res)
+	})
+}
+
+// checkAlertmanager checks that Prometheus found the stack's Alertmanager.
+func checkAlertmanager(t *testing.T, c *client) {
+	eventually(t, "alertmanager active", func() string {
+		am := promData(t, c, "/api/v1/alertmanagers")["activeAlertmanagers"].([]any)
+		if len(am) != 1 || !strings.Contains(fmt.Sprint(am[0]), "alertmanager:9093") {
+			return fmt.Sprintf("active alertmanagers %v", am)
+		}
+		return ""
+	})
+}
+
+// checkGrafana waits until Grafana is healthy and has provisioned every dashboard of
+// grafana/dashboards.
+func checkGrafana(t *testing.T, c *client) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "grafana/dashboards/*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards in grafana/dashboards: %v", err)
+	}
+	eventually(t, "grafana provisioned", func() string {
+		r, err := c.try("GET", "/api/search?type=dash-db", nil)
+		if err != nil || r.status != 200 {
+			return fmt.Sprintf("search: %v %d %s", err, r.status, r.body)
+		}
+		if n := strings.Count(string(r.body), `"uid"`); n < len(files) {
+			return fmt.Sprintf("%d dashboards, want %d: %s", n, len(files), r.body)
+		}
+		return ""
+	})
+}
