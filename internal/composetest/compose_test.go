@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // ticketdInstances are the ticketd services Prometheus scrapes, by instance label.
@@ -17,7 +20,7 @@ var ticketdInstances = []string{"api", "processor-1", "processor-2", "sink"}
 // the seed's session answers through the api service as it does in-process (the
 // commands cross the 3-broker cluster, the two processors and the sink), Prometheus
 // has loaded every rule of deploy/prometheus/rules and scrapes all four ticketd
-// services, and it sends alerts to the stack's Alertmanager. Grafana runs only when
+// services, the two processors share the partitions, and Prometheus sends alerts to the stack's Alertmanager. Grafana runs only when
 // GRAFANA_IMAGE names an image present here; otherwise its subtest says so and skips.
 func TestComposeStack(t *testing.T) {
 	if testing.Short() {
@@ -37,6 +40,7 @@ func TestComposeStack(t *testing.T) {
 	t.Run("seed session", func(t *testing.T) { seedSession(t, newClient(t, s.api)) })
 	t.Run("prometheus rules", func(t *testing.T) { checkRules(t, newClient(t, s.prom)) })
 	t.Run("prometheus scrapes ticketd", func(t *testing.T) { checkScrapes(t, newClient(t, s.prom)) })
+	t.Run("processors share the partitions", func(t *testing.T) { checkProcessors(t, newClient(t, s.prom)) })
 	t.Run("alertmanager", func(t *testing.T) { checkAlertmanager(t, newClient(t, s.prom)) })
 	t.Run("grafana", func(t *testing.T) {
 		if !withGrafana {
@@ -125,6 +129,27 @@ func checkScrapes(t *testing.T, c *client) {
 			}
 		}
 		return fmt.Sprintf("result %v", res)
+	})
+}
+
+// checkProcessors waits until the two processors own all partitions between them,
+// each some: two replicas of one consumer group, not one working and one idle.
+func checkProcessors(t *testing.T, c *client) {
+	partitions := int(topics.DefaultTopology.Partitions) // the stack leaves PARTITIONS at its default
+	q := url.QueryEscape(`ticket_processor_partitions_owned{job="ticketd"}`)
+	eventually(t, "partitions shared", func() string {
+		owned := map[string]int{}
+		sum := 0
+		for _, r := range promData(t, c, "/api/v1/query?query="+q)["result"].([]any) {
+			r := r.(map[string]any)
+			n, _ := strconv.Atoi(r["value"].([]any)[1].(string))
+			owned[r["metric"].(map[string]any)["instance"].(string)] = n
+			sum += n
+		}
+		if owned["processor-1"] == 0 || owned["processor-2"] == 0 || sum != partitions {
+			return fmt.Sprintf("partitions owned %v, want all %d shared by processor-1 and processor-2", owned, partitions)
+		}
+		return ""
 	})
 }
 
