@@ -1,6 +1,7 @@
 package composetest
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -32,6 +33,13 @@ func TestComposeStack(t *testing.T) {
 			t.Skipf("docker-compose is not available here and could not be installed: %v", err)
 		}
 		t.Fatal(err)
+	}
+	// The whole file, the grafana profile included, as docker-compose reads it.
+	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
+	out, err := s.run(ctx, nil, "docker-compose", "-f", composeFile, "--profile", "grafana", "config", "-q")
+	cancel()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
 	}
 	grafanaImage := os.Getenv("GRAFANA_IMAGE")
 	withGrafana := grafanaImage != "" && imagePresent(grafanaImage)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -87,6 +88,33 @@ func TestComposeImagesOverridable(t *testing.T) {
 	sort.Strings(vars)
 	if !slices.Equal(vars, imageVars) {
 		t.Errorf("image variables %v, want %v", vars, imageVars)
+	}
+}
+
+// TestComposeMountsExist proves that every file or folder the compose file mounts
+// from the repository exists, Grafana's included (its service cannot run here).
+func TestComposeMountsExist(t *testing.T) {
+	var f struct {
+		Services map[string]struct {
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	readYAML(t, composeFile, &f)
+	mounts := 0
+	for name, svc := range f.Services {
+		for _, v := range svc.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if !strings.HasPrefix(src, ".") {
+				continue // a named volume
+			}
+			mounts++
+			if _, err := os.Stat(filepath.Join(repoRoot, filepath.Dir(composeFile), src)); err != nil {
+				t.Errorf("service %s mounts %s: %v", name, src, err)
+			}
+		}
+	}
+	if mounts == 0 {
+		t.Fatal("no mounts found: the compose file's layout changed")
 	}
 }
 
