@@ -50,6 +50,8 @@ func TestComposeStack(t *testing.T) {
 	t.Run("prometheus scrapes ticketd", func(t *testing.T) { checkScrapes(t, newClient(t, s.prom)) })
 	t.Run("processors share the partitions", func(t *testing.T) { checkProcessors(t, newClient(t, s.prom)) })
 	t.Run("alertmanager", func(t *testing.T) { checkAlertmanager(t, newClient(t, s.prom)) })
+	// Last: it stops a service.
+	t.Run("sink stopped: alert pending, api serving", func(t *testing.T) { checkStoppedSink(t, s) })
 	t.Run("grafana", func(t *testing.T) {
 		if !withGrafana {
 			t.Skipf("not run here: Grafana has no local build and no image can be pulled "+
@@ -159,6 +161,30 @@ func checkProcessors(t *testing.T, c *client) {
 		}
 		return ""
 	})
+}
+
+// checkStoppedSink stops the sink service and waits until Prometheus has the alert
+// TicketdTargetDown pending for it, while the API still answers ready: the
+// components are separate containers, and the rules see them by service name.
+func checkStoppedSink(t *testing.T, s *stack) {
+	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
+	defer cancel()
+	if out, err := s.run(ctx, nil, "docker-compose", "-p", s.project, "-f", composeFile, "stop", "-t", "10", "sink"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	prom, api := newClient(t, s.prom), newClient(t, s.api)
+	eventually(t, "TicketdTargetDown pending for sink", func() string {
+		alerts := promData(t, prom, "/api/v1/alerts")["alerts"].([]any)
+		for _, a := range alerts {
+			a := a.(map[string]any)
+			labels := a["labels"].(map[string]any)
+			if labels["alertname"] == "TicketdTargetDown" && labels["instance"] == "sink" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("alerts %v", alerts)
+	})
+	api.expect(api.do("GET", "/ready", nil), 200)
 }
 
 // checkAlertmanager checks that Prometheus found the stack's Alertmanager.
