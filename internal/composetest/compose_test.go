@@ -21,8 +21,10 @@ var ticketdInstances = []string{"api", "processor-1", "processor-2", "sink"}
 // the seed's session answers through the api service as it does in-process (the
 // commands cross the 3-broker cluster, the two processors and the sink), Prometheus
 // has loaded every rule of deploy/prometheus/rules and scrapes all four ticketd
-// services, the two processors share the partitions, and Prometheus sends alerts to the stack's Alertmanager. Grafana runs only when
-// GRAFANA_IMAGE names an image present here; otherwise its subtest says so and skips.
+// services, the two processors share the partitions, Prometheus sends alerts to the
+// stack's Alertmanager, and a stopped sink turns its target-down alert pending while
+// the API keeps serving. Grafana runs only when GRAFANA_IMAGE names an image present
+// here; otherwise its subtest says so and skips.
 func TestComposeStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the compose stack needs Docker and docker-compose; skipped under -short")
