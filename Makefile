@@ -53,6 +53,17 @@ run: deps build
 run-cluster: deps build
 	@$(IMAGES) $(GO) run ./cmd/devstack -kafka-nodes 3
 
+# The system as separate containers (deploy/compose): 3 Kafka brokers, Postgres, api,
+# two processors, sink, Prometheus with the alert rules, Alertmanager; Grafana too with
+# GRAFANA=1 (it has no local image). Builds ticketd and the images it needs, prints
+# the URLs. compose-down removes it all, data included.
+.PHONY: compose-up compose-down
+compose-up: deps
+	@$(IMAGES) bash deploy/compose/compose.sh up
+
+compose-down:
+	@bash deploy/compose/compose.sh down
+
 # The system under faults (3 brokers, Postgres, api, 2 processors, sink as processes),
 # then its invariants checked. CHAOS_DURATION (default 5m) of faults; CHAOS_SEED
 # replays a run's fault schedule (the seed is printed at the start).
