@@ -15,6 +15,7 @@ const (
 	overlaysDir  = "deploy/k8s/overlays"
 	ruleCopyPath = "deploy/k8s/base/prometheusrule.yaml"
 	promConfPath = "deploy/prometheus/prometheus.yml"
+	rulesDir     = "deploy/prometheus/rules"
 )
 
 // Report says what one kustomization rendered to.

@@ -45,11 +45,25 @@ func ruleFiles(repo string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no rule_files", promConfPath)
 	}
 	var out []string
+	listed := map[string]bool{}
 	for _, f := range conf.RuleFiles {
 		if strings.ContainsAny(f, "*?[") {
 			return nil, fmt.Errorf("%s: rule file %q: name each file, no globs (the tests beside them are not rules)", promConfPath, f)
 		}
-		out = append(out, filepath.ToSlash(filepath.Join(filepath.Dir(promConfPath), f)))
+		path := filepath.ToSlash(filepath.Join(filepath.Dir(promConfPath), f))
+		listed[path] = true
+		out = append(out, path)
+	}
+	// A rule file Prometheus does not load would be missing from the copy as well.
+	all, err := filepath.Glob(filepath.Join(repo, rulesDir, "*.yml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range all {
+		rel := filepath.ToSlash(filepath.Join(rulesDir, filepath.Base(f)))
+		if !strings.HasSuffix(rel, "_test.yml") && !listed[rel] {
+			return nil, fmt.Errorf("%s is not in the rule_files of %s", rel, promConfPath)
+		}
 	}
 	return out, nil
 }

@@ -50,12 +50,19 @@ func TestMistakesFound(t *testing.T) {
 		{"readiness path", "deploy/k8s/base/api.yaml", "path: /ready", "path: /health", "want /ready", false},
 		{"scaled workload with replicas", "deploy/k8s/base/processor.yaml", "  serviceName: processor\n", "  serviceName: processor\n  replicas: 3\n", "owns the count", false},
 		{"rule copy drift", "deploy/k8s/base/prometheusrule.yaml", "severity: page", "severity: pager", "differs from the rule files", false},
+		{"rule file not loaded", "deploy/prometheus/rules/extra.yml", "", "groups: []\n", "not in the rule_files", false},
 		{"rule expression", "deploy/prometheus/rules/pipeline.yml", `up{job="ticketd"} == 0`, `up{job="ticketd"} == == 0`, "expr", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			repo := copyRepo(t)
-			edit(t, filepath.Join(repo, c.file), c.old, c.new)
+			if c.old == "" { // a new file
+				if err := os.WriteFile(filepath.Join(repo, c.file), []byte(c.new), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				edit(t, filepath.Join(repo, c.file), c.old, c.new)
+			}
 			if c.regenerate {
 				text, err := renderRuleCopy(repo)
 				if err != nil {
