@@ -23,7 +23,7 @@ export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
 # Image names resolved by `make deps` (official images, or local builds).
 IMAGES := set -a; [ -f .cache/images.env ] && . ./.cache/images.env; set +a;
 
-.PHONY: all deps build test test-short bench run run-cluster chaos fmt vet tidy lint fuzz clean
+.PHONY: all deps build test test-short bench run run-cluster chaos fmt vet tidy lint k8s-validate k8s-rules fuzz clean
 
 all: build
 
@@ -81,9 +81,25 @@ tidy:
 
 # govulncheck reads a database built from the module proxy (deploy/vulndb.sh), so
 # lint needs no host but the proxy.
-lint: vet
+lint: vet k8s-validate
 	$(GO) run $(STATICCHECK) $(PKGS)
 	@db=$$(bash deploy/vulndb.sh) && echo "==> govulncheck ($$db)" && $(GO) run $(GOVULNCHECK) -db "$$db" $(PKGS)
+
+# The Kubernetes manifests of deploy/k8s, offline: kustomize renders the base and each
+# overlay, every object is decoded strictly (Kubernetes and Prometheus Operator Go types;
+# JSON schemas in the repo for Strimzi and KEDA), cross-checked (topics.Declared, probes,
+# references) and every rule expression parsed. Its own module (deploy/k8s/validate)
+# keeps k8s.io and kustomize out of go.mod. The tests include the negative cases.
+K8S_VALIDATE := cd deploy/k8s/validate &&
+k8s-validate:
+	$(K8S_VALIDATE) $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	$(K8S_VALIDATE) $(GO) run . -repo ../../..
+	$(K8S_VALIDATE) $(GO) test -count=1 ./...
+
+# Rewrites deploy/k8s/base/prometheusrule.yaml from the rule files of
+# deploy/prometheus/prometheus.yml (kustomize reads no file outside its root).
+k8s-rules:
+	$(K8S_VALIDATE) $(GO) run . -repo ../../.. -write
 
 # Every fuzz target for FUZZTIME each (FUZZ_MATCH picks some); failing inputs are kept
 # under testdata/fuzz/.

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/ultimate-ticket/ultimate-ticket/internal/app"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/stripemock"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
@@ -50,6 +52,9 @@ var grafanaBuiltins = []struct{ name, value string }{
 // TestDashboards proves that every query of every Grafana dashboard in grafana/dashboards/
 // returns data from a real Prometheus scraping a running system that has sold, confirmed,
 // released, expired, rejected and rate-limited holds, and that each metric it names exists.
+// The Prometheus evaluates the rule files of deploy/prometheus/prometheus.yml, as a
+// deployed one does: dashboards may read recording rules, and every rule must evaluate
+// without error against the real metrics.
 func TestDashboards(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Kafka, Postgres and Prometheus; skipped under -short")
@@ -90,8 +95,12 @@ func TestDashboards(t *testing.T) {
 		r := s.do("GET", "/holds/"+expiring, nil)
 		return r.status == http.StatusOK && r.json(t)["status"] == "expired"
 	}, "hold %s expired", expiring)
-	// Two scrapes after the last change, so that rate() has two samples of every series.
+	submitAgain(t, s, prom, expiring)
+	// Two scrapes after the last change, so that rate() has two samples of every series;
+	// then an evaluation of every rule group after those, for the recording rules the
+	// SLO dashboard reads.
 	prom.waitScrapedAfter(t, time.Now().Add(2*time.Second))
+	prom.waitRulesEvaluatedAfter(t, time.Now())
 	t.Logf("traffic driven and scraped after %s", time.Since(start).Round(time.Millisecond))
 
 	names := prom.metricNames(t)
@@ -229,6 +238,22 @@ func driveTraffic(t *testing.T, s *system) string {
 	return expiring
 }
 
+// submitAgain places and releases two more waited holds in the zone of the hold
+// given, once Prometheus has scraped the submit series driveTraffic created. A series
+// is first scraped with its count so far, and rate() sees no increase before that
+// sample: without these submits the SLO queries, rates of the submit series, would
+// all be 0/0.
+func submitAgain(t *testing.T, s *system, prom *prometheus, holdID string) {
+	t.Helper()
+	h := s.expect(s.do("GET", "/holds/"+holdID, nil), http.StatusOK).json(t)
+	prom.waitScrapedAfter(t, time.Now())
+	for i := range 2 {
+		r := s.expect(s.do("POST", "/holds", map[string]any{"event_id": h["event_id"], "zone_id": h["zone_id"],
+			"quantity": 1, "idempotency_key": fmt.Sprintf("dash-again-%d", i)}, "Prefer", "wait=5"), http.StatusCreated)
+		s.expect(s.do("DELETE", "/holds/"+r.json(t)["id"].(string), nil, "Prefer", "wait=5"), http.StatusOK)
+	}
+}
+
 // prometheus is a Prometheus server run as a child process of the test.
 type prometheus struct {
 	url string
@@ -239,14 +264,20 @@ type prometheus struct {
 func startPrometheus(t *testing.T, target string) *prometheus {
 	t.Helper()
 	dir := t.TempDir()
+	rules, err := json.Marshal(ruleFiles(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: %s
 scrape_configs:
   - job_name: %s
     static_configs:
       - targets: [%q]
-`, promJob, target)
+`, rules, promJob, target)
 	confPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -365,6 +396,76 @@ func (p *prometheus) waitScrapedAfter(t *testing.T, at time.Time) {
 	t.Helper()
 	p.waitFor(t, 30*time.Second, "a scrape after "+at.Format(time.RFC3339Nano),
 		func(up float64, ts time.Time) bool { return up == 1 && ts.After(at) })
+}
+
+// ruleFiles lists the rule files of deploy/prometheus/prometheus.yml, as absolute paths.
+func ruleFiles(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(deployPromConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	if err := yaml.Unmarshal(raw, &conf); err != nil {
+		t.Fatalf("%s: %v", deployPromConf, err)
+	}
+	if len(conf.RuleFiles) == 0 {
+		t.Fatalf("%s: no rule_files", deployPromConf)
+	}
+	var out []string
+	for _, f := range conf.RuleFiles {
+		abs, err := filepath.Abs(filepath.Join(filepath.Dir(deployPromConf), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, abs)
+	}
+	return out
+}
+
+// waitRulesEvaluatedAfter waits until every rule group was evaluated after at, then
+// reports each rule whose evaluation failed.
+func (p *prometheus) waitRulesEvaluatedAfter(t *testing.T, at time.Time) {
+	t.Helper()
+	const within = 30 * time.Second
+	deadline := time.Now().Add(within)
+	for {
+		var data struct {
+			Groups []struct {
+				Name           string    `json:"name"`
+				LastEvaluation time.Time `json:"lastEvaluation"`
+				Rules          []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		}
+		err := p.api("/api/v1/rules", nil, &data)
+		late := ""
+		for _, g := range data.Groups {
+			if !g.LastEvaluation.After(at) {
+				late = g.Name
+			}
+		}
+		switch {
+		case err == nil && len(data.Groups) > 0 && late == "":
+			for _, g := range data.Groups {
+				for _, r := range g.Rules {
+					if r.Health != "ok" {
+						t.Errorf("rule group %s: rule %s: health %s: %s", g.Name, r.Name, r.Health, r.LastError)
+					}
+				}
+			}
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("prometheus: rule groups not all evaluated within %s (%v; %d groups; group %q late)\n%s",
+				within, err, len(data.Groups), late, p.log.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (p *prometheus) waitFor(t *testing.T, within time.Duration, what string, ok func(up float64, ts time.Time) bool) {
