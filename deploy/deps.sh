@@ -37,6 +37,14 @@ if ! command -v dockerd >/dev/null 2>&1; then
 fi
 done_step
 
+step "docker-compose: installed? (make compose-up and its test)"
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "    installing docker-compose from Debian"
+  quiet apt-get update -q
+  quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose
+fi
+done_step
+
 step "docker: daemon running?"
 if ! docker info >/dev/null 2>&1; then
   echo "    starting dockerd (log: /var/log/dockerd.log)"

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/ultimate-ticket/ultimate-ticket/processor/queue"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
@@ -108,8 +109,13 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 		}
 	}()
 	st := zone.NewState(zone.DefaultConfig())
+	rooms := queue.NewState(queue.DefaultConfig())
 	for _, r := range recs {
-		if err := st.Rebuild(r.Key, r.Value); err != nil {
+		rebuild := st.Rebuild
+		if queue.IsRecord(r.Key) { // the waiting rooms' records share the changelog
+			rebuild = rooms.Rebuild
+		}
+		if err := rebuild(r.Key, r.Value); err != nil {
 			v.add(invStateRestores, "partition %d offset %d: %v", p, r.Offset, err)
 			return
 		}
@@ -120,6 +126,13 @@ func restorePartition(p int32, recs []*kgo.Record, v *violations) {
 	}
 	if err := st.Check(); err != nil {
 		v.add(invStateRestores, "partition %d: %v", p, err)
+	}
+	if err := rooms.FinishRebuild(); err != nil {
+		v.add(invStateRestores, "partition %d: finish the waiting rooms' restore: %v", p, err)
+		return
+	}
+	if err := rooms.Check(); err != nil {
+		v.add(invStateRestores, "partition %d: waiting rooms: %v", p, err)
 	}
 }
 
