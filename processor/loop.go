@@ -614,6 +614,7 @@ func (p *Processor) committed(work map[int32][]*kgo.Record, ticks map[int32]bool
 		qs := part.queue.Stats()
 		p.m.queueWaiting.WithLabelValues(label).Set(float64(qs.Waiting))
 		p.m.queueAdmitted.WithLabelValues(label).Set(float64(qs.Admitted))
+		p.m.queueSelling.WithLabelValues(label).Set(float64(qs.Selling))
 	}
 }
 

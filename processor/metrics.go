@@ -35,6 +35,7 @@ type metrics struct {
 	forwarded     *prometheus.CounterVec
 	queueWaiting  *prometheus.GaugeVec
 	queueAdmitted *prometheus.GaugeVec
+	queueSelling  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -90,6 +91,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "queue_waiting", Help: "Buyers waiting in the waiting rooms of the partition's events."}, []string{"partition"}),
 		queueAdmitted: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
 			Name: "queue_admitted", Help: "Live admissions (admitted, not expired) in the waiting rooms of the partition's events."}, []string{"partition"}),
+		queueSelling: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "ticket", Subsystem: "processor",
+			Name: "queue_waiting_selling", Help: "Buyers waiting in rooms that should be admitting (enabled, sale started, not sold out)."}, []string{"partition"}),
 	}
 	for _, t := range []topics.CommandType{topics.CmdPlaceHold, topics.CmdCreditAdmission, topics.CmdZoneStock} {
 		m.forwarded.WithLabelValues(string(t))
@@ -104,7 +107,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.commands, m.outcomes, m.deadLetters, m.txns, m.aborts, m.txnSeconds, m.txnPhase, m.unrestored, m.restoreSeconds, m.partitions,
 			m.rejections, m.backlog, m.activeHolds, m.keys, m.evictedEarly, m.keysFull,
-			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough, m.forwarded, m.queueWaiting, m.queueAdmitted)
+			m.resets, m.restoreFailures, m.ticks, m.clockSeconds, m.sunkThrough, m.forwarded, m.queueWaiting, m.queueAdmitted, m.queueSelling)
 	}
 	return m
 }
@@ -122,4 +125,5 @@ func (m *metrics) forget(part int32) {
 	m.sunkThrough.DeleteLabelValues(label)
 	m.queueWaiting.DeleteLabelValues(label)
 	m.queueAdmitted.DeleteLabelValues(label)
+	m.queueSelling.DeleteLabelValues(label)
 }

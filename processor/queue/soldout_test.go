@@ -173,6 +173,9 @@ func soldOutRun(t *testing.T, crashAt int) []topics.Outcome {
 	if admittedAfter != 0 {
 		t.Fatalf("%d admitted after sold out", admittedAfter)
 	}
+	if st := s.Stats(); st.Waiting == 0 || st.Selling != 0 {
+		t.Fatalf("sold out: stats %+v: buyers must still wait, none of them in a selling room", st)
+	}
 	// Tickets back (a refund, a capacity raise): admissions resume.
 	now := soldOutAt.Add(time.Second)
 	mark := len(out)
@@ -185,6 +188,9 @@ func soldOutRun(t *testing.T, crashAt int) []topics.Outcome {
 	}
 	if !resumed || !admitted {
 		t.Fatalf("after tickets came back: resumed %v, admitted %v", resumed, admitted)
+	}
+	if st := s.Stats(); st.Selling == 0 || st.Selling != st.Waiting {
+		t.Fatalf("resumed: stats %+v: the waiting buyers are in a selling room again", st)
 	}
 	return out
 }

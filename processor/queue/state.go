@@ -123,13 +123,20 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // Stats counts what the state holds.
 type Stats struct {
 	Rooms, Entries, Waiting, Admitted int
+	// Selling counts the buyers waiting in rooms that should be admitting: enabled,
+	// sale started, not sold out. Buyers there and no admission for long is a stall.
+	Selling int
 }
 
 // Stats returns the state's counts.
 func (s *State) Stats() Stats {
 	st := Stats{Rooms: len(s.rooms), Entries: len(s.entries), Admitted: s.live.Len()}
 	for _, r := range s.order {
-		st.Waiting += int(r.waiting())
+		w := int(r.waiting())
+		st.Waiting += w
+		if r.cfg.Enabled && r.started && !r.soldOut {
+			st.Selling += w
+		}
 	}
 	return st
 }
