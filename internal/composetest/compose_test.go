@@ -46,6 +46,7 @@ func TestComposeStack(t *testing.T) {
 	grafanaImage := os.Getenv("GRAFANA_IMAGE")
 	withGrafana := grafanaImage != "" && imagePresent(grafanaImage)
 	s.up(withGrafana)
+	waitPublishing(t, newClient(t, s.api))
 
 	t.Run("seed session", func(t *testing.T) { seedSession(t, newClient(t, s.api)) })
 	t.Run("prometheus rules", func(t *testing.T) { checkRules(t, newClient(t, s.prom)) })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // seedSession runs the seed README's session (internal/e2e TestSeedSession) against
@@ -77,4 +78,29 @@ func createEvent(t *testing.T, c *client, capacity int) (eventID, zoneID string)
 		return ""
 	})
 	return eventID, zoneID
+}
+
+// waitPublishing waits until the API can queue a command. A cluster that has just
+// formed answers the first produces with errors for a while (the API says 503
+// publish_failed, nothing queued, retry), though /ready already answers: a client
+// retries, and so does the test, before the seed session counts anything.
+func waitPublishing(t *testing.T, c *client) {
+	t.Helper()
+	start := time.Now()
+	body := map[string]any{"name": "warm-up", "zones": []any{map[string]any{"name": "A", "capacity": 1}}}
+	eventually(t, "the API queues a command", func() string {
+		r, err := c.try("POST", "/events", body, bearer()...)
+		switch {
+		case err != nil:
+			return err.Error()
+		case r.status == http.StatusAccepted:
+			return ""
+		case r.status == http.StatusServiceUnavailable:
+			return fmt.Sprintf("503 %s", r.body)
+		default:
+			t.Fatalf("warm-up event: status %d, body %s", r.status, r.body)
+			return ""
+		}
+	})
+	t.Logf("the API queued its first command %s after the stack was ready", time.Since(start).Round(time.Millisecond))
 }
