@@ -26,7 +26,7 @@ const Version = "v0.203.0" // keep in step with STRIPE_MOCK_VERSION in deploy/de
 const SecretKey = "sk_test_123"
 
 // startTimeout bounds stripe-mock's start (it loads Stripe's spec).
-const startTimeout = 30 * time.Second
+const startTimeout = 2 * time.Minute
 
 // Server is a running stripe-mock.
 type Server struct {
