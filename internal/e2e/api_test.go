@@ -18,6 +18,7 @@ import (
 
 	"github.com/ultimate-ticket/ultimate-ticket/internal/app"
 	"github.com/ultimate-ticket/ultimate-ticket/internal/testenv"
+	"github.com/ultimate-ticket/ultimate-ticket/processor"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -123,23 +124,37 @@ func (s *system) eventuallyInventory(eventID, zoneID string, want [4]float64) {
 	}, "inventory (capacity, available, held, sold) %v, want %v", &got, want)
 }
 
-// commandLog counts the records on the system's commands topic, to show that a
-// rejected request published nothing.
+// commandLog counts the commands on the system's commands topic, to show that a
+// rejected request published nothing. The processor's clock ticks (and the
+// markers of the transactions that carry them) are on that topic too, so end
+// offsets alone would count them: the log reads the records and skips ticks.
 type commandLog struct {
 	adm   *kadm.Client
+	cl    *kgo.Client
 	topic string
+	next  map[int32]int64 // offset after the last record read, per partition
+	tick  map[int32]bool  // whether that record was a tick
+	n     int64           // commands read so far
 }
 
 func newCommandLog(t *testing.T, s *system) *commandLog {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(testenv.Kafka(t)...))
+	topic := topics.NamesWithPrefix(s.cfg.TopicPrefix).Commands
+	adm, err := kgo.NewClient(kgo.SeedBrokers(testenv.Kafka(t)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(adm.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testenv.Kafka(t)...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &commandLog{adm: kadm.NewClient(cl), topic: topics.NamesWithPrefix(s.cfg.TopicPrefix).Commands}
+	return &commandLog{adm: kadm.NewClient(adm), cl: cl, topic: topic, next: map[int32]int64{}, tick: map[int32]bool{}}
 }
 
+// count is how many commands (records other than ticks) the topic has had.
 func (l *commandLog) count(t *testing.T) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -151,9 +166,47 @@ func (l *commandLog) count(t *testing.T) int64 {
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", l.topic, err)
 	}
-	var n int64
-	offs.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n
+	end := map[int32]int64{}
+	offs.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	// Read up to the end offsets. A transaction's marker takes an offset but is
+	// never returned: a partition whose last record is a tick one short of its end
+	// is read; anything else left short is given up after a quiet 2 s.
+	read := func() bool {
+		for p, e := range end {
+			if l.next[p] < e && !(l.tick[p] && l.next[p]+1 == e) {
+				return false
+			}
+		}
+		return true
+	}
+	quiet := time.Now().Add(2 * time.Second)
+	for !read() && time.Now().Before(quiet) {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		fs := l.cl.PollFetches(pctx)
+		pcancel()
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: %v", l.topic, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			l.next[r.Partition] = r.Offset + 1
+			l.tick[r.Partition] = isTickRecord(r)
+			if !l.tick[r.Partition] {
+				l.n++
+			}
+			quiet = time.Now().Add(2 * time.Second)
+		})
+	}
+	return l.n
+}
+
+// isTickRecord is processor.isTick: a record with the tick header.
+func isTickRecord(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == processor.TickHeader {
+			return true
+		}
+	}
+	return false
 }
 
 // v7At is a UUIDv7 with the timestamp at and, in its 12 rand_a bits, partition,
