@@ -25,7 +25,8 @@ var ticketdInstances = []string{"api", "processor-1", "processor-2", "sink"}
 // stack's Alertmanager, and a stopped sink turns its target-down alert pending while
 // the API keeps serving. The api runs on the compose file's waiting-room keys, not
 // ticketd's fallbacks. Grafana runs only when GRAFANA_IMAGE names an image present
-// here; otherwise its subtest says so and skips.
+// here; otherwise its subtest says so and skips. First, the stacks of earlier runs
+// killed before their cleanup are removed.
 func TestComposeStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the compose stack needs Docker and docker-compose; skipped under -short")
@@ -37,6 +38,7 @@ func TestComposeStack(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
+	s.removeLeftovers()
 	// The whole file, every profile included, as docker-compose reads it.
 	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
 	out, err := s.run(ctx, nil, "docker-compose", "-f", composeFile, "--profile", "grafana", "--profile", "payments", "config", "-q")
