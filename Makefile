@@ -55,8 +55,9 @@ run-cluster: deps build
 
 # The system as separate containers (deploy/compose): 3 Kafka brokers, Postgres, api,
 # two processors, sink, Prometheus with the alert rules, Alertmanager; Grafana too with
-# GRAFANA=1 (it has no local image). Builds ticketd and the images it needs, prints
-# the URLs. compose-down removes it all, data included.
+# GRAFANA=1 (it has no local image), the payments worker too with STRIPE_SECRET_KEY
+# (and WEBHOOK_SECRET) set. Builds ticketd and the images it needs, prints the URLs.
+# compose-down removes it all, data included.
 .PHONY: compose-up compose-down
 compose-up: deps
 	@$(IMAGES) bash deploy/compose/compose.sh up

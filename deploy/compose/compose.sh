@@ -14,9 +14,14 @@
 # Grafana has no local build: GRAFANA=1 adds the "grafana" profile, with GRAFANA_IMAGE
 # or grafana/grafana, which must then be present or pullable.
 #
+# Payments are off unless STRIPE_SECRET_KEY is set: then the "payments" profile adds
+# the payments worker, and WEBHOOK_SECRET is required (STRIPE_API_URL: Stripe's by
+# default, or a stripe-mock on the host as http://host.docker.internal:PORT).
+#
 # Environment: COMPOSE_PROJECT_NAME (ultimate-ticket), COMPOSE_API_PORT (18080),
 # COMPOSE_PROMETHEUS_PORT (19090), COMPOSE_GRAFANA_PORT (13000), GRAFANA (0),
-# COMPOSE_READY_TIMEOUT seconds (240), GO (go).
+# COMPOSE_READY_TIMEOUT seconds (240), GO (go); the ticketd settings the compose file
+# reads (ADMIN_TOKEN, ADMISSION_SIGNING_KEY, POW_SECRET, STRIPE_SECRET_KEY, ...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-ultimate-ticket}
@@ -94,7 +99,8 @@ images() {
 }
 
 profiles() {
-  if [ "${GRAFANA:-0}" = 1 ]; then printf -- '--profile grafana'; fi
+  if [ "${GRAFANA:-0}" = 1 ]; then printf -- '--profile grafana '; fi
+  if [ -n "${STRIPE_SECRET_KEY:-}" ]; then printf -- '--profile payments'; fi
 }
 
 # wait_ready: GET /ready of the API answers 200, within COMPOSE_READY_TIMEOUT seconds.
@@ -110,11 +116,15 @@ wait_ready() {
 }
 
 up() {
+  if [ -n "${STRIPE_SECRET_KEY:-}" ] && [ -z "${WEBHOOK_SECRET:-}" ]; then
+    echo "STRIPE_SECRET_KEY is set: set WEBHOOK_SECRET too (the signing secret of the Stripe webhook endpoint)" >&2
+    return 1
+  fi
   local env
   env=$(images)
   set -a; eval "$env"; set +a
   say "docker-compose -p $COMPOSE_PROJECT_NAME up (the Kafka quorum, topics and migrations come first)"
-  # shellcheck disable=SC2046 # profiles is empty or two words
+  # shellcheck disable=SC2046 # profiles is empty or words
   docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$file" $(profiles) up -d --remove-orphans
   wait_ready
   cat <<URLS
@@ -127,14 +137,24 @@ URLS
   else
     echo "  Grafana      not started (no local image): GRAFANA=1 make compose-up, with GRAFANA_IMAGE present"
   fi
-  echo "Logs: docker-compose -p $COMPOSE_PROJECT_NAME -f $file logs -f api processor-1 processor-2 sink"
+  local logs="api processor-1 processor-2 sink"
+  if [ -n "${STRIPE_SECRET_KEY:-}" ]; then
+    echo "  Payments     on: the payments service runs (STRIPE_API_URL ${STRIPE_API_URL:-not set: Stripe itself})"
+    logs+=" payments"
+  else
+    echo "  Payments     off: set STRIPE_SECRET_KEY and WEBHOOK_SECRET to turn them on"
+  fi
+  if [ -z "${ADMISSION_SIGNING_KEY:-}" ] || [ -z "${POW_SECRET:-}" ]; then
+    echo "  Waiting room on the compose file's public development keys (set ADMISSION_SIGNING_KEY and POW_SECRET otherwise)"
+  fi
+  echo "Logs: docker-compose -p $COMPOSE_PROJECT_NAME -f $file logs -f $logs"
 }
 
 down() {
   ensure_compose
-  # The profile is named so that a Grafana started with it goes too; the images need
-  # not exist to be removed, only to be named.
-  docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$file" --profile grafana down -v --remove-orphans --timeout 10
+  # The profiles are named so that a Grafana or payments worker started with them goes
+  # too; the images need not exist to be removed, only to be named.
+  docker-compose -p "$COMPOSE_PROJECT_NAME" -f "$file" --profile grafana --profile payments down -v --remove-orphans --timeout 10
 }
 
 case "${1:-}" in

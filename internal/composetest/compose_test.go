@@ -23,8 +23,10 @@ var ticketdInstances = []string{"api", "processor-1", "processor-2", "sink"}
 // has loaded every rule of deploy/prometheus/rules and scrapes all four ticketd
 // services, the two processors share the partitions, Prometheus sends alerts to the
 // stack's Alertmanager, and a stopped sink turns its target-down alert pending while
-// the API keeps serving. Grafana runs only when GRAFANA_IMAGE names an image present
-// here; otherwise its subtest says so and skips.
+// the API keeps serving. The api runs on the compose file's waiting-room keys, not
+// ticketd's fallbacks. Grafana runs only when GRAFANA_IMAGE names an image present
+// here; otherwise its subtest says so and skips. First, the stacks of earlier runs
+// killed before their cleanup are removed.
 func TestComposeStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the compose stack needs Docker and docker-compose; skipped under -short")
@@ -36,9 +38,10 @@ func TestComposeStack(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	// The whole file, the grafana profile included, as docker-compose reads it.
+	s.removeLeftovers()
+	// The whole file, every profile included, as docker-compose reads it.
 	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
-	out, err := s.run(ctx, nil, "docker-compose", "-f", composeFile, "--profile", "grafana", "config", "-q")
+	out, err := s.run(ctx, nil, "docker-compose", "-f", composeFile, "--profile", "grafana", "--profile", "payments", "config", "-q")
 	cancel()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -49,6 +52,7 @@ func TestComposeStack(t *testing.T) {
 	waitPublishing(t, newClient(t, s.api))
 
 	t.Run("seed session", func(t *testing.T) { seedSession(t, newClient(t, s.api)) })
+	t.Run("api has the waiting room's keys", func(t *testing.T) { checkRoomKeys(t, s) })
 	t.Run("prometheus rules", func(t *testing.T) { checkRules(t, newClient(t, s.prom)) })
 	t.Run("prometheus scrapes ticketd", func(t *testing.T) { checkScrapes(t, newClient(t, s.prom)) })
 	t.Run("processors share the partitions", func(t *testing.T) { checkProcessors(t, newClient(t, s.prom)) })
@@ -188,6 +192,26 @@ func checkStoppedSink(t *testing.T, s *stack) {
 		return fmt.Sprintf("alerts %v", alerts)
 	})
 	api.expect(api.do("GET", "/ready", nil), 200)
+}
+
+// checkRoomKeys checks that the api was given the waiting room's keys by the
+// compose file: ticketd warns at start when it falls back to its own development
+// key or secret.
+func checkRoomKeys(t *testing.T, s *stack) {
+	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
+	defer cancel()
+	out, err := s.run(ctx, nil, "docker-compose", "-p", s.project, "-f", composeFile, "logs", "--no-color", "api")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "api listening") {
+		t.Fatalf("the api's log has no start line:\n%s", out)
+	}
+	for _, env := range []string{"ADMISSION_SIGNING_KEY", "POW_SECRET"} {
+		if strings.Contains(out, env+" is not set") {
+			t.Errorf("the api runs without %s from the compose file:\n%s", env, out)
+		}
+	}
 }
 
 // checkAlertmanager checks that Prometheus found the stack's Alertmanager.

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ultimate-ticket/ultimate-ticket/internal/admittoken"
+	"github.com/ultimate-ticket/ultimate-ticket/internal/pow"
 )
 
 const (
@@ -115,6 +118,46 @@ func TestComposeMountsExist(t *testing.T) {
 	}
 	if mounts == 0 {
 		t.Fatal("no mounts found: the compose file's layout changed")
+	}
+}
+
+// withDefault is how the compose file passes a setting: ${VAR:-default}.
+var withDefault = regexp.MustCompile(`^\$\{([A-Z_]+):-([^}]*)\}$`)
+
+// TestComposeTicketdSettings proves that the compose file gives the api the waiting
+// room's key and secret, each overridable with a development default that ticketd
+// accepts (so it does not fall back to its own), and that payments are off unless
+// STRIPE_SECRET_KEY is set, for the api and the payments worker alike.
+func TestComposeTicketdSettings(t *testing.T) {
+	var f struct {
+		Services map[string]struct {
+			Profiles    []string          `yaml:"profiles"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	readYAML(t, composeFile, &f)
+	api, payments := f.Services["api"].Environment, f.Services["payments"]
+	setting := func(service string, env map[string]string, name string) string {
+		t.Helper()
+		m := withDefault.FindStringSubmatch(env[name])
+		if m == nil || m[1] != name {
+			t.Fatalf("service %s: %s is %q, want ${%s:-default}", service, name, env[name], name)
+		}
+		return m[2]
+	}
+	if _, err := admittoken.DecodeKey(setting("api", api, "ADMISSION_SIGNING_KEY")); err != nil {
+		t.Errorf("ADMISSION_SIGNING_KEY's default: %v", err)
+	}
+	if def := setting("api", api, "POW_SECRET"); len(def) < pow.SecretBytesMin {
+		t.Errorf("POW_SECRET's default is %d bytes, want at least %d", len(def), pow.SecretBytesMin)
+	}
+	for service, env := range map[string]map[string]string{"api": api, "payments": payments.Environment} {
+		if def := setting(service, env, "STRIPE_SECRET_KEY"); def != "" {
+			t.Errorf("service %s: STRIPE_SECRET_KEY defaults to %q: payments must be off by default", service, def)
+		}
+	}
+	if !slices.Equal(payments.Profiles, []string{"payments"}) {
+		t.Errorf("service payments: profiles %v, want [payments] (started only with payments on)", payments.Profiles)
 	}
 }
 

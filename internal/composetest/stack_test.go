@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +31,8 @@ const (
 	downTimeout = 2 * time.Minute
 	// logLinesMax is how many of each service's last log lines a failed test shows.
 	logLinesMax = 40
+	// projectPrefix names the compose project of a run, followed by its pid.
+	projectPrefix = "ut-composetest-"
 )
 
 // stack is a compose stack of this test run: its own project name and free
@@ -50,7 +55,7 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, root: root, project: fmt.Sprintf("ut-composetest-%d", os.Getpid())}
+	s := &stack{t: t, root: root, project: fmt.Sprintf("%s%d", projectPrefix, os.Getpid())}
 	apiPort, promPort, grafanaPort := freePort(t), freePort(t), freePort(t)
 	s.env = []string{
 		"COMPOSE_PROJECT_NAME=" + s.project,
@@ -154,6 +159,47 @@ func (s *stack) down() {
 		return
 	}
 	s.t.Logf("compose.sh down (%s)", time.Since(start).Round(time.Second))
+}
+
+// removeLeftovers tears down the stacks of earlier runs that were killed before
+// their cleanup: every project ut-composetest-<pid> whose process is gone. Their
+// containers would otherwise stay, and come back whenever Docker restarts (restart:
+// unless-stopped). The pid is this machine's: the runs share it and its Docker.
+func (s *stack) removeLeftovers() {
+	ctx, cancel := context.WithTimeout(context.Background(), downTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label=com.docker.compose.project",
+		"--format", `{{.Label "com.docker.compose.project"}}`).Output()
+	if err != nil {
+		s.t.Logf("listing compose projects for leftovers: %v", err)
+		return
+	}
+	seen := map[string]bool{}
+	for _, project := range strings.Fields(string(out)) {
+		pid, err := strconv.Atoi(strings.TrimPrefix(project, projectPrefix))
+		if !strings.HasPrefix(project, projectPrefix) || err != nil || seen[project] || processRunning(pid) {
+			continue
+		}
+		seen[project] = true
+		out, err := s.run(ctx, nil, "docker-compose", "-p", project, "-f", composeFile,
+			"--profile", "grafana", "--profile", "payments", "down", "-v", "--remove-orphans", "--timeout", "5")
+		if err != nil {
+			s.t.Logf("removing the leftover stack %s: %v\n%s", project, err, out)
+			continue
+		}
+		s.t.Logf("removed the leftover stack %s of an earlier run (process %d is gone)", project, pid)
+	}
+}
+
+// processRunning reports whether a process of this pid exists (its owner may be
+// another user).
+func processRunning(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // imagePresent reports whether Docker has image locally.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,12 +19,30 @@ import (
 // externalSecrets are the Secrets the manifests refer to but do not contain (no
 // secret is kept in the repository), with the keys they must have.
 var externalSecrets = map[string][]string{
-	"ticketd-secrets": {"DATABASE_URL", "ADMIN_TOKEN"},
+	"ticketd-secrets": {"DATABASE_URL", "ADMIN_TOKEN", "ADMISSION_SIGNING_KEY", "POW_SECRET",
+		"BUYER_JWKS", "BUYER_ISSUER", "BUYER_AUDIENCE", "STRIPE_SECRET_KEY", "WEBHOOK_SECRET"},
 }
 
 // ticketdCommands are the ticketd commands a container may run, with the path of
 // the readiness probe each serves.
-var ticketdCommands = map[string]string{"api": "/ready", "processor": "/health", "sink": "/health"}
+var ticketdCommands = map[string]string{"api": "/ready", "processor": "/health", "sink": "/health", "payments": "/health"}
+
+// fromSecret are the settings each ticketd command must take from a Secret
+// (env valueFrom.secretKeyRef): the secrets, and what only the operator can know.
+// Without one, ticketd runs on its defaults: a local database, no admin access, or,
+// for the waiting room, public development keys (with a warning nobody reads) and
+// self-declared buyers; for the api without STRIPE_SECRET_KEY, no payments while
+// the payments worker runs.
+var fromSecret = map[string][]string{
+	"api": {"DATABASE_URL", "ADMIN_TOKEN", "ADMISSION_SIGNING_KEY", "POW_SECRET",
+		"BUYER_JWKS", "BUYER_ISSUER", "BUYER_AUDIENCE", "STRIPE_SECRET_KEY", "WEBHOOK_SECRET"},
+	"processor": nil,
+	"sink":      {"DATABASE_URL"},
+	"payments":  {"DATABASE_URL", "STRIPE_SECRET_KEY"},
+}
+
+// secretSettings are the settings that are secrets: no ConfigMap may hold them.
+var secretSettings = []string{"DATABASE_URL", "ADMIN_TOKEN", "ADMISSION_SIGNING_KEY", "POW_SECRET", "STRIPE_SECRET_KEY", "WEBHOOK_SECRET"}
 
 // processorGroup is the consumer group of the processors (processor.GroupDefault),
 // whose lag the autoscaler reads.
@@ -90,7 +109,7 @@ func checkAll(objs []*object) error {
 	for _, w := range s.workloads {
 		errs = append(errs, s.checkWorkload(w))
 	}
-	errs = append(errs, s.checkServices(), s.checkDisruptionBudgets(), s.checkScalers(),
+	errs = append(errs, s.checkConfigMaps(), s.checkServices(), s.checkDisruptionBudgets(), s.checkScalers(),
 		s.checkMonitors(), s.checkRules(), s.checkKafka())
 	return errors.Join(errs...)
 }
@@ -156,7 +175,12 @@ func (s *set) checkContainer(w workload, c corev1.Container) error {
 	if len(c.Args) > 0 {
 		var ok bool
 		if readyPath, ok = ticketdCommands[c.Args[0]]; !ok {
-			bad("args[0] %q is not a ticketd command (api, processor, sink)", c.Args[0])
+			bad("args[0] %q is not a ticketd command (api, processor, sink, payments)", c.Args[0])
+		}
+		for _, name := range fromSecret[c.Args[0]] {
+			if !envFromSecret(c, name) {
+				bad("%s must come from a Secret (env valueFrom.secretKeyRef): ticketd %s needs it", name, c.Args[0])
+			}
 		}
 	}
 	probe("liveness", c.LivenessProbe, "/health")
@@ -177,6 +201,8 @@ func (s *set) checkContainer(w workload, c corev1.Container) error {
 		}
 		if e.ValueFrom != nil {
 			errs = append(errs, s.checkRef(w, c, e.ValueFrom))
+		} else if slices.Contains(secretSettings, e.Name) {
+			bad("%s is a secret: it must come from a Secret (env valueFrom.secretKeyRef), not a value in the manifests", e.Name)
 		}
 	}
 	if !instance {
@@ -188,6 +214,30 @@ func (s *set) checkContainer(w workload, c corev1.Container) error {
 		}
 		if e.SecretRef != nil && s.secrets[e.SecretRef.Name] == nil && externalSecrets[e.SecretRef.Name] == nil {
 			bad("envFrom: no Secret %s", e.SecretRef.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// envFromSecret says whether container c sets name from a Secret's key.
+func envFromSecret(c corev1.Container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+		}
+	}
+	return false
+}
+
+// checkConfigMaps checks that no ConfigMap holds a secret: every pod that reads
+// the ConfigMap would get it, in plain text.
+func (s *set) checkConfigMaps() error {
+	var errs []error
+	for _, cm := range s.configMaps {
+		for _, k := range secretSettings {
+			if _, ok := cm.Data[k]; ok {
+				errs = append(errs, fmt.Errorf("ConfigMap %s: %s is a secret: it belongs in the Secret ticketd-secrets", cm.Name, k))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -3,7 +3,8 @@
 // decodes each rendered object strictly (an unknown field is an error) into the
 // Kubernetes Go API types, the Prometheus Operator types, or, for the Strimzi and
 // KEDA resources, a JSON schema kept in schemas/, and then checks what a schema
-// cannot: probes and resources on every container, references between objects,
+// cannot: probes and resources on every container, references between objects, the
+// settings each component must take from a Secret (and no secret written in them),
 // the KafkaTopics against topics.Declared, the PrometheusRule against
 // deploy/prometheus/rules, and that every rule expression parses.
 //

@@ -28,8 +28,9 @@ func TestRepository(t *testing.T) {
 // TestMistakesFound proves that each kind of mistake fails validation with an error
 // that names it: a typo'd field in every family of types (Kubernetes, Prometheus
 // Operator, Strimzi, KEDA), a value out of its enum, a KafkaTopic that departs from
-// topics.Declared, a PrometheusRule copy that drifted from its source, and a rule
-// expression that does not parse.
+// topics.Declared, a setting a component must take from a Secret that it does not
+// (missing, or written in the manifests), a PrometheusRule copy that drifted from its
+// source, and a rule expression that does not parse.
 func TestMistakesFound(t *testing.T) {
 	cases := []struct {
 		name, file, old, new, want string
@@ -48,6 +49,12 @@ func TestMistakesFound(t *testing.T) {
 		{"partitions departs from PARTITIONS", "deploy/k8s/base/config.yaml", `PARTITIONS: "6"`, `PARTITIONS: "12"`, "partitions 6, topics.Declared says 12", false},
 		{"INSTANCE not from the pod name", "deploy/k8s/base/processor.yaml", "fieldPath: metadata.name", "fieldPath: metadata.uid", "INSTANCE must come from the pod's name", false},
 		{"readiness path", "deploy/k8s/base/api.yaml", "path: /ready", "path: /health", "want /ready", false},
+		{"api without the admission key", "deploy/k8s/base/api.yaml", secretEnv("ADMISSION_SIGNING_KEY"), "", "Deployment api container ticketd: ADMISSION_SIGNING_KEY must come from a Secret", false},
+		{"secret as a literal value", "deploy/k8s/base/api.yaml", secretEnv("POW_SECRET"), "            - name: POW_SECRET\n              value: development-secret-0123456789abcdef\n", "POW_SECRET must come from a Secret", false},
+		{"payments worker without the Stripe key", "deploy/k8s/base/payments.yaml", secretEnv("STRIPE_SECRET_KEY"), "", "Deployment payments container ticketd: STRIPE_SECRET_KEY must come from a Secret", false},
+		{"secret in the ConfigMap", "deploy/k8s/base/config.yaml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  WEBHOOK_SECRET: whsec_0123456789\n", "WEBHOOK_SECRET is a secret", false},
+		{"secret as a literal value elsewhere", "deploy/k8s/base/sink.yaml", "            - name: GOMEMLIMIT\n", "            - name: STRIPE_SECRET_KEY\n              value: sk_live_0123456789\n            - name: GOMEMLIMIT\n", "Deployment sink container ticketd: STRIPE_SECRET_KEY is a secret", false},
+		{"secret key the Secret lacks", "deploy/k8s/base/api.yaml", "key: POW_SECRET", "key: POW_SECRETS", "Secret ticketd-secrets has no key POW_SECRETS", false},
 		{"scaled workload with replicas", "deploy/k8s/base/processor.yaml", "  serviceName: processor\n", "  serviceName: processor\n  replicas: 3\n", "owns the count", false},
 		{"rule copy drift", "deploy/k8s/base/prometheusrule.yaml", "severity: page", "severity: pager", "differs from the rule files", false},
 		{"rule file not loaded", "deploy/prometheus/rules/extra.yml", "", "groups: []\n", "not in the rule_files", false},
@@ -118,6 +125,13 @@ func copyRepo(t *testing.T) string {
 		}
 	}
 	return dst
+}
+
+// secretEnv is an env entry of the manifests that sets name from its key of the
+// Secret ticketd-secrets.
+func secretEnv(name string) string {
+	return "            - name: " + name + "\n              valueFrom:\n                secretKeyRef:\n" +
+		"                  name: ticketd-secrets\n                  key: " + name + "\n"
 }
 
 // edit replaces the first occurrence of old in file, which must be there.
