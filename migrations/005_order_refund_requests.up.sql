@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS order_refund_requests (
     attempts         integer NOT NULL DEFAULT 0, -- the payments worker's
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL, -- last change or attempt: the worker waits a grace period after it
-    resolved_at      timestamptz,          -- set by a person once a refused restock is dealt with
+    resolved_at      timestamptz,          -- set by a person who dealt with a refund the worker cannot finish
     UNIQUE (order_id, idempotency_key)
 );
 

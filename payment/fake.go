@@ -208,7 +208,7 @@ func (f *FakeRefunds) Claim(_ context.Context, staleBefore, createdAfter time.Ti
 	return out, nil
 }
 
-// Unrestocked implements Refunds (a refused refund counts until the test drops it).
+// Unrestocked implements Refunds (the Fake has no resolved refunds).
 func (f *FakeRefunds) Unrestocked(_ context.Context, staleBefore time.Time) (map[RefundStatus]int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -105,8 +105,8 @@ type Refunds interface {
 	// the grace period.
 	Claim(ctx context.Context, staleBefore, createdAfter time.Time, n int, now time.Time) ([]OrderRefund, error)
 	// Unrestocked counts the refunds whose money went (or may have gone) back while
-	// their tickets are not back on sale: requested and refunded ones created
-	// before staleBefore, and refused ones no person has resolved.
+	// their tickets are not back on sale, and that no person has resolved:
+	// requested and refunded ones created before staleBefore, and refused ones.
 	Unrestocked(ctx context.Context, staleBefore time.Time) (map[RefundStatus]int, error)
 }
 
@@ -157,7 +157,7 @@ RETURNING ` + refundColumns
 
 const unrestockedSQL = `
 SELECT status, count(*) FROM order_refund_requests
-WHERE (status IN ('requested', 'refunded') AND created_at < $1) OR (status = 'refused' AND resolved_at IS NULL)
+WHERE resolved_at IS NULL AND (status = 'refused' OR (status IN ('requested', 'refunded') AND created_at < $1))
 GROUP BY status`
 
 // Record implements Refunds.
