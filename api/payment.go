@@ -31,6 +31,9 @@ type Payments struct {
 	// Reads answers the payment reads. Default: Deps.Reads, when it implements
 	// PaymentReads (a *Store does).
 	Reads PaymentReads
+	// Refunds is the refund outbox of admin refunds. Default: in the database of
+	// Deps.Reads, when it is a *Store.
+	Refunds payment.Refunds
 }
 
 // Limits of the payment routes.
@@ -48,6 +51,7 @@ const (
 type paymentState struct {
 	provider payment.Provider
 	reads    PaymentReads
+	refunds  payment.Refunds
 	webhook  *payment.Webhook
 	webhooks *prometheus.CounterVec
 }
@@ -67,6 +71,14 @@ func newPaymentState(s *server, p *Payments) (*paymentState, error) {
 	if p.Provider == nil {
 		return nil, errors.New("api: Payments.Provider is required")
 	}
+	refunds := p.Refunds
+	if refunds == nil {
+		st, ok := s.deps.Reads.(*Store)
+		if !ok {
+			return nil, errors.New("api: Payments.Refunds is required when Deps.Reads is not a *Store")
+		}
+		refunds = payment.NewPgRefunds(st.pool)
+	}
 	hook, err := payment.NewWebhook(p.Webhook, webhookPublisher{s})
 	if err != nil {
 		return nil, err
@@ -79,7 +91,7 @@ func newPaymentState(s *server, p *Payments) (*paymentState, error) {
 		payment.CodeSignatureMissing, payment.CodeSignatureInvalid, payment.CodeSignatureStale, payment.CodePayloadInvalid} {
 		webhooks.WithLabelValues(o)
 	}
-	return &paymentState{provider: p.Provider, reads: reads, webhook: hook, webhooks: webhooks}, nil
+	return &paymentState{provider: p.Provider, reads: reads, refunds: refunds, webhook: hook, webhooks: webhooks}, nil
 }
 
 // webhookPublisher publishes the webhook's commands through the API's publish path.
@@ -287,14 +299,13 @@ type refundJSON struct {
 	Status    RequestStatus `json:"status"`
 }
 
-// refundKeyPrefix makes the processor's idempotency key of a refund from the
-// admin's Idempotency-Key (scoped to the zone, like every key).
-const refundKeyPrefix = "refund:"
-
 // refundOrder refunds tickets of a paid order at the provider, then publishes
 // order.refund so the single writer puts them back on sale. The Idempotency-Key
 // header (required) keys both: the provider's refund (with the order id), so a
-// retry refunds once, and the command, so it restocks once.
+// retry refunds once, and the command, so it restocks once. The refund is written
+// to the refund outbox before the provider is asked (payment/outbox.go): whatever
+// stops this request half-way, the payments worker finishes it with the same keys,
+// and a retry of the admin's continues it.
 func (s *server) refundOrder(c *gin.Context) {
 	if !s.paymentsEnabled(c) {
 		return
@@ -322,34 +333,32 @@ func (s *server) refundOrder(c *gin.Context) {
 		s.fail(c, readError(err, notFound("order_not_found", "order not found")))
 		return
 	}
-	qty, bad := refundQuantity(&op, b.Quantity)
+	rec, bad := s.recordRefund(c, &op, key, b.Quantity)
 	if bad != nil {
 		s.fail(c, bad)
 		return
 	}
-	amount := qty * (op.Amount / op.Order.Quantity)
-	pctx, pcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), providerTimeout)
-	ref, err := s.payments.provider.Refund(pctx, payment.RefundRequest{IntentID: op.IntentID, Amount: amount,
-		IdempotencyKey: payment.OrderRefundKey(orderID.String() + ":" + key), Reason: "requested_by_customer"})
-	pcancel()
-	if err != nil {
-		s.fail(c, unavailable("payment_provider_unavailable", "the refund failed at the provider; retry with the same Idempotency-Key", err))
+	out := refundJSON{OrderID: rec.OrderID, RefundID: rec.RefundID, Quantity: rec.Quantity, Amount: rec.Amount,
+		Currency: op.Currency, RequestID: rec.RequestID, Status: RequestPending}
+	if rec.Status == payment.RefundRestocked || rec.Status == payment.RefundRestockRefused {
+		s.answerFinishedRefund(c, &rec, out)
 		return
 	}
-	o := &op.Order
-	cmd := s.newCommand(topics.CmdRefundOrder, o.EventID, o.ZoneID, refundKeyPrefix+key)
-	cmd.Refund = &topics.Refund{OrderID: o.ID, HoldID: o.HoldID, Quantity: qty, CustomerID: o.CustomerID,
-		RefundID: ref.ID, Amount: amount}
+	if rec.RefundID == "" && !s.refundAtProvider(c, &rec) {
+		return
+	}
+	out.RefundID = rec.RefundID
+	cmd := rec.Command(s.now())
 	if !s.publishAdmitted(c, cmd) {
 		return
 	}
-	out := refundJSON{OrderID: o.ID, RefundID: ref.ID, Quantity: qty, Amount: amount, Currency: op.Currency,
-		RequestID: cmd.RequestID, Status: RequestPending}
 	if results, ok := s.awaitResults(c, cmd.RequestID); ok {
 		if r := results[0]; r.Status != RequestSucceeded {
 			// Money went back but the tickets did not: the read model and the
-			// processor disagree on what was sold. Said loudly; nothing to undo.
-			s.cfg.Logger.Error("api: refunded at the provider, restock refused", "order", o.ID, "refund", ref.ID,
+			// processor disagree on what was sold. The sink records the refusal
+			// on the refund (ticket_payments_refunds_unrestocked, an alert);
+			// nothing to undo here.
+			s.cfg.Logger.Error("api: refunded at the provider, restock refused", "order", rec.OrderID, "refund", rec.RefundID,
 				"reason", r.Reason)
 			s.fail(c, rejectionError(r.Reason, r.Message, r.Available))
 			return
@@ -359,6 +368,90 @@ func (s *server) refundOrder(c *gin.Context) {
 		return
 	}
 	s.accepted(c, "/requests/"+cmd.RequestID.String(), out)
+}
+
+// recordRefund returns the refund of the order under the admin's key from the
+// refund outbox, recording it first when it is new. A retry carries on with the
+// recorded refund (its quantity, amount and request id); asking another quantity
+// under the same key is an idempotency conflict, as the writer would answer.
+func (s *server) recordRefund(c *gin.Context, op *OrderPayment, key string, asked *int64) (payment.OrderRefund, *Error) {
+	ctx, cancel := s.queryCtx(c)
+	defer cancel()
+	refunds := s.payments.refunds
+	rec, err := refunds.Find(ctx, op.Order.ID, key)
+	switch {
+	case err == nil:
+		if asked != nil && *asked != rec.Quantity {
+			return rec, rejectionError(topics.ReasonIdempotencyConflict, "", nil)
+		}
+	case errors.Is(err, payment.ErrRefundNotFound):
+		qty, bad := refundQuantity(op, asked)
+		if bad != nil {
+			return rec, bad
+		}
+		o := &op.Order
+		cmd := s.newCommand(topics.CmdRefundOrder, o.EventID, o.ZoneID, "")
+		rec = payment.OrderRefund{RequestID: cmd.RequestID, OrderID: o.ID, Key: key, EventID: o.EventID, ZoneID: o.ZoneID,
+			HoldID: o.HoldID, CustomerID: o.CustomerID, IntentID: op.IntentID, Quantity: qty,
+			Amount: qty * (op.Amount / o.Quantity)}
+	default:
+		return rec, readError(err, nil)
+	}
+	// Recording an existing refund again marks this attempt on it, so that the
+	// payments worker leaves it to this request for its grace period.
+	rec, err = refunds.Record(ctx, rec, s.now())
+	if err != nil {
+		return rec, readError(err, nil)
+	}
+	return rec, nil
+}
+
+// refundAtProvider refunds rec at the provider and records the answer on it, or
+// answers 503 as a retry is what the admin should do; the payments worker retries
+// meanwhile, with the same key.
+func (s *server) refundAtProvider(c *gin.Context, rec *payment.OrderRefund) bool {
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), providerTimeout)
+	ref, err := s.payments.provider.Refund(pctx, rec.ProviderRequest())
+	pcancel()
+	// The outcome is written whatever becomes of this request.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.cfg.QueryTimeout)
+	defer wcancel()
+	switch {
+	case errors.Is(err, payment.ErrRefused):
+		if werr := s.payments.refunds.MarkFailed(wctx, rec.RequestID, err.Error(), s.now()); werr != nil {
+			s.cfg.Logger.Warn("api: record a refund the provider refused", "order", rec.OrderID, "err", werr)
+		}
+	case err == nil:
+		rec.RefundID, rec.Status = ref.ID, payment.RefundRefunded
+		if werr := s.payments.refunds.MarkRefunded(wctx, rec.RequestID, ref.ID, s.now()); werr != nil {
+			// The command carries the refund id, and the sink records it with
+			// the restock; should the command be lost too, the worker asks the
+			// provider again with the same key.
+			s.cfg.Logger.Warn("api: record the provider's refund", "order", rec.OrderID, "refund", ref.ID, "err", werr)
+		}
+		return true
+	}
+	s.fail(c, unavailable("payment_provider_unavailable", "the refund failed at the provider; retry with the same Idempotency-Key", err))
+	return false
+}
+
+// answerFinishedRefund answers a retry of a refund the writer decided: from the
+// outbox, publishing nothing, so the answer does not depend on how long the
+// writer remembers keys. It answers like a retry published again would: 202 to
+// poll, or with Prefer: wait the decision (201, or the refusal).
+func (s *server) answerFinishedRefund(c *gin.Context, rec *payment.OrderRefund, out refundJSON) {
+	d, asked := preferWait(c.Request.Header)
+	if !asked {
+		s.accepted(c, "/requests/"+rec.RequestID.String(), out)
+		return
+	}
+	c.Header("Preference-Applied", preferenceApplied(min(d, s.cfg.WaitMax)))
+	if rec.Status == payment.RefundRestockRefused {
+		s.fail(c, rejectionError(topics.Reason(rec.Reason), "", nil))
+		return
+	}
+	out.Status = RequestSucceeded
+	c.JSON(http.StatusCreated, out)
 }
 
 // refundQuantity is how many tickets a refund takes back, or why it cannot.

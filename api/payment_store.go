@@ -41,7 +41,9 @@ type HoldPrice struct {
 }
 
 // OrderPayment is an order and its payment: IntentID is empty for an order of a
-// free zone. Refunded is the tickets refunded so far.
+// free zone. Refunded is the tickets refunded so far: back on sale
+// (order_refunds), or refunded (or being refunded) at the provider and not
+// restocked, from the refund outbox.
 type OrderPayment struct {
 	Order    Order
 	IntentID string
@@ -59,6 +61,8 @@ const sqlOrderPayment = `
 SELECT o.id, o.hold_id, o.event_id, o.zone_id, o.quantity, o.customer_id, o.created_at,
        o.payment_intent_id, o.amount, o.currency,
        COALESCE((SELECT sum(quantity) FROM order_refunds r WHERE r.order_id = o.id), 0)
+       + COALESCE((SELECT sum(quantity) FROM order_refund_requests q
+                   WHERE q.order_id = o.id AND q.status IN ('requested', 'refunded', 'refused')), 0)
 FROM orders o WHERE o.id = $1`
 
 const sqlHoldPayment = `

@@ -64,9 +64,10 @@ func (f *fakePaymentReads) OrderPayment(_ context.Context, id uuid.UUID) (OrderP
 
 type payFixture struct {
 	*fixture
-	fake  *payment.Fake
-	pays  *fakePaymentReads
-	order OrderPayment
+	fake    *payment.Fake
+	pays    *fakePaymentReads
+	refunds *payment.FakeRefunds
+	order   OrderPayment
 }
 
 // newPayFixture is the API fixture with payments: its hold is in a zone priced
@@ -74,7 +75,7 @@ type payFixture struct {
 // processor: every command succeeds at once.
 func newPayFixture(t *testing.T) *payFixture {
 	f := newFixture(t, Config{})
-	pf := &payFixture{fixture: f, fake: payment.NewFake(), pays: &fakePaymentReads{
+	pf := &payFixture{fixture: f, fake: payment.NewFake(), refunds: payment.NewFakeRefunds(), pays: &fakePaymentReads{
 		holds: map[uuid.UUID]HoldPrice{}, orders: map[uuid.UUID]OrderPayment{}, payments: map[uuid.UUID]HoldPayment{}}}
 	pf.pays.holds[f.hold.ID] = HoldPrice{Hold: f.hold, PriceMinor: testPrice, Currency: "eur"}
 	paid, err := pf.fake.CreateIntent(context.Background(), payment.IntentRequest{Amount: 3 * testPrice, Currency: "eur", IdempotencyKey: "order"})
@@ -87,7 +88,7 @@ func newPayFixture(t *testing.T) *payFixture {
 	pf.pays.orders[pf.order.Order.ID] = pf.order
 	srv, err := newServer(Config{AdminTokens: []string{testAdminToken}, Partitions: testPartitions}, Deps{
 		Publisher: f.pub, Reads: f.reads, Registry: prometheus.NewRegistry(), Ready: func(context.Context) error { return nil },
-		Payments: &Payments{Provider: pf.fake, Reads: pf.pays, Webhook: payment.WebhookConfig{Secret: testWebhookSecret}},
+		Payments: &Payments{Provider: pf.fake, Reads: pf.pays, Refunds: pf.refunds, Webhook: payment.WebhookConfig{Secret: testWebhookSecret}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +279,97 @@ func TestRefundOrder(t *testing.T) {
 	}
 	if w := f.do(http.MethodPost, path, `{}`, "Idempotency-Key", "r3"); w.Code != http.StatusUnauthorized {
 		t.Fatalf("without admin token: %d", w.Code)
+	}
+}
+
+func TestRefundOrderRecordedBeforeProvider(t *testing.T) {
+	// Proves an admin refund is in the refund outbox before the provider is asked: a provider failure leaves it requested (503 as before, the worker retries with the same key), a publish failure leaves it refunded with the provider's refund id, and a retry under the same Idempotency-Key carries on with the recorded refund (same request id, no second refund), or answers 409 idempotency_conflict for another quantity.
+	f := newPayFixture(t)
+	path := "/orders/" + f.order.Order.ID.String() + "/refund"
+	f.fake.FailRefunds(1)
+	if w := f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "k1"); w.Code != http.StatusServiceUnavailable ||
+		errCode(t, w.Body.Bytes()) != "payment_provider_unavailable" {
+		t.Fatalf("provider down: %d %s", w.Code, w.Body)
+	}
+	rec, err := f.refunds.Find(context.Background(), f.order.Order.ID, "k1")
+	if err != nil || rec.Status != payment.RefundRequested || rec.Quantity != 1 || rec.Amount != testPrice ||
+		rec.IntentID != f.order.IntentID || rec.HoldID != f.order.Order.HoldID {
+		t.Fatalf("recorded %+v %v", rec, err)
+	}
+	f.assertNothingPublished()
+
+	f.pub.mu.Lock()
+	f.pub.err = errors.New("kafka unreachable")
+	f.pub.mu.Unlock()
+	if w := f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "k1"); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("kafka down: %d %s", w.Code, w.Body)
+	}
+	rec = f.refunds.Get(rec.RequestID)
+	if rec.Status != payment.RefundRefunded || rec.RefundID == "" {
+		t.Fatalf("after the provider's refund: %+v", rec)
+	}
+	f.pub.mu.Lock()
+	f.pub.err = nil
+	f.pub.mu.Unlock()
+	w := f.admin(http.MethodPost, path, "", "Idempotency-Key", "k1", "Prefer", "wait=2")
+	body := jsonOf(t, w.Body.Bytes())
+	if w.Code != http.StatusCreated || body["request_id"] != rec.RequestID.String() || body["refund_id"] != rec.RefundID ||
+		body["quantity"] != float64(1) {
+		t.Fatalf("retry: %d %s", w.Code, w.Body)
+	}
+	if cmds := f.pub.published(); len(cmds) != 1 || cmds[0].RequestID != rec.RequestID || cmds[0].Refund.RefundID != rec.RefundID {
+		t.Fatalf("published %+v", cmds)
+	}
+	if got := f.fake.Refunded(f.order.IntentID); got != testPrice {
+		t.Fatalf("refunded %d at the provider, want %d once", got, testPrice)
+	}
+	if w := f.admin(http.MethodPost, path, `{"quantity":2}`, "Idempotency-Key", "k1"); w.Code != http.StatusConflict ||
+		errCode(t, w.Body.Bytes()) != string(topics.ReasonIdempotencyConflict) {
+		t.Fatalf("other quantity, same key: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestRefundOrderFinishedAnsweredFromOutbox(t *testing.T) {
+	// Proves a retry of a refund the writer decided is answered from the refund outbox without publishing again, as the first answer was: 201 once restocked, the writer's refusal (409 refund_over_sold) once refused, 202 without Prefer: wait.
+	f := newPayFixture(t)
+	path := "/orders/" + f.order.Order.ID.String() + "/refund"
+	f.pub.onPublish = func(cmd *topics.Command) {
+		f.reads.setResult(RequestResult{ID: cmd.RequestID, Type: cmd.Type, EventID: cmd.EventID, ZoneID: cmd.ZoneID,
+			Status: RequestRejected, Reason: topics.ReasonRefundOverSold, DecidedAt: time.Now()})
+	}
+	w := f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "refused", "Prefer", "wait=2")
+	if w.Code != http.StatusConflict || errCode(t, w.Body.Bytes()) != string(topics.ReasonRefundOverSold) {
+		t.Fatalf("refused restock: %d %s", w.Code, w.Body)
+	}
+	refused, _ := f.refunds.Find(context.Background(), f.order.Order.ID, "refused")
+	f.refunds.Finish(refused.RequestID, payment.RefundRestockRefused, string(topics.ReasonRefundOverSold))
+	if w := f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "refused", "Prefer", "wait=2"); w.Code != http.StatusConflict ||
+		errCode(t, w.Body.Bytes()) != string(topics.ReasonRefundOverSold) {
+		t.Fatalf("refused, retried: %d %s", w.Code, w.Body)
+	}
+
+	f.pub.onPublish = nil
+	w = f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "done")
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("refund: %d %s", w.Code, w.Body)
+	}
+	done, _ := f.refunds.Find(context.Background(), f.order.Order.ID, "done")
+	f.refunds.Finish(done.RequestID, payment.RefundRestocked, "")
+	published := len(f.pub.published())
+	w = f.admin(http.MethodPost, path, `{"quantity":1}`, "Idempotency-Key", "done", "Prefer", "wait=2")
+	if body := jsonOf(t, w.Body.Bytes()); w.Code != http.StatusCreated || body["status"] != string(RequestSucceeded) ||
+		body["request_id"] != done.RequestID.String() || body["refund_id"] != done.RefundID {
+		t.Fatalf("restocked, retried: %d %s", w.Code, w.Body)
+	}
+	if w := f.admin(http.MethodPost, path, "", "Idempotency-Key", "done"); w.Code != http.StatusAccepted ||
+		w.Header().Get("Location") != "/requests/"+done.RequestID.String() {
+		t.Fatalf("restocked, retried without wait: %d %s", w.Code, w.Body)
+	}
+	if n := len(f.pub.published()); n != published {
+		t.Fatalf("published %d more for finished refunds", n-published)
+	}
+	if got := f.fake.Refunded(f.order.IntentID); got != 2*testPrice {
+		t.Fatalf("refunded %d at the provider, want %d", got, 2*testPrice)
 	}
 }
 

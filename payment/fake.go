@@ -2,9 +2,12 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Fake is an in-memory Provider for tests. It honours idempotency keys like a real
@@ -16,6 +19,19 @@ type Fake struct {
 	byKey   map[string]any
 	refunds map[string]int64 // intent -> refunded amount
 	cancels int
+	// refundFails is how many refund calls fail next, as an unreachable provider.
+	refundFails int
+}
+
+// ErrUnreachable is the Fake's retryable failure (FailRefunds).
+var ErrUnreachable = errors.New("payment: fake: provider unreachable")
+
+// FailRefunds makes the next n refund calls fail with ErrUnreachable, before they
+// reach the provider.
+func (f *Fake) FailRefunds(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refundFails = n
 }
 
 // NewFake returns an empty Fake.
@@ -66,6 +82,10 @@ func (f *Fake) CancelIntent(_ context.Context, id, key string) error {
 func (f *Fake) Refund(_ context.Context, req RefundRequest) (RefundResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.refundFails > 0 {
+		f.refundFails--
+		return RefundResult{}, ErrUnreachable
+	}
 	if v, ok := f.byKey[req.IdempotencyKey]; ok {
 		return v.(RefundResult), nil
 	}
@@ -108,4 +128,119 @@ func (f *Fake) Cancels() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cancels
+}
+
+// FakeRefunds is an in-memory refund outbox for tests; Finish plays the sink.
+type FakeRefunds struct {
+	mu   sync.Mutex
+	rows []*OrderRefund
+}
+
+// NewFakeRefunds returns an empty outbox.
+func NewFakeRefunds() *FakeRefunds { return &FakeRefunds{} }
+
+func (f *FakeRefunds) find(match func(*OrderRefund) bool) *OrderRefund {
+	for _, r := range f.rows {
+		if match(r) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Record implements Refunds.
+func (f *FakeRefunds) Record(_ context.Context, r OrderRefund, now time.Time) (OrderRefund, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old := f.find(func(o *OrderRefund) bool { return o.OrderID == r.OrderID && o.Key == r.Key }); old != nil {
+		old.UpdatedAt = now
+		return *old, nil
+	}
+	r.Status, r.RefundID, r.Reason, r.Attempts, r.CreatedAt, r.UpdatedAt = RefundRequested, "", "", 0, now, now
+	f.rows = append(f.rows, &r)
+	return r, nil
+}
+
+// Find implements Refunds.
+func (f *FakeRefunds) Find(_ context.Context, order uuid.UUID, key string) (OrderRefund, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.find(func(o *OrderRefund) bool { return o.OrderID == order && o.Key == key }); r != nil {
+		return *r, nil
+	}
+	return OrderRefund{}, ErrRefundNotFound
+}
+
+// MarkRefunded implements Refunds.
+func (f *FakeRefunds) MarkRefunded(_ context.Context, id uuid.UUID, refundID string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.find(func(o *OrderRefund) bool { return o.RequestID == id }); r != nil &&
+		(r.Status == RefundRequested || r.Status == RefundFailed) {
+		r.Status, r.RefundID, r.Reason, r.UpdatedAt = RefundRefunded, refundID, "", now
+	}
+	return nil
+}
+
+// MarkFailed implements Refunds.
+func (f *FakeRefunds) MarkFailed(_ context.Context, id uuid.UUID, reason string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.find(func(o *OrderRefund) bool { return o.RequestID == id }); r != nil && r.Status == RefundRequested {
+		r.Status, r.Reason, r.UpdatedAt = RefundFailed, reason, now
+	}
+	return nil
+}
+
+// Claim implements Refunds.
+func (f *FakeRefunds) Claim(_ context.Context, staleBefore, createdAfter time.Time, n int, now time.Time) ([]OrderRefund, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []OrderRefund
+	for _, r := range f.rows {
+		if len(out) < n && (r.Status == RefundRequested || r.Status == RefundRefunded) &&
+			r.UpdatedAt.Before(staleBefore) && r.CreatedAt.After(createdAfter) {
+			r.UpdatedAt = now
+			r.Attempts++
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+// Unrestocked implements Refunds (the Fake has no resolved refunds).
+func (f *FakeRefunds) Unrestocked(_ context.Context, staleBefore time.Time) (map[RefundStatus]int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[RefundStatus]int{}
+	for _, s := range UnrestockedStatuses {
+		out[s] = 0
+	}
+	for _, r := range f.rows {
+		if r.Status == RefundRestockRefused || (r.Status == RefundRequested || r.Status == RefundRefunded) && r.CreatedAt.Before(staleBefore) {
+			out[r.Status]++
+		}
+	}
+	return out, nil
+}
+
+// Finish plays the sink applying the writer's answer to a refund's command:
+// restocked, or refused with the reason.
+func (f *FakeRefunds) Finish(id uuid.UUID, status RefundStatus, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.find(func(o *OrderRefund) bool { return o.RequestID == id }); r != nil &&
+		(r.Status == RefundRequested || r.Status == RefundRefunded) {
+		r.Status, r.Reason = status, reason
+	}
+}
+
+// Get returns the refund with the request id (zero when none).
+func (f *FakeRefunds) Get(id uuid.UUID) OrderRefund {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.find(func(o *OrderRefund) bool { return o.RequestID == id }); r != nil {
+		return *r
+	}
+	return OrderRefund{}
 }

@@ -15,7 +15,10 @@ import (
 // The payment rows of a batch (docs/adr/0008-payments.md): zone prices ride on the
 // zone rows; these are the payments by intent, the holds a payment extended, the
 // orders' payments, and the refunds. They are written after the holds and orders of
-// the same batch, whose rows they update.
+// the same batch, whose rows they update. The writer's answer to an admin refund
+// also finishes its row of the refund outbox (order_refund_requests, written by
+// the API and the payments worker): restocked or refused, in the same transaction,
+// so that the worker never publishes again a refund the read model has.
 
 type paymentPlan struct {
 	byIntent map[string]int // index in payments
@@ -23,6 +26,31 @@ type paymentPlan struct {
 	extended holdPaymentRows
 	paid     orderPaymentRows
 	refunds  refundRows
+	finished finishedRefundRows
+}
+
+// finishedRefundRows are the refund outbox rows the batch finishes, once per
+// request: the writer's first answer (a replay repeats it).
+type finishedRefundRows struct {
+	seen      map[uuid.UUID]bool
+	requestID [][16]byte
+	status    []string
+	reason    []pgtype.Text
+	refundID  []pgtype.Text
+}
+
+func (f *finishedRefundRows) add(id uuid.UUID, status, reason, refundID string) {
+	if f.seen == nil {
+		f.seen = make(map[uuid.UUID]bool)
+	}
+	if f.seen[id] {
+		return
+	}
+	f.seen[id] = true
+	f.requestID = append(f.requestID, [16]byte(id))
+	f.status = append(f.status, status)
+	f.reason = append(f.reason, text(reason))
+	f.refundID = append(f.refundID, text(refundID))
 }
 
 type paymentRows struct {
@@ -110,6 +138,14 @@ func (pp *paymentPlan) collect(e *topics.Outcome) {
 		r.quantity = append(r.quantity, e.Refund.Quantity)
 		r.amount = append(r.amount, e.Refund.Amount)
 		r.created = append(r.created, e.Time)
+		pp.finished.add(e.RequestID, "restocked", "", e.Refund.RefundID)
+	case commandType(e) != topics.CmdRefundOrder:
+	case e.Type == topics.OutRequestRejected:
+		pp.finished.add(e.RequestID, "refused", string(e.Rejection.Reason), "")
+	case e.Type == topics.OutRequestReplayed && e.Replay.Rejection != nil:
+		pp.finished.add(e.RequestID, "refused", string(e.Replay.Rejection.Reason), "")
+	case e.Type == topics.OutRequestReplayed:
+		pp.finished.add(e.RequestID, "restocked", "", "")
 	}
 }
 
@@ -160,6 +196,9 @@ func (pp *paymentPlan) queue(b *pgx.Batch) {
 	if r := pp.refunds; len(r.refundID) > 0 {
 		b.Queue(insertRefundsSQL, r.refundID, r.orderID, r.eventID, r.zoneID, r.quantity, r.amount, r.created)
 	}
+	if f := pp.finished; len(f.requestID) > 0 {
+		b.Queue(finishRefundRequestsSQL, f.requestID, f.status, f.reason, f.refundID)
+	}
 }
 
 // upsertPaymentsSQL writes each intent's newest state; updated_at keeps a newer row.
@@ -190,3 +229,12 @@ const insertRefundsSQL = `
 INSERT INTO order_refunds (refund_id, order_id, event_id, zone_id, quantity, amount, created_at)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::bigint[], $7::timestamptz[])
 ON CONFLICT (refund_id) DO NOTHING`
+
+// finishRefundRequestsSQL finishes the admin refunds the writer answered: a row
+// finished already keeps its first answer. A request id that is no row (a refund
+// published before the outbox existed) changes nothing.
+const finishRefundRequestsSQL = `
+UPDATE order_refund_requests q SET status = u.status, reason = u.reason,
+    refund_id = COALESCE(q.refund_id, u.refund_id), updated_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(request_id, status, reason, refund_id)
+WHERE q.request_id = u.request_id AND q.status IN ('requested', 'refunded', 'failed')`

@@ -1,11 +1,14 @@
 package sink
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/ultimate-ticket/ultimate-ticket/payment"
 	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
@@ -65,5 +68,89 @@ func TestCollapsePayments(t *testing.T) {
 	bad.Payment = nil
 	if check(&bad) == nil {
 		t.Fatal("payment.refund_required without a payment passed the check")
+	}
+}
+
+func TestRefundOutboxFinishedWithTheRestock(t *testing.T) {
+	// Proves the sink finishes admin refunds of the refund outbox in the transaction that applies the writer's answer: order.refunded (or its replay) marks a refund restocked with the provider's refund id, a rejection (or its replay) refused with the reason, and a row finished keeps its first answer; the outbox's own queries then see nothing left to do but the refusal.
+	e := newEnv(t, 1)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	zone, show := uuid.New(), uuid.New()
+	refunds := payment.NewPgRefunds(e.pool)
+	rec := func(key string, refundID string) payment.OrderRefund {
+		r, err := refunds.Record(ctx, payment.OrderRefund{RequestID: uuid.New(), OrderID: uuid.New(), Key: key, EventID: show,
+			ZoneID: zone, HoldID: uuid.New(), IntentID: "pi_" + key, Quantity: 1, Amount: 2500}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refundID != "" {
+			if err := refunds.MarkRefunded(ctx, r.RequestID, refundID, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	restocked, replayed, refused, replayRefused, open := rec("a", "re_a"), rec("b", "re_b"), rec("c", "re_c"), rec("d", "re_d"), rec("e", "")
+	inv := topics.Inventory{Capacity: 10, Available: 9, Sold: 1}
+	out := func(typ topics.OutcomeType, r payment.OrderRefund, at time.Duration) *topics.Outcome {
+		return &topics.Outcome{Version: 1, Type: typ, Time: t0.Add(at), EventID: show, ZoneID: zone, RequestID: r.RequestID,
+			IdempotencyKey: payment.RefundCommandKeyPrefix + r.Key, CommandType: topics.CmdRefundOrder, Zone: inv}
+	}
+	done := out(topics.OutOrderRefunded, restocked, time.Second)
+	done.Refund = &topics.Refund{OrderID: restocked.OrderID, HoldID: restocked.HoldID, Quantity: 1, RefundID: "re_a", Amount: 2500}
+	again := out(topics.OutRequestReplayed, restocked, 2*time.Second)
+	again.Replay = &topics.Replay{OriginalRequestID: restocked.RequestID, OriginalType: topics.OutRequestRejected,
+		Rejection: &topics.Rejection{Reason: topics.ReasonRefundOverSold}}
+	rep := out(topics.OutRequestReplayed, replayed, 3*time.Second)
+	rep.Replay = &topics.Replay{OriginalRequestID: replayed.RequestID, OriginalType: topics.OutOrderRefunded}
+	no := out(topics.OutRequestRejected, refused, 4*time.Second)
+	no.Rejection = &topics.Rejection{Reason: topics.ReasonRefundOverSold, Message: "refund of more tickets than the zone sold"}
+	repNo := out(topics.OutRequestReplayed, replayRefused, 5*time.Second)
+	repNo.Replay = &topics.Replay{OriginalRequestID: replayRefused.RequestID, OriginalType: topics.OutRequestRejected,
+		Rejection: &topics.Rejection{Reason: topics.ReasonIdempotencyConflict}}
+	e.produce(t, []*topics.Outcome{done, again, rep, no, repNo})
+	s, _ := e.sink(t, 100)
+	stop, _ := run(ctx, s)
+	e.caughtUp(t)
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		r              payment.OrderRefund
+		status, reason string
+	}{
+		{restocked, "restocked", ""}, {replayed, "restocked", ""}, {refused, "refused", "refund_over_sold"},
+		{replayRefused, "refused", "idempotency_conflict"}, {open, "requested", ""},
+	} {
+		got, err := refunds.Find(ctx, c.r.OrderID, c.r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Status) != c.status || got.Reason != c.reason {
+			t.Errorf("refund %s: %s %q, want %s %q", c.r.Key, got.Status, got.Reason, c.status, c.reason)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM order_refunds WHERE refund_id = 're_a'`); n != 1 {
+		t.Errorf("order_refunds rows of re_a = %d, want 1", n)
+	}
+	now := t0.Add(time.Hour)
+	counts, err := refunds.Unrestocked(ctx, now.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[payment.RefundRestockRefused] != 2 || counts[payment.RefundRequested] != 1 || counts[payment.RefundRefunded] != 0 {
+		t.Errorf("unrestocked %v, want 2 refused and 1 requested", counts)
+	}
+	claimed, err := refunds.Claim(ctx, now.Add(-time.Minute), now.Add(-payment.RestockAgeMax), payment.RestockBatchMax, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 1 || claimed[0].RequestID != open.RequestID || claimed[0].Attempts != 1 {
+		t.Fatalf("claimed %+v, want the open refund once", claimed)
+	}
+	if again, err := refunds.Claim(ctx, now.Add(-time.Minute), now.Add(-payment.RestockAgeMax), payment.RestockBatchMax, now); err != nil || len(again) != 0 {
+		t.Fatalf("claimed again within the grace period: %+v %v", again, err)
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ultimate-ticket/ultimate-ticket/api"
+	"github.com/ultimate-ticket/ultimate-ticket/ingest"
 	"github.com/ultimate-ticket/ultimate-ticket/payment"
 	"github.com/ultimate-ticket/ultimate-ticket/processor/zone"
+	"github.com/ultimate-ticket/ultimate-ticket/topics"
 )
 
 // PaymentConfig are ticketd's payment settings (docs/adr/0008-payments.md). Without
@@ -26,6 +28,9 @@ type PaymentConfig struct {
 	FailurePolicy     string
 	PaymentExtension  time.Duration
 	ReconcileInterval time.Duration
+	// RestockGrace is how long an admin refund may stay unfinished before the
+	// payments worker finishes it (payment.RestockConfig.Grace).
+	RestockGrace time.Duration
 	// ReconcileFrom, ReconcileTo and ReconcileFix are `ticketd reconcile`'s range
 	// and whether it sends the confirms of payments without an order.
 	ReconcileFrom, ReconcileTo string
@@ -44,6 +49,7 @@ func (c *Config) paymentFlags(fs *flag.FlagSet) {
 	fs.StringVar(&p.FailurePolicy, "payment-failure-policy", envString("PAYMENT_FAILURE_POLICY", string(payment.FailureExpire)), "PAYMENT_FAILURE_POLICY: what payment_intent.payment_failed does to the hold: expire (leave it to expire; the buyer may retry) or release")
 	fs.DurationVar(&p.PaymentExtension, "payment-extension", envDuration("PAYMENT_EXTENSION", zone.PaymentExtensionDefault), "PAYMENT_EXTENSION: how long a hold lives at least after its payment started (once)")
 	fs.DurationVar(&p.ReconcileInterval, "reconcile-interval", envDuration("RECONCILE_INTERVAL", 5*time.Minute), "RECONCILE_INTERVAL: how often the payments worker reconciles the last 24 h with the provider")
+	fs.DurationVar(&p.RestockGrace, "refund-restock-grace", envDuration("REFUND_RESTOCK_GRACE", payment.RestockGraceDefault), "REFUND_RESTOCK_GRACE: how long an admin refund may stay unfinished (provider's answer unknown, or tickets not back on sale) before the payments worker finishes it")
 	fs.StringVar(&p.ReconcileFrom, "from", "", "reconcile: start of the range (RFC 3339, or a duration before now such as 24h; default 24h)")
 	fs.StringVar(&p.ReconcileTo, "to", "", "reconcile: end of the range (RFC 3339; default now)")
 	fs.BoolVar(&p.ReconcileFix, "fix", false, "reconcile: send the confirm of every payment without an order, as its webhook would have")
@@ -81,6 +87,9 @@ func (c Config) checkPayments(cmd string) error {
 	if p.ReconcileInterval < time.Second {
 		errs = append(errs, fmt.Errorf("RECONCILE_INTERVAL: %v is under 1s", p.ReconcileInterval))
 	}
+	if err := c.restockConfig(nil).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("REFUND_RESTOCK_GRACE: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -90,6 +99,10 @@ func (c Config) webhookConfig() payment.WebhookConfig {
 
 func (c Config) provider() (payment.Provider, error) {
 	return payment.NewStripe(payment.StripeConfig{SecretKey: c.Payments.StripeSecretKey, URL: c.Payments.StripeAPIURL})
+}
+
+func (c Config) restockConfig(log *slog.Logger) payment.RestockConfig {
+	return payment.RestockConfig{Grace: c.Payments.RestockGrace, Logger: log}.WithDefaults()
 }
 
 // apiPayments is the API's payment part, nil when payments are off.
@@ -105,8 +118,9 @@ func (c Config) apiPayments() (*api.Payments, error) {
 }
 
 // runPayments runs the payments worker: it acts on the processor's outcomes at the
-// provider (refunds, cancellations) and reconciles the last day every
-// RECONCILE_INTERVAL, exporting the differences by kind.
+// provider (refunds, cancellations), finishes admin refunds left half-done (the
+// refund outbox), and reconciles the last day every RECONCILE_INTERVAL, exporting
+// the differences by kind.
 func runPayments(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) error {
 	pool, err := openMigratedPool(ctx, cfg)
 	if err != nil {
@@ -122,6 +136,23 @@ func runPayments(ctx context.Context, cfg Config, log *slog.Logger, reg promethe
 	if err != nil {
 		return err
 	}
+	// A producer of its own, its client metrics unexported: the API's, in the same
+	// process under `ticketd all`, owns those names.
+	prod, err := ingest.New(cfg.ingestConfig(), prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+	restock, err := payment.NewRestocker(cfg.restockConfig(log), p, payment.NewPgRefunds(pool), producerPublisher{prod}, reg)
+	if err != nil {
+		return err
+	}
+	restocked := make(chan struct{})
+	go func() {
+		defer close(restocked)
+		restock.Run(ctx)
+	}()
+	defer func() { <-restocked }() // before the producer closes
 	diffs := promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{Name: "ticket_payments_reconcile_differences",
 		Help: "Differences found by the last reconciliation of the provider's succeeded payments with the orders, by kind."},
 		[]string{"kind"})
@@ -180,6 +211,13 @@ func runReconcile(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	}
 	return fixMissingOrders(ctx, cfg, log, found)
+}
+
+// producerPublisher publishes one command at a time through an ingest producer.
+type producerPublisher struct{ p *ingest.Producer }
+
+func (pp producerPublisher) Publish(ctx context.Context, cmd *topics.Command) error {
+	return pp.p.PublishAll(ctx, []*topics.Command{cmd})[0]
 }
 
 func reconcileRange(p PaymentConfig, now time.Time) (from, to time.Time, err error) {

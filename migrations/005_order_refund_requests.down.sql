@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS order_refund_requests_open;
+DROP TABLE IF EXISTS order_refund_requests;
