@@ -124,6 +124,7 @@ var rejectionKinds = map[topics.Reason]Kind{
 	topics.ReasonAdmissionExpired:           KindForbidden,
 	topics.ReasonAdmissionCustomerMismatch:  KindForbidden,
 	topics.ReasonAdmissionAllowanceExceeded: KindForbidden,
+	topics.ReasonAdmissionRequired:          KindUnauthorized,
 	topics.ReasonQueueNotOpen:               KindConflict,
 	topics.ReasonQueueNotFound:              KindNotFound,
 }

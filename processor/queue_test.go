@@ -95,8 +95,9 @@ func answerTo(all []topics.Outcome, id uuid.UUID) (topics.Outcome, bool) {
 // admitted one a second, and a processor killed mid-queue is replaced by one that
 // restores the queue from the changelog and goes on: everyone admitted exactly once,
 // in position order. Then admission holds are debited and forwarded to the zone
-// (placed there), an allowance is enforced, a zone's rejection credits the
-// admission back, and the zone's stock reaches the room.
+// (placed there), an allowance is enforced, a hold sent to the zone without an
+// admission is refused there, a zone's rejection credits the admission back, and
+// the zone's stock reaches the room.
 func TestWaitingRoomOnKafka(t *testing.T) {
 	brokers := testenv.Kafka(t)
 	names := testenv.Topics(t, 3)
@@ -160,6 +161,13 @@ func TestWaitingRoomOnKafka(t *testing.T) {
 		t.Fatalf("admission hold: %s %+v", o.Type, o.Rejection)
 	}
 	placed = append(placed, h)
+	// A hold sent straight to the zone, past the queue writer: the zone's own gate.
+	direct := &topics.Command{Type: topics.CmdPlaceHold, ZoneID: zone, IdempotencyKey: "direct",
+		Place: &topics.PlaceHold{Quantity: 1, CustomerID: "buyer-5"}}
+	w.send(t, direct)
+	if o := answer(direct.RequestID); o.Rejection == nil || o.Rejection.Reason != topics.ReasonAdmissionRequired {
+		t.Fatalf("a hold without admission: %s %+v", o.Type, o.Rejection)
+	}
 	if o := answer(hold("buyer-0", "b", 2)); o.Rejection == nil || o.Rejection.Reason != topics.ReasonAdmissionAllowanceExceeded {
 		t.Fatalf("over the allowance: %s %+v", o.Type, o.Rejection)
 	}

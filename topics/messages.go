@@ -263,8 +263,11 @@ const (
 	ReasonAdmissionExpired           Reason = "admission_expired"
 	ReasonAdmissionAllowanceExceeded Reason = "admission_allowance_exceeded"
 	ReasonAdmissionCustomerMismatch  Reason = "admission_customer_mismatch"
-	ReasonQueueNotOpen               Reason = "queue_not_open"
-	ReasonQueueNotFound              Reason = "queue_not_found"
+	// ReasonAdmissionRequired: a hold reached a zone sold behind its event's
+	// waiting room without an admission the queue writer debited.
+	ReasonAdmissionRequired Reason = "admission_required"
+	ReasonQueueNotOpen      Reason = "queue_not_open"
+	ReasonQueueNotFound     Reason = "queue_not_found"
 )
 
 // Rejection says why a request changed nothing. Available is the zone's available

@@ -83,3 +83,29 @@ func TestQueueNotices(t *testing.T) {
 		t.Fatal("waiting-room flags not rebuilt")
 	}
 }
+
+// TestWaitingRoomZoneNeedsAnAdmission proves the writer's own gate: a hold that
+// reaches a waiting-room zone without an admission the queue writer debited is
+// rejected (admission_required) and changes nothing, while a debited one is placed;
+// once the room is closed, holds without admission are placed again.
+func TestWaitingRoomZoneNeedsAnAdmission(t *testing.T) {
+	h := newHarness(t, DefaultConfig())
+	on, off := true, false
+	h.createZone(zoneA, 10, topics.ConfigureZone{WaitingRoom: &on, HoldTTLSeconds: i64(60), HoldQuantityMax: i64(20)})
+	drainNotices(h.s)
+	wantRejected(t, h.apply(h.placeCmd(zoneA, 2, "c", "plain")), topics.ReasonAdmissionRequired)
+	undebited := h.placeCmd(zoneA, 2, "c", "undebited")
+	undebited.Place.Admission = &topics.AdmissionRef{QueueID: testID('Q', 1)}
+	wantRejected(t, h.apply(undebited), topics.ReasonAdmissionRequired)
+	if credits, stock := drainNotices(h.s); len(credits) != 0 || len(stock) != 0 {
+		t.Fatalf("a refused hold without admission owes nothing: credits %+v stock %+v", credits, stock)
+	}
+	debited := h.placeCmd(zoneA, 2, "c", "debited")
+	debited.Place.Admission = &topics.AdmissionRef{QueueID: testID('Q', 1), Debited: true}
+	wantType(t, h.apply(debited), topics.OutHoldPlaced)
+	if z := h.s.zones[zoneA]; z.held != 2 {
+		t.Fatalf("held %d after one admitted hold, want 2", z.held)
+	}
+	wantType(t, h.apply(h.configureCmd(zoneA, topics.ConfigureZone{WaitingRoom: &off})), topics.OutZoneConfigured)
+	wantType(t, h.apply(h.placeCmd(zoneA, 1, "c", "after-close")), topics.OutHoldPlaced)
+}

@@ -455,6 +455,10 @@ func (s *State) place(cmd *topics.Command) decision {
 		return rejected(z, topics.ReasonInvalidCommand, "a hold with this request id exists")
 	case p.Quantity > z.holdQuantityMax:
 		return rejected(z, topics.ReasonQuantityOverLimit, "quantity over the zone's limit per hold")
+	case z.waitingRoom && admissionOf(cmd) == nil:
+		// The API checks the admission token before publishing; this is the
+		// writer's own gate, for a hold that reached the zone another way.
+		return rejected(z, topics.ReasonAdmissionRequired, "the zone sells through its event's waiting room: a hold needs an admission")
 	}
 	var ct customerTickets
 	if p.CustomerID != "" {
