@@ -196,7 +196,8 @@ var (
 		topics.ReasonQuantityOverLimit, topics.ReasonCustomerLimitExceeded, topics.ReasonIdempotencyConflict,
 		topics.ReasonHoldNotFound, topics.ReasonHoldExpired, topics.ReasonHoldAlreadyConfirmed,
 		topics.ReasonHoldAlreadyReleased, topics.ReasonPartitionFull,
-		topics.ReasonPaymentRequired, topics.ReasonPaymentMismatch, topics.ReasonZoneFree, topics.ReasonRefundOverSold}
+		topics.ReasonPaymentRequired, topics.ReasonPaymentMismatch, topics.ReasonZoneFree, topics.ReasonRefundOverSold,
+		topics.ReasonAdmissionRequired}
 	commandTypeCodes = []topics.CommandType{"", topics.CmdConfigureZone, topics.CmdPlaceHold,
 		topics.CmdConfirmHold, topics.CmdReleaseHold, topics.CmdStartPayment, topics.CmdRefundOrder}
 )

@@ -106,6 +106,13 @@ func TestWaitingRoomZoneNeedsAnAdmission(t *testing.T) {
 	if z := h.s.zones[zoneA]; z.held != 2 {
 		t.Fatalf("held %d after one admitted hold, want 2", z.held)
 	}
+	// The refusal is in the changelog like any decision: a rebuilt writer replays it.
+	log := map[string][]byte{}
+	drainAll(h.s, log)
+	r := rebuildFrom(t, DefaultConfig(), log)
+	if k := r.key(keyID{zone: zoneA, key: "plain"}); k == nil || k.reason != topics.ReasonAdmissionRequired {
+		t.Fatalf("the refusal's key after a rebuild: %+v", k)
+	}
 	wantType(t, h.apply(h.configureCmd(zoneA, topics.ConfigureZone{WaitingRoom: &off})), topics.OutZoneConfigured)
 	wantType(t, h.apply(h.placeCmd(zoneA, 1, "c", "after-close")), topics.OutHoldPlaced)
 }
