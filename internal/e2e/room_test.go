@@ -274,6 +274,10 @@ func driveRoomTraffic(t *testing.T, s *system) {
 	place("dash-room-none", "", http.StatusUnauthorized)
 	place("dash-room-forged", token[:len(token)-4]+"AAAA", http.StatusForbidden)
 	holdID := place("dash-room", token, http.StatusCreated)["id"].(string)
+	// Past the allowance: refused by the queue writer, not the API.
+	s.expectError(s.do("POST", "/holds", map[string]any{"event_id": eventID, "zone_id": zoneID, "quantity": 1,
+		"idempotency_key": "dash-room-over", "customer_id": "dash-ann"}, "Admission-Token", token, "Prefer", "wait=10"),
+		http.StatusForbidden, "admission_allowance_exceeded")
 	s.expect(s.do("POST", "/holds/"+holdID+"/confirm", nil, "Idempotency-Key", "dash-room-c", "Prefer", "wait=10"), http.StatusCreated)
 	rs.awaitStatus(last, "sold_out")
 }
