@@ -197,7 +197,11 @@ var (
 		topics.ReasonHoldNotFound, topics.ReasonHoldExpired, topics.ReasonHoldAlreadyConfirmed,
 		topics.ReasonHoldAlreadyReleased, topics.ReasonPartitionFull,
 		topics.ReasonPaymentRequired, topics.ReasonPaymentMismatch, topics.ReasonZoneFree, topics.ReasonRefundOverSold,
-		topics.ReasonAdmissionRequired}
+		topics.ReasonAdmissionRequired,
+		// The queue writer's reasons: the zone does not decide them today, but every
+		// reason of the contract has a code, so none can stop the writer (TestEveryReasonHasAChangelogCode).
+		topics.ReasonAdmissionNotFound, topics.ReasonAdmissionExpired, topics.ReasonAdmissionAllowanceExceeded,
+		topics.ReasonAdmissionCustomerMismatch, topics.ReasonQueueNotOpen, topics.ReasonQueueNotFound}
 	commandTypeCodes = []topics.CommandType{"", topics.CmdConfigureZone, topics.CmdPlaceHold,
 		topics.CmdConfirmHold, topics.CmdReleaseHold, topics.CmdStartPayment, topics.CmdRefundOrder}
 )
