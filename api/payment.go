@@ -416,19 +416,13 @@ func (s *server) refundAtProvider(c *gin.Context, rec *payment.OrderRefund) bool
 	// The outcome is written whatever becomes of this request.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.cfg.QueryTimeout)
 	defer wcancel()
-	switch {
-	case errors.Is(err, payment.ErrRefused):
-		if werr := s.payments.refunds.MarkFailed(wctx, rec.RequestID, err.Error(), s.now()); werr != nil {
-			s.cfg.Logger.Warn("api: record a refund the provider refused", "order", rec.OrderID, "err", werr)
-		}
-	case err == nil:
-		rec.RefundID, rec.Status = ref.ID, payment.RefundRefunded
-		if werr := s.payments.refunds.MarkRefunded(wctx, rec.RequestID, ref.ID, s.now()); werr != nil {
-			// The command carries the refund id, and the sink records it with
-			// the restock; should the command be lost too, the worker asks the
-			// provider again with the same key.
-			s.cfg.Logger.Warn("api: record the provider's refund", "order", rec.OrderID, "refund", ref.ID, "err", werr)
-		}
+	// Should the write fail after a refund, the command carries the refund id and
+	// the sink records it with the restock; should the command be lost too, the
+	// worker asks the provider again with the same key.
+	if werr := payment.RecordProviderAnswer(wctx, s.payments.refunds, rec, ref, err, s.now()); werr != nil {
+		s.cfg.Logger.Warn("api: record the provider's answer to a refund", "order", rec.OrderID, "err", werr)
+	}
+	if err == nil {
 		return true
 	}
 	s.fail(c, unavailable("payment_provider_unavailable", "the refund failed at the provider; retry with the same Idempotency-Key", err))

@@ -72,6 +72,23 @@ func (r *OrderRefund) ProviderRequest() RefundRequest {
 	return RefundRequest{IntentID: r.IntentID, Amount: r.Amount, IdempotencyKey: r.ProviderKey(), Reason: "requested_by_customer"}
 }
 
+// RecordProviderAnswer writes the provider's answer to o's refund (res, err of
+// Provider.Refund with o.ProviderRequest()) to the outbox: refunded, with the
+// provider's refund id (o is updated too); failed, when the provider refused for
+// good; nothing for any other error, as the answer is unknown and the refund stays
+// requested. The API and the payments worker both ask the provider, and both
+// record through this.
+func RecordProviderAnswer(ctx context.Context, refunds Refunds, o *OrderRefund, res RefundResult, err error, now time.Time) error {
+	switch {
+	case errors.Is(err, ErrRefused):
+		return refunds.MarkFailed(ctx, o.RequestID, err.Error(), now)
+	case err == nil:
+		o.RefundID, o.Status = res.ID, RefundRefunded
+		return refunds.MarkRefunded(ctx, o.RequestID, res.ID, now)
+	}
+	return nil
+}
+
 // RefundCommandKeyPrefix makes the processor's idempotency key of an admin refund
 // from the admin's Idempotency-Key (scoped to the zone, like every key).
 const RefundCommandKeyPrefix = "refund:"

@@ -179,13 +179,15 @@ func (r *Restocker) finish(ctx context.Context, o *OrderRefund, now time.Time) {
 		pctx, cancel := context.WithTimeout(ctx, restockCallTimeout)
 		res, err := r.provider.Refund(pctx, o.ProviderRequest())
 		cancel()
+		// The command carries the refund id: should this write fail, the sink
+		// records it with the restock.
+		if werr := RecordProviderAnswer(ctx, r.refunds, o, res, err, now); werr != nil {
+			log.Warn("payments: record the provider's answer", "err", werr)
+		}
 		switch {
 		case errors.Is(err, ErrRefused):
 			r.steps.WithLabelValues(StepProviderRefused).Inc()
 			log.Error("payments: the provider refused an admin refund; nothing moved", "err", err)
-			if err := r.refunds.MarkFailed(ctx, o.RequestID, err.Error(), now); err != nil {
-				log.Warn("payments: record the refusal", "err", err)
-			}
 			return
 		case err != nil:
 			r.steps.WithLabelValues(StepFailed).Inc()
@@ -193,12 +195,6 @@ func (r *Restocker) finish(ctx context.Context, o *OrderRefund, now time.Time) {
 			return
 		}
 		r.steps.WithLabelValues(StepRefunded).Inc()
-		o.RefundID, o.Status = res.ID, RefundRefunded
-		// The command carries the refund id: should this write fail, the sink
-		// records it with the restock.
-		if err := r.refunds.MarkRefunded(ctx, o.RequestID, res.ID, now); err != nil {
-			log.Warn("payments: record the provider's refund", "err", err)
-		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, restockCallTimeout)
 	err := r.pub.Publish(pctx, o.Command(now))
